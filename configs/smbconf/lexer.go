@@ -1,0 +1,250 @@
+// Package smbconf reads smb.conf the way Samba's testparm reads it and edits
+// it without disturbing anything but the edited parameter.
+package smbconf
+
+// This file is a faithful port of Samba's line reader, lib/util/tini.c
+// (get_line, parse_section, parse_param, trim_one_space), which every Samba
+// tool (smbd, testparm, smbcontrol) uses through pm_process(). Parsing
+// "almost like" tini.c is not enough: testparm is our oracle, and its quirks
+// (comments only at the start of a line, whitespace runs collapsed to their
+// first character, continuation only on "\" or "\ " at the end of a line,
+// a NUL ending the line) decide what Samba actually runs with.
+//
+// Unlike tini.c the lexer also records byte offsets and physical line
+// numbers, so that every value can name the file:line it came from and the
+// editor can rewrite exactly one logical line.
+
+// LineKind says what a logical line is.
+type LineKind int
+
+const (
+	// LineParam is "name = value" (the first '=' splits).
+	LineParam LineKind = iota
+	// LineSection is "[name]"; text after the first ']' is ignored.
+	LineSection
+	// LineBadSection is a '[' line without ']': tini_parse fails and Samba
+	// refuses the whole file.
+	LineBadSection
+	// LineEmptyName is "= value" (nothing before '='): tini_parse fails and
+	// Samba refuses the whole file.
+	LineEmptyName
+	// LineNoEquals is a non-empty line with no '=' (or only after a NUL):
+	// tini.c ignores it silently.
+	LineNoEquals
+)
+
+// String names the kind for messages and tests.
+func (k LineKind) String() string {
+	switch k {
+	case LineParam:
+		return "param"
+	case LineSection:
+		return "section"
+	case LineBadSection:
+		return "bad-section"
+	case LineEmptyName:
+		return "empty-name"
+	case LineNoEquals:
+		return "no-equals"
+	}
+	return "unknown"
+}
+
+// Line is one logical line: one or more physical lines joined by backslash
+// continuation, with comments and blank lines already skipped.
+type Line struct {
+	Kind LineKind
+	// Start is the byte offset of the beginning of the first physical line
+	// (its indentation included); End is one past the last byte of the last
+	// physical line, its line terminator included (or len(src) at EOF).
+	Start, End int
+	// FirstLine and LastLine are 1-based physical line numbers.
+	FirstLine, LastLine int
+	// Text is the logical line exactly as tini.c hands it on: whitespace
+	// runs collapsed to their first character, continuations joined,
+	// truncated at the first NUL.
+	Text string
+	// Section is the text between '[' and the first ']' (LineSection),
+	// untrimmed: loadparm decides what whitespace means in a section name.
+	Section string
+	// Name and Value are the two halves of a LineParam after tini.c's
+	// trim_one_space (one leading and one trailing blank removed).
+	Name, Value string
+	// Eq is the byte offset in src of the '=' that splits a LineParam
+	// (or LineEmptyName), -1 otherwise. The editor keeps everything before
+	// it byte for byte.
+	Eq int
+	// ContentEnd is the byte offset where the last physical line's content
+	// ends, before its line terminator ("\n" or "\r\n"). The editor replaces
+	// src[after '=' .. ContentEnd] and keeps the terminator.
+	ContentEnd int
+}
+
+// isSpace is C's isspace() in the "C" locale, which is what tini.c's
+// classification amounts to for every byte Samba compares: only ASCII
+// blanks count, so a UTF-8 BOM or a non-breaking space is content.
+func isSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\v', '\f', '\r':
+		return true
+	}
+	return false
+}
+
+// Lex splits src into logical lines as tini.c's get_line does. It never
+// fails: lines Samba would reject are returned with a Kind that says so, so
+// that the caller can report the file and line.
+func Lex(src []byte) []Line {
+	var lines []Line
+	buf := make([]byte, 0, 256)
+	pos := 0    // read position in src
+	lineNo := 1 // physical line number at pos
+	for {
+		// next_content: skip blanks on this line, stop at '\n'.
+		lineStart := pos
+		startLineNo := lineNo
+		for pos < len(src) && src[pos] != '\n' && isSpace(src[pos]) {
+			pos++
+		}
+		if pos >= len(src) {
+			return lines
+		}
+		c := src[pos]
+		if c == '#' || c == ';' {
+			// A comment line. Its end is the end of the physical line even
+			// if it ends in a backslash: tini.c skips it with
+			// next_end_of_line, which knows nothing of continuations.
+			for pos < len(src) && src[pos] != '\n' {
+				pos++
+			}
+			if pos < len(src) {
+				pos++
+				lineNo++
+			}
+			continue
+		}
+		if c == '\n' {
+			pos++
+			lineNo++
+			continue
+		}
+
+		// The content loop of get_line.
+		buf = buf[:0]
+		eqPos, eqOff := -1, -1 // first '=' in buf and its offset in src
+		nulPos := -1           // first NUL in buf: the C string ends there
+		end, contentEnd := len(src), len(src)
+		lastLine := lineNo
+		terminated := false
+		for ; pos < len(src); pos++ {
+			c = src[pos]
+			if c == '\n' {
+				n := len(buf)
+				if n > 0 && buf[n-1] == '\\' {
+					buf = buf[:n-1] // "\" at the end: continuation
+					lineNo++
+					continue
+				}
+				if n > 1 && buf[n-2] == '\\' && isSpace(buf[n-1]) {
+					// "\ " at the end (runs of blanks were already
+					// collapsed, so "\   " and "\<CR>" land here too).
+					buf = buf[:n-2]
+					lineNo++
+					continue
+				}
+				contentEnd = pos
+				if pos > lineStart && src[pos-1] == '\r' {
+					contentEnd = pos - 1
+				}
+				lastLine = lineNo
+				pos++
+				lineNo++
+				end = pos
+				terminated = true
+				break
+			}
+			if n := len(buf); n > 0 && isSpace(buf[n-1]) && isSpace(c) {
+				continue // collapse a run of blanks to its first byte
+			}
+			if c == '=' && eqPos < 0 {
+				eqPos, eqOff = len(buf), pos
+			}
+			if c == 0 && nulPos < 0 {
+				nulPos = len(buf)
+			}
+			buf = append(buf, c)
+		}
+		if !terminated {
+			// EOF without a final newline: the content runs to the end
+			// (a trailing "\r" is content here, exactly as tini.c sees it).
+			lastLine = lineNo
+			contentEnd = len(src)
+		}
+		text := buf
+		if nulPos >= 0 {
+			text = buf[:nulPos]
+			if eqPos >= nulPos {
+				eqPos, eqOff = -1, -1
+			}
+		}
+		l := Line{
+			Start:      lineStart,
+			End:        end,
+			FirstLine:  startLineNo,
+			LastLine:   lastLine,
+			Text:       string(text),
+			Eq:         -1,
+			ContentEnd: contentEnd,
+		}
+		switch {
+		case len(text) == 0:
+			// A line that starts with NUL: tini_parse skips it ("case 0").
+			continue
+		case text[0] == '[':
+			if i := indexByte(text[1:], ']'); i >= 0 {
+				l.Kind = LineSection
+				l.Section = string(text[1 : 1+i])
+			} else {
+				l.Kind = LineBadSection
+			}
+		case eqPos < 0:
+			l.Kind = LineNoEquals
+		default:
+			name := trimOneSpace(text[:eqPos])
+			if len(name) == 0 {
+				// tini.c tests strlen(buf) after trimming the name's
+				// blanks; since a logical line never starts with a blank,
+				// an empty name means the line starts with '='.
+				l.Kind = LineEmptyName
+				l.Eq = eqOff
+				break
+			}
+			l.Kind = LineParam
+			l.Name = string(name)
+			l.Value = string(trimOneSpace(text[eqPos+1:]))
+			l.Eq = eqOff
+		}
+		lines = append(lines, l)
+	}
+}
+
+// trimOneSpace is tini.c's trim_one_space: at most one blank is removed at
+// each end (runs were already collapsed to one).
+func trimOneSpace(b []byte) []byte {
+	if len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	if len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
