@@ -168,8 +168,8 @@ var presets = []ClientProfile{
 			"signs only when the server requires it. Consequence: server min protocol above SMB2_02 " +
 			"(including SMB2, which Samba reads as SMB2_10) breaks it.",
 		MinDialect: "NT1", MaxDialect: "SMB2_02",
-		SMB1Offer:  []string{"NT LM 0.12", "SMB 2.002"},
-		Signing:    SigningIfRequired, Encryption: EncryptionNone, Auth: AuthNTLMv2,
+		SMB1Offer: []string{"NT LM 0.12", "SMB 2.002"},
+		Signing:   SigningIfRequired, Encryption: EncryptionNone, Auth: AuthNTLMv2,
 		Sources: []string{
 			"miketeo/pysmb@fd3ac28:python3/smb/smb_structs.py:14-22,281-299 (DIALECTS, SUPPORT_SMB2)",
 			"miketeo/pysmb@fd3ac28:python3/smb/base.py:119-131 (SMB1 NEGOTIATE first, switch to SMB2 on \\xFESMB)",
@@ -184,8 +184,8 @@ var presets = []ClientProfile{
 			"SMB 2.002 and SMB 2.???, then an SMB2 NEGOTIATE for 2.0.2, 2.1 and 3.0 (3.1.1 only when asked " +
 			"for explicitly); NTLMv2; signs when the server requires it; SMB 3.0 encryption when the server asks.",
 		MinDialect: "NT1", MaxDialect: "SMB3_00",
-		SMB1Offer:  []string{"NT LM 0.12", "SMB 2.002", "SMB 2.???"},
-		Signing:    SigningIfRequired, Encryption: EncryptionIfRequired, Auth: AuthNTLMv2,
+		SMB1Offer: []string{"NT LM 0.12", "SMB 2.002", "SMB 2.???"},
+		Signing:   SigningIfRequired, Encryption: EncryptionIfRequired, Auth: AuthNTLMv2,
 		Sources: []string{
 			"fortra/impacket:impacket/smbconnection.py negotiateSession (negoData '\\x02NT LM 0.12\\x00\\x02SMB 2.002\\x00\\x02SMB 2.???\\x00')",
 			"fortra/impacket:impacket/smb3.py negotiateSession (Dialects = [SMB2_DIALECT_002, SMB2_DIALECT_21, SMB2_DIALECT_30]; SecurityMode SIGNING_ENABLED; Capabilities ENCRYPTION)",
@@ -200,7 +200,7 @@ var presets = []ClientProfile{
 			"sign if the server requires it; client smb encrypt default = if_required; Kerberos when " +
 			"available (client use kerberos = desired), else NTLMv2 (client NTLMv2 auth = yes).",
 		MinDialect: "SMB2_02", MaxDialect: "SMB3_11",
-		Signing:    SigningIfRequired, Encryption: EncryptionIfRequired, Auth: AuthKerberosOrNTLMv2,
+		Signing: SigningIfRequired, Encryption: EncryptionIfRequired, Auth: AuthKerberosOrNTLMv2,
 		Sources: []string{
 			"testparm 4.17.12 -s /dev/null: client min protocol = SMB2_02, client max protocol = default, client signing = default, client smb encrypt = default, client NTLMv2 auth = Yes, client use kerberos = desired",
 			"samba-team/samba:libcli/smb/smbXcli_base.c smbXcli_conn_create (SMB_SIGNING_DEFAULT: \"if the server requires it\")",
@@ -246,7 +246,7 @@ var presets = []ClientProfile{
 			"server or share requires it. Whether the first packet is still an SMB1 multi-protocol " +
 			"NEGOTIATE without the SMB1 client is not verified; the profile assumes a direct SMB2 NEGOTIATE.",
 		MinDialect: "SMB2_02", MaxDialect: "SMB3_11",
-		Signing:    SigningIfRequired, Encryption: EncryptionIfRequired, Auth: AuthKerberosOrNTLMv2,
+		Signing: SigningIfRequired, Encryption: EncryptionIfRequired, Auth: AuthKerberosOrNTLMv2,
 		Sources: []string{
 			"https://learn.microsoft.com/windows-server/storage/file-server/troubleshoot/smbv1-not-installed-by-default-in-windows (SMBv1 not installed by default since 1709)",
 			"https://techcommunity.microsoft.com/blog/filecab/smb-signing-required-by-default-in-windows-insider/3831704 (before 24H2, signing required only for SYSVOL/NETLOGON)",
@@ -258,9 +258,9 @@ var presets = []ClientProfile{
 			"for all outbound connections (a server with signing disabled is refused); Kerberos or NTLMv2; " +
 			"Pro/Enterprise also refuse insecure guest logons. Windows 11 before 24H2 behaves like windows-10.",
 		MinDialect: "SMB2_02", MaxDialect: "SMB3_11",
-		Signing:    SigningRequired, Encryption: EncryptionIfRequired, Auth: AuthKerberosOrNTLMv2,
+		Signing: SigningRequired, Encryption: EncryptionIfRequired, Auth: AuthKerberosOrNTLMv2,
 		Sources: []string{
-			"https://techcommunity.microsoft.com/blog/filecab/smb-security-hardening-in-windows-server-2025--windows-11/4226591 (\"We now require signing by default for all Windows 11 24H2 SMB outbound and inbound connections\")",
+			"Microsoft Tech Community, filecab blog, Ned Pyle: \"SMB security hardening in Windows Server 2025 & Windows 11\" (2024): \"We now require signing by default for all Windows 11 24H2 SMB outbound and inbound connections\"",
 			"https://techcommunity.microsoft.com/blog/filecab/smb-signing-required-by-default-in-windows-insider/3831704",
 		},
 	},
@@ -271,10 +271,10 @@ var presets = []ClientProfile{
 			"minauth = NTLMv2 (Kerberos when available). The SMB1 NEGOTIATE strings of current macOS were " +
 			"not verified, so the profile lists none.",
 		MinDialect: "NT1", MaxDialect: "SMB3_11",
-		Signing:    SigningIfRequired, Encryption: EncryptionIfRequired, Auth: AuthKerberosOrNTLMv2,
+		Signing: SigningIfRequired, Encryption: EncryptionIfRequired, Auth: AuthKerberosOrNTLMv2,
 		Sources: []string{
 			"nsmb.conf(5), macOS 15 SDK (protocol_vers_map default 7, signing_required default no, minauth default NTLMv2)",
-			"https://support.apple.com/HT205926 (packet signing off by default since macOS 10.13.4 unless the server requires it)",
+			"Apple support article \"Turn off packet signing for SMB 2 and SMB 3 connections\" (signing off by default since macOS 10.13.4; not re-verified here)",
 		},
 	},
 }
@@ -352,9 +352,15 @@ func (p *ClientProfile) Validate() []error {
 			add("smb1_offer", "unknown SMB1 dialect string %q", s)
 			continue
 		}
-		if okMax && DialectRank(d) > DialectRank(p.MaxDialect) && d != "SMB2_10" {
+		if okMax && DialectRank(d) > DialectRank(p.MaxDialect) {
 			add("smb1_offer", "%q offers %s, above max_dialect %s", s, d, p.MaxDialect)
 		}
+	}
+	if len(p.SMB1Offer) == 0 {
+		p.SMB1Offer = nil // "smb1_offer: []" and no smb1_offer mean the same
+	}
+	if len(p.Sources) == 0 {
+		p.Sources = nil
 	}
 	p.Signing = canonicalEnum(p.Signing)
 	if !slices.Contains(signingValues, p.Signing) {
@@ -425,16 +431,15 @@ func (p ClientProfile) narrow(minDialect, maxDialect string) ClientProfile {
 	p = p.clone()
 	p.Name = p.Name + ":" + minDialect + "-" + maxDialect
 	p.MinDialect, p.MaxDialect = minDialect, maxDialect
-	offer := p.SMB1Offer[:0]
+	var offer []string
 	for _, s := range p.SMB1Offer {
 		d, _ := SMB1OfferDialect(s)
-		if DialectRank(d) <= DialectRank(maxDialect) &&
-			(DialectRank(d) >= DialectRank(minDialect) || d == "SMB2_10" || DialectRank(minDialect) <= DialectRank("NT1")) {
+		if r := DialectRank(d); r >= DialectRank(minDialect) && r <= DialectRank(maxDialect) {
 			offer = append(offer, s)
 		}
 	}
 	if DialectRank(minDialect) > DialectRank("SMB2_10") {
-		offer = nil // SMB3 only: no SMB1 NEGOTIATE can reach it
+		offer = nil // SMB3 only: an SMB1 NEGOTIATE cannot reach it
 	}
 	p.SMB1Offer = offer
 	if p.Encryption != EncryptionNone && DialectRank(maxDialect) < DialectRank("SMB3_00") {
@@ -469,9 +474,10 @@ func ProfileFromSMB1Offer(name string, offer []string) (ClientProfile, error) {
 		return ClientProfile{}, fmt.Errorf("no known SMB1 dialect string in %q", offer)
 	}
 	p := ClientProfile{
-		Name:        name,
-		Description: "client offer read from smbd's log: " + strings.Join(offer, ", "),
-		MinDialect:  dialectOrder[lo], MaxDialect: dialectOrder[hi],
+		Name: name,
+		Description: "client offer read from smbd's log: " + strings.Join(offer, ", ") +
+			" (\"SMB 2.???\" means SMB2_10 or later: the SMB2 NEGOTIATE that follows is not logged)",
+		MinDialect: dialectOrder[lo], MaxDialect: dialectOrder[hi],
 		SMB1Offer: slices.Clone(offer),
 		Signing:   SigningIfRequired, Encryption: EncryptionNone, Auth: AuthNTLMv2,
 		Sources: []string{"smbd log level 3: Requested protocol [...]"},

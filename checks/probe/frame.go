@@ -222,9 +222,44 @@ type guardConn struct {
 	tap *tap
 	buf []byte
 	err error
+	// negotiateOnly makes the first SESSION_SETUP write fail with
+	// errNegotiateOnly, so that go-smb2 (which always logs in after its
+	// NEGOTIATE) can be used for a negotiate alone: the server never sees
+	// the login, which saves it the authentication work.
+	negotiateOnly bool
+	held          []byte // a 4-byte Direct TCP header held back until its payload shows the command
 }
 
+// errNegotiateOnly stops a negotiate-only go-smb2 connection before login.
+var errNegotiateOnly = errors.New("negotiate-only probe: stopped before session setup")
+
 func newGuardConn(c net.Conn, t *tap) *guardConn { return &guardConn{Conn: c, tap: t} }
+
+// Write passes frames through. go-smb2 writes the 4-byte header and the
+// payload in two calls (transport.go directTCP.Write), so in negotiate-only
+// mode the header is held until the payload shows which command it is.
+func (g *guardConn) Write(p []byte) (int, error) {
+	if !g.negotiateOnly {
+		return g.Conn.Write(p)
+	}
+	if g.held == nil && len(p) == 4 && p[0] == 0 {
+		g.held = append([]byte(nil), p...)
+		return len(p), nil
+	}
+	if g.held != nil {
+		if len(p) >= smb2HeaderLen && bytes.Equal(p[:4], smb2Magic) &&
+			binary.LittleEndian.Uint16(p[12:14]) == smb2SessionSetup {
+			return 0, errNegotiateOnly
+		}
+		b := append(g.held, p...)
+		g.held = nil
+		if _, err := g.Conn.Write(b); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return g.Conn.Write(p)
+}
 
 func (g *guardConn) Read(p []byte) (int, error) {
 	if len(g.buf) == 0 {

@@ -84,6 +84,11 @@ type SMB1Result struct {
 	Accepted        bool       `json:"accepted"`
 	SigningRequired bool       `json:"signing_required,omitempty"`
 	Raw             *SMB1Reply `json:"raw,omitempty"`
+	// Login continues the scorer's handshake on the same connection when
+	// the server answered with SMB2_02 and credentials are configured: an
+	// NTLMv2 SESSION_SETUP at SMB2_02, as pysmb does next. This is where
+	// "server smb encrypt = required" refuses pysmb (STATUS_ACCESS_DENIED).
+	Login *SessionResult `json:"login,omitempty"`
 	Step
 }
 
@@ -123,7 +128,11 @@ type SMB2Result struct {
 type DialectResult struct {
 	Dialect   Dialect    `json:"dialect"`
 	Negotiate SMB2Result `json:"negotiate"`
-	Login     *Step      `json:"login,omitempty"`
+	// Login at this dialect: an explicit probe for the dialects in
+	// Options.DialectLogins, otherwise the logins Run did anyway at a known
+	// dialect (pysmb's replayed login at SMB2_02, the main login at the
+	// dialect the server chose); nil when none happened at this dialect.
+	Login *Step `json:"login,omitempty"`
 }
 
 // LoginResult is the session setup with the configured credentials.
@@ -135,7 +144,9 @@ type LoginResult struct {
 	// credentials were not checked (map to guest).
 	Guest bool `json:"guest"`
 	// Anonymous: SMB2_SESSION_FLAG_IS_NULL.
-	Anonymous    bool   `json:"anonymous,omitempty"`
+	Anonymous bool `json:"anonymous,omitempty"`
+	// Encrypted: SMB2_SESSION_FLAG_ENCRYPT_DATA.
+	Encrypted    bool   `json:"encrypted,omitempty"`
 	SessionFlags uint16 `json:"session_flags,omitempty"`
 	Step
 }
@@ -143,13 +154,16 @@ type LoginResult struct {
 // SessionResult is a session setup done by our own SMB2 client (NTLMv1,
 // NTLMv2 or anonymous NTLMSSP), which go-smb2 cannot do.
 type SessionResult struct {
-	Auth         string  `json:"auth"` // ntlmv2 | ntlmv1 | anonymous
-	User         string  `json:"user"`
-	Domain       string  `json:"domain,omitempty"`
-	Dialect      Dialect `json:"dialect,omitempty"`
-	Guest        bool    `json:"guest"`
-	Anonymous    bool    `json:"anonymous,omitempty"`
-	SessionFlags uint16  `json:"session_flags,omitempty"`
+	Auth      string  `json:"auth"` // ntlmv2 | ntlmv1 | anonymous
+	User      string  `json:"user"`
+	Domain    string  `json:"domain,omitempty"`
+	Dialect   Dialect `json:"dialect,omitempty"`
+	Guest     bool    `json:"guest"`
+	Anonymous bool    `json:"anonymous,omitempty"`
+	// Encrypted: SMB2_SESSION_FLAG_ENCRYPT_DATA, the server requires
+	// encryption for this session ("server smb encrypt = required").
+	Encrypted    bool   `json:"encrypted,omitempty"`
+	SessionFlags uint16 `json:"session_flags,omitempty"`
 	Step
 }
 
@@ -157,15 +171,15 @@ type SessionResult struct {
 // "map to guest = bad user" is active and a successful login proves nothing
 // about credentials (go-smb2 cannot tell a guest session, research C4.3).
 type GuestMappingResult struct {
-	User        string `json:"user"`
-	MapsToGuest bool   `json:"maps_to_guest"`
-	Session     SessionResult
+	User        string        `json:"user"`
+	MapsToGuest bool          `json:"maps_to_guest"`
+	Session     SessionResult `json:"session"`
 }
 
 // SharesResult is the srvsvc share enumeration (NetShareEnumAll level 1).
 type SharesResult struct {
 	Names   []string `json:"names,omitempty"`
-	Retried bool     `json:"retried,omitempty"` // a first "signing required" failure was retried (research C4.2)
+	Retries int      `json:"retries,omitempty"` // "signing required" failures retried (research C4.2)
 	Step
 }
 
@@ -246,6 +260,9 @@ func (r *Result) Failures() []Failure {
 				st.Class = ClassNoCommonDialect
 			}
 			add("smb1:"+s.Offer, st)
+			if s.Login != nil {
+				add("smb1:"+s.Offer+":login", s.Login.Step)
+			}
 		}
 	}
 	add("negotiate", r.Multi.Step)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -132,8 +133,8 @@ func ParseSMB1Negotiate(msg []byte) (SMB1Reply, error) {
 // NegotiateSMB1 sends one SMB1 NEGOTIATE offering dialects (strings such as
 // "NT LM 0.12", "SMB 2.002") to addr and decodes the reply. The result's
 // Offer is left empty; Run names it.
-func NegotiateSMB1(ctx context.Context, addr string, dialects []string) SMB1Result {
-	res := SMB1Result{Offered: append([]string(nil), dialects...), Reply: "none", DialectIndex: -1}
+func NegotiateSMB1(ctx context.Context, addr string, dialects []string) (res SMB1Result) {
+	res = newSMB1Result("", dialects)
 	t0 := time.Now()
 	defer func() { res.since(t0) }()
 	conn, err := dialTCP(ctx, addr)
@@ -142,22 +143,77 @@ func NegotiateSMB1(ctx context.Context, addr string, dialects []string) SMB1Resu
 		return res
 	}
 	defer conn.Close()
-	if err := writeFrame(conn, BuildSMB1Negotiate(dialects)); err != nil {
-		stepFromErr(&res.Step, fmt.Errorf("smb1 negotiate with %s: send: %w", addr, err))
+	negotiateSMB1On(conn, addr, &res)
+	return res
+}
+
+// ReplayPysmb replays the pysmb scoring client's handshake on one
+// connection: its exact SMB1 NEGOTIATE (NT LM 0.12 + SMB 2.002) and, when the
+// server answers SMB2_02 and cr is not nil, the NTLMv2 SESSION_SETUP that
+// pysmb sends next (miketeo/pysmb base.py: _handleNegotiateResponse_SMB2 then
+// _handleSessionChallenge_SMB2).
+func ReplayPysmb(ctx context.Context, addr string, cr *Credentials) (res SMB1Result) {
+	res = newSMB1Result(OfferPysmb, SMB1Offers[OfferPysmb])
+	t0 := time.Now()
+	defer func() { res.since(t0) }()
+	conn, err := dialTCP(ctx, addr)
+	if err != nil {
+		stepFromErr(&res.Step, fmt.Errorf("smb1 negotiate with %s: %w", addr, err))
 		return res
+	}
+	defer conn.Close()
+	replayPysmbOn(conn, addr, cr, &res)
+	return res
+}
+
+func newSMB1Result(offer string, dialects []string) SMB1Result {
+	return SMB1Result{Offer: offer, Offered: append([]string(nil), dialects...), Reply: "none", DialectIndex: -1}
+}
+
+// replayPysmbOn runs ReplayPysmb on an open connection.
+func replayPysmbOn(conn net.Conn, addr string, cr *Credentials, res *SMB1Result) {
+	negotiateSMB1On(conn, addr, res)
+	if cr == nil || cr.User == "" {
+		return
+	}
+	op := fmt.Sprintf("ntlmv2 session setup at SMB2_02 with %s (after pysmb's negotiate)", addr)
+	login := SessionResult{Auth: string(AuthNTLMv2), User: cr.User, Domain: cr.Domain}
+	switch {
+	case !res.OK() || !res.Accepted:
+		login.Step = skipped("negotiate failed: " + string(res.Class))
+	case res.Reply != "smb2" || res.Dialect != SMB2_02:
+		// An SMB1 server: pysmb would continue with SMB1
+		// SESSION_SETUP_ANDX, which this probe does not implement.
+		login.Step = skipped(fmt.Sprintf("server chose %s; SMB1 session setup is not probed", res.Chosen))
+	default:
+		t0 := time.Now()
+		c := *cr
+		c.Auth = AuthNTLMv2
+		rc := &rawConn{conn: conn, msgID: 1, dialect: SMB2_02}
+		login.Dialect = SMB2_02
+		rc.authenticate(c, op, &login)
+		login.since(t0)
+	}
+	res.Login = &login
+}
+
+// negotiateSMB1On sends the NEGOTIATE on an open connection.
+func negotiateSMB1On(conn net.Conn, addr string, res *SMB1Result) {
+	if err := writeFrame(conn, BuildSMB1Negotiate(res.Offered)); err != nil {
+		stepFromErr(&res.Step, fmt.Errorf("smb1 negotiate with %s: send: %w", addr, err))
+		return
 	}
 	msg, err := readFrame(conn, maxRawFrame)
 	if err != nil {
 		stepFromErr(&res.Step, fmt.Errorf("smb1 negotiate with %s: %w", addr, err))
-		return res
+		return
 	}
 	reply, err := ParseSMB1Negotiate(msg)
 	if err != nil {
 		stepFromErr(&res.Step, fmt.Errorf("smb1 negotiate with %s: %w", addr, err))
-		return res
+		return
 	}
-	interpretSMB1(&res, reply)
-	return res
+	interpretSMB1(res, reply)
 }
 
 // interpretSMB1 turns a decoded reply into the result's verdict.

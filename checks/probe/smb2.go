@@ -365,8 +365,8 @@ func (r *rawConn) negotiate(dialects []Dialect) (*NegotiateInfo, NTStatus, error
 // decodes the response: the chosen DialectRevision, SecurityMode (signing
 // enabled/required), Capabilities (encryption for SMB3_00/SMB3_02) and, for
 // SMB3_11, the negotiated cipher and signing algorithm. No login.
-func NegotiateSMB2(ctx context.Context, addr string, dialects []Dialect) SMB2Result {
-	res := SMB2Result{Offered: append([]Dialect(nil), dialects...)}
+func NegotiateSMB2(ctx context.Context, addr string, dialects []Dialect) (res SMB2Result) {
+	res = SMB2Result{Offered: append([]Dialect(nil), dialects...)}
 	t0 := time.Now()
 	defer func() { res.since(t0) }()
 	if len(dialects) == 0 {

@@ -13,7 +13,6 @@ func init() {
 		{"diagnose", "Diagnose the local Samba server as a remote SMB check sees it"},
 		{"fix", "Plan, and with approval apply, the least permissive fix"},
 		{"serve", "Run as a daemon: check on an interval, report to systemd and HTTP"},
-		{"probe", "Probe an SMB server: TCP, every dialect, login, share listing"},
 	} {
 		c := c
 		registerCommand(func(*streams) *cobra.Command {

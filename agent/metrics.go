@@ -1,0 +1,143 @@
+package agent
+
+import (
+	"runtime"
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics is the daemon's private Prometheus registry (never the global
+// default one, so that importing packages cannot add series behind our
+// back and tests can build many daemons). Everything but the probe
+// histogram is read from the latest snapshot at scrape time, so a scrape
+// sees one round consistently and costs no probe.
+type metrics struct {
+	reg   *prometheus.Registry
+	probe *prometheus.HistogramVec
+}
+
+var (
+	descStatus = prometheus.NewDesc("smb_agent_status",
+		"Overall status of the latest check round: 0 ok, 1 warning, 2 critical, 3 unknown.", nil, nil)
+	descCheck = prometheus.NewDesc("smb_agent_check_status",
+		"Severity of each pattern in the latest round: 0 absent or ok, 1 warning, 2 critical, 3 unknown (the round failed).",
+		[]string{"pattern"}, nil)
+	descDialect = prometheus.NewDesc("smb_agent_dialect_accepted",
+		"Whether a dialect is accepted: view=config by smb.conf, view=live by the running smbd (1 yes, 0 no).",
+		[]string{"dialect", "view"}, nil)
+	descPatternRounds = prometheus.NewDesc("smb_agent_pattern_rounds_total",
+		"Check rounds in which each pattern was reported.", []string{"pattern"}, nil)
+	descRounds = prometheus.NewDesc("smb_agent_rounds_total",
+		"Check rounds completed.", nil, nil)
+	descRoundErrors = prometheus.NewDesc("smb_agent_round_errors_total",
+		"Check rounds that failed to produce a report (error, timeout, panic).", nil, nil)
+	descLastTime = prometheus.NewDesc("smb_agent_last_round_timestamp_seconds",
+		"Unix time the latest check round finished.", nil, nil)
+	descLastDuration = prometheus.NewDesc("smb_agent_last_round_duration_seconds",
+		"Duration of the latest check round.", nil, nil)
+	descPoints = prometheus.NewDesc("smb_agent_points_lost_estimate",
+		"Estimated points the remote check lost while a critical finding stood (serve.scoring).", nil, nil)
+	descReady = prometheus.NewDesc("smb_agent_up",
+		"1 once the first check round has finished.", nil, nil)
+)
+
+// probeBuckets span loopback answers (a millisecond) to the scoring
+// engine's 5 s limit and beyond.
+var probeBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+func newMetrics(d *Daemon, version string) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		probe: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smb_agent_probe_duration_seconds",
+			Help:    "Latency of each probe step, observed once per check round.",
+			Buckets: probeBuckets,
+		}, []string{"step"}),
+	}
+	if version == "" {
+		version = "dev"
+	}
+	m.reg.MustRegister(
+		&stateCollector{d: d},
+		m.probe,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "smb_agent_build_info",
+			Help:        "Version of the running agent.",
+			ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+		}, func() float64 { return 1 }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// observeRound records the probe latencies of one round. A failed round
+// has no timings, so nothing is observed for it.
+func (m *metrics) observeRound(res roundResult) {
+	for _, t := range res.report.Timings {
+		if t.Step == "" || t.Seconds < 0 {
+			continue
+		}
+		m.probe.WithLabelValues(t.Step).Observe(t.Seconds)
+	}
+}
+
+// stateCollector exports the latest snapshot.
+type stateCollector struct{ d *Daemon }
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descStatus, descCheck, descDialect, descPatternRounds,
+		descRounds, descRoundErrors, descLastTime, descLastDuration, descPoints, descReady} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.d.snap.Load()
+	if s == nil {
+		// Before the first round: nothing is known, and a status of 0
+		// would claim "ok". Counters start at zero, the known patterns are
+		// listed so that rate() and absent() behave from the start.
+		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, 0)
+		ch <- prometheus.MustNewConstMetric(descRounds, prometheus.CounterValue, 0)
+		ch <- prometheus.MustNewConstMetric(descRoundErrors, prometheus.CounterValue, 0)
+		for _, p := range c.d.cfg.Load().Patterns {
+			ch <- prometheus.MustNewConstMetric(descPatternRounds, prometheus.CounterValue, 0, p)
+		}
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(descStatus, prometheus.GaugeValue, float64(s.report.Status.ExitCode()))
+	for _, p := range s.patterns {
+		ch <- prometheus.MustNewConstMetric(descCheck, prometheus.GaugeValue, float64(s.patternStatus(p).ExitCode()), p)
+		ch <- prometheus.MustNewConstMetric(descPatternRounds, prometheus.CounterValue, float64(s.events[p].Rounds), p)
+	}
+	dialects := make([]string, 0, len(s.report.Dialects))
+	for name := range s.report.Dialects {
+		dialects = append(dialects, name)
+	}
+	sort.Strings(dialects)
+	for _, name := range dialects {
+		v := s.report.Dialects[name]
+		ch <- prometheus.MustNewConstMetric(descDialect, prometheus.GaugeValue, b2f(v.Config), name, "config")
+		if v.Live != nil {
+			ch <- prometheus.MustNewConstMetric(descDialect, prometheus.GaugeValue, b2f(*v.Live), name, "live")
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descRounds, prometheus.CounterValue, float64(s.rounds))
+	ch <- prometheus.MustNewConstMetric(descRoundErrors, prometheus.CounterValue, float64(s.roundErrors))
+	ch <- prometheus.MustNewConstMetric(descLastTime, prometheus.GaugeValue, float64(s.lastEnd.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(descLastDuration, prometheus.GaugeValue, s.lastEnd.Sub(s.lastStart).Seconds())
+	if s.scoring {
+		ch <- prometheus.MustNewConstMetric(descPoints, prometheus.GaugeValue, s.pointsLost)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,174 @@
+package checks
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/smb-agent/smb-agent/checks/probe"
+)
+
+// logging-insufficient: smbd's log level is too low to hold the evidence a
+// failure needs. Observed on 4.17 (research scenarios.md §3): levels 0-2
+// write nothing about a failed negotiation; the client's offered dialects
+// ("Requested protocol [...]", "No protocol supported !") are class smb2 at
+// level 3, and failed logins (auth_audit "Auth: ... status [...]") are
+// level 2. "log level = 1 smb2:3 auth_audit:2" is enough and cheap, and
+// new connections pick it up without a reload or restart. No "log level"
+// line at all means an effective level 0, although testparm prints 1.
+func init() { Register(NewCheck(PatternLogging, checkLogging)) }
+
+const causeLogLevelLow = "log-level-too-low"
+
+// recommendedLogLevel is the line the agent recommends.
+const recommendedLogLevel = "1 auth_audit:2 smb2:3"
+
+// logLevels is smbd's effective debug level per class ("all" for the
+// default class), as the log gatherer worked it out (smbd -d wins over
+// the "log level" line; no line at all means 0). smb.conf's model cannot
+// say: testparm runs with log level 1 and ignores the line.
+func logLevels(f *Facts) (map[string]int, bool) {
+	if len(f.Logs.Level) == 0 {
+		return nil, false
+	}
+	return f.Logs.Level, true
+}
+
+// parseDebugLevels reads "1 smb2:3 auth_audit:2" (source3/lib/debug.c
+// debug_parse_levels: a bare number is the "all" level, CLASS:N sets one
+// class).
+func parseDebugLevels(s string) map[string]int {
+	out := map[string]int{"all": 0}
+	for _, t := range splitList(s) {
+		if cls, lvl, ok := strings.Cut(t, ":"); ok {
+			if n, err := strconv.Atoi(lvl); err == nil {
+				out[strings.ToLower(cls)] = n
+			}
+			continue
+		}
+		if n, err := strconv.Atoi(t); err == nil {
+			out["all"] = n
+		}
+	}
+	return out
+}
+
+// classLevel is the level a debug class logs at.
+func classLevel(lv map[string]int, class string) int {
+	if n, ok := lv[class]; ok {
+		return n
+	}
+	return lv["all"]
+}
+
+// mergedLogLevel keeps the current classes and raises smb2 to 3 and
+// auth_audit to 2.
+func mergedLogLevel(lv map[string]int) string {
+	m := map[string]int{}
+	for k, v := range lv {
+		m[k] = v
+	}
+	if m["all"] < 1 {
+		m["all"] = 1
+	}
+	if classLevel(m, "smb2") < 3 {
+		m["smb2"] = 3
+	}
+	if classLevel(m, "auth_audit") < 2 {
+		m["auth_audit"] = 2
+	}
+	var classes []string
+	for k := range m {
+		if k != "all" {
+			classes = append(classes, k)
+		}
+	}
+	sort.Strings(classes)
+	parts := []string{strconv.Itoa(m["all"])}
+	for _, c := range classes {
+		parts = append(parts, fmt.Sprintf("%s:%d", c, m[c]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// evidenceNeed is the debug class and level a pattern's log evidence
+// needs.
+var evidenceNeed = map[string]struct {
+	class string
+	level int
+	what  string
+}{
+	PatternProtocolMismatch: {"smb2", 3, "the client's offered dialects (\"Requested protocol [...]\", \"No protocol supported !\")"},
+	PatternLoginFailed:      {"auth_audit", 2, "why a login failed (\"Auth: ... status [NT_STATUS_...]\")"},
+}
+
+// loggingNote explains, for a finding of pattern, that its log evidence
+// cannot exist at the current level, and how to raise it.
+func loggingNote(pattern string, f *Facts) string {
+	need, ok := evidenceNeed[pattern]
+	if !ok {
+		return ""
+	}
+	lv, known := logLevels(f)
+	if !known || classLevel(lv, need.class) >= need.level {
+		return ""
+	}
+	return fmt.Sprintf("smbd logs %s only at debug level %d for class %s (now %d): add \"log level = %s\" to [global]; it takes effect on the next connection without a restart",
+		need.what, need.level, need.class, classLevel(lv, need.class), mergedLogLevel(lv))
+}
+
+func checkLogging(f *Facts) []Finding {
+	lv, known := logLevels(f)
+	if !known || f.Probe == nil {
+		return nil
+	}
+	var missing []string
+	if s, ok := smb1Probe(f, probe.OfferPysmb); ok && s.Class == probe.ClassNoCommonDialect && classLevel(lv, "smb2") < 3 && len(f.Logs.Offers) == 0 {
+		missing = append(missing, "the failed negotiation (class smb2 needs level 3)")
+	}
+	if l := f.Probe.Login; l != nil && isAuthFailure(l.Class) && classLevel(lv, "auth_audit") < 2 {
+		if a, _, ok := logAuthStatus(f); !ok || a == "none" {
+			missing = append(missing, "the failed login (class auth_audit needs level 2)")
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	cv := globalValue(f, "log level")
+	fd := newFinding(PatternLogging, causeLogLevelLow, Warning,
+		fmt.Sprintf("smbd's log level (%s) is too low to record %s", levelText(lv), strings.Join(missing, " or ")))
+	fd.Explanation = "Levels 0-2 write nothing about a failed negotiation; the client's offer is logged at level 3 for class smb2, and auth failures at level 2 for class auth_audit (measured on Samba 4.17). The line takes effect on the next connection, without reload or restart."
+	if cv.OK {
+		fd.Evidence = append(fd.Evidence, cv.Evidence())
+	}
+	merged := mergedLogLevel(lv)
+	fd.Fix = &Fix{Kind: FixConfig, Summary: "set log level = " + merged + " in [global]",
+		Changes: []Change{configChange(cv, merged)},
+		Why:     "raises only the two classes the evidence needs; the rest stays at its level",
+		Risk:    "more log volume: remove the line once the cause is found"}
+	return []Finding{fd}
+}
+
+func levelText(lv map[string]int) string {
+	var keys []string
+	for k := range lv {
+		if k != "all" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := []string{strconv.Itoa(lv["all"])}
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s:%d", k, lv[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func isAuthFailure(c probe.Class) bool {
+	switch c {
+	case probe.ClassLogonFailure, probe.ClassBadPassword, probe.ClassUnknownUser, probe.ClassAccountDisabled:
+		return true
+	}
+	return false
+}

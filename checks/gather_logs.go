@@ -1,0 +1,905 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Log gathering: smbd's own log files (and the journal as a fallback), read
+// as they were when Gather started, so that the agent's own probes (which
+// make smbd log failed negotiations from 127.0.0.1 too) never count as a
+// client's evidence.
+
+// Where Debian's Samba logs when smb.conf does not say (`smbd -b`:
+// LOGFILEBASE), and the files that ignore `log file`: smbd's own log when
+// the config failed to load, and the RPC helpers, which write
+// log.samba-dcerpcd and log.rpcd_* there unless smbd runs with -l
+// (research scenarios.md §1 rows 2 and 6, §3).
+const defaultLogDir = "/var/log/samba"
+
+// Log kinds (LogLine.Kind). Each names the smbd message it comes from and
+// the debug level needed to see it, from research scenarios.md §1 and §3
+// (measured on Samba 4.17.12).
+const (
+	LogNegotiateOffer        = "negotiate-offer"         // "Requested protocol [X]", smb2:3 (smb2_negprot.c:1106, or smb1_negprot.c with SMB1 on)
+	LogNoProtocol            = "no-protocol"             // "No protocol supported !", smb2:3 (smb2_negprot.c:1153)
+	LogNegotiateNotSupported = "negotiate-not-supported" // native SMB2 NEGOTIATE below min/above max: NT_STATUS_NOT_SUPPORTED at smb2_negprot.c, smb2:3
+	LogAuthFailure           = "auth-failure"            // "Auth: [...] status [NT_STATUS_...]" (auth_audit:2), "check_ntlm_password ... FAILED" (auth:2)
+	LogNTLMv1Refused         = "ntlmv1-refused"          // "NTLMv1 passwords NOT PERMITTED" (ntlm auth = ntlmv2-only), level 2
+	LogAccountDisabled       = "account-disabled"        // "sam_account_ok: Account for user 'X' was disabled.", level 1
+	LogDenied                = "denied"                  // "Denied connection from H (IP)", level 0 (hosts allow/deny)
+	LogEncryptionRequired    = "encryption-required"     // "reject session with dialect[0x0202] as encryption is required", level 1
+	LogNotPermitted          = "not-permitted"           // "... not permitted to access this share (S)", level 1
+	LogBadSignature          = "bad-signature"           // "Bad SMB2 (sign_algo_id=N) signature for message", level 0
+	LogRPCHelper             = "rpc-helper"              // "Can't connect to a running samba-dcerpcd", level 0
+	LogRPCExecFailed         = "rpc-exec-failed"         // "sys_popenv: ERROR executing command '.../rpcd_classic'", level 0
+	LogConfigLoadFailed      = "config-load-failed"      // "Failed to load config file!", "Can't load X - run testparm", level 0
+	LogInvalidValue          = "invalid-value"           // "Ignoring invalid value 'X' for parameter 'Y'", level 0
+	LogNonSMBPacket          = "non-smb-packet"          // "Non-SMB packet of length N. Terminating server" (SMB1-only server, SMB2 client), level 2
+	LogSocketFailed          = "socket-failed"           // "smbd_open_one_socket: open_socket_in: ..." (bind failed), level 0
+	LogPipeDirFailed         = "pipe-dir-failed"         // "Failed to create pipe directory" (ncalrpc dir), level 0
+)
+
+// logPatterns classify a message by substrings, first match wins. Each
+// needs all of its substrings. "max smbd processes" has no entry on
+// purpose: smbd closes the connection without logging anything
+// (source3/smbd/server.c smbd_accept_connection; research §1 row 9).
+var logPatterns = []struct {
+	kind string
+	all  []string
+}{
+	{LogNegotiateOffer, []string{"Requested protocol ["}},
+	{LogNoProtocol, []string{"No protocol supported !"}},
+	{LogNegotiateNotSupported, []string{"status[NT_STATUS_NOT_SUPPORTED]", "smb2_negprot.c"}},
+	{LogNTLMv1Refused, []string{"NTLMv1 passwords NOT PERMITTED"}},
+	{LogAuthFailure, []string{"Auth: [", "status [NT_STATUS_"}},
+	{LogAuthFailure, []string{"check_ntlm_password", "FAILED with error"}},
+	{LogAccountDisabled, []string{"sam_account_ok: Account for user", "was disabled"}},
+	{LogDenied, []string{"Denied connection from"}},
+	{LogEncryptionRequired, []string{"as encryption is required"}},
+	{LogNotPermitted, []string{"not permitted to access this share"}},
+	{LogBadSignature, []string{"Bad SMB2", "signature"}},
+	{LogRPCHelper, []string{"Can't connect to a running samba-dcerpcd"}},
+	{LogRPCExecFailed, []string{"sys_popenv: ERROR executing command"}},
+	{LogConfigLoadFailed, []string{"Failed to load config file"}},
+	{LogConfigLoadFailed, []string{"Can't load ", "run testparm"}},
+	{LogInvalidValue, []string{"Ignoring invalid value"}},
+	{LogNonSMBPacket, []string{"Non-SMB packet of length"}},
+	{LogSocketFailed, []string{"smbd_open_one_socket: open_socket_in"}},
+	{LogPipeDirFailed, []string{"Failed to create pipe directory"}},
+}
+
+func classifyLog(msg string) string {
+	for _, p := range logPatterns {
+		ok := true
+		for _, s := range p.all {
+			if !strings.Contains(msg, s) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return p.kind
+		}
+	}
+	return ""
+}
+
+// Limits that keep a run fast on a busy host whatever its logs hold.
+const (
+	maxLogFiles       = 256 // most recently modified first
+	maxLinesPerKind   = 50  // the most recent of each kind
+	maxOffers         = 100 // the most recent failed negotiations
+	offerGroupTimeout = 2 * time.Second
+	journalMaxEntries = 20000
+)
+
+// ---- debug levels ----------------------------------------------------
+
+// parseLogLevel parses a `log level` / -d value as Samba's
+// debug_parse_levels (lib/util/debug.c) does: the first token without a
+// colon is the level of every class ("all"), then "class:level" tokens
+// ("1 smb2:3 auth_audit:2"); separators are blanks and commas. A
+// "@logfile" suffix (per-class log files, Samba 4.18+) is ignored. It
+// reports false when nothing valid was found.
+func parseLogLevel(s string) (map[string]int, bool) {
+	lv := map[string]int{}
+	toks := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == '\n' || r == '\r' })
+	for i, t := range toks {
+		t, _, _ = strings.Cut(t, "@")
+		class, level, hasColon := strings.Cut(t, ":")
+		if !hasColon {
+			if i != 0 {
+				continue
+			}
+			level, class = class, "all"
+		}
+		n, err := strconv.Atoi(level)
+		if err != nil || n < 0 {
+			continue
+		}
+		lv[strings.ToLower(strings.TrimSpace(class))] = n
+	}
+	if len(lv) == 0 {
+		return nil, false
+	}
+	return lv, true
+}
+
+// logLevelInput is where smbd's effective debug level can come from.
+type logLevelInput struct {
+	SmbdArgs []string // the master's command line (nil when not running)
+	Conf     string   // the `log level` value as written
+	ConfSet  bool     // smb.conf has a `log level` (or `debuglevel`) line
+	ConfAt   string   // where it is, "FILE:LINE"
+}
+
+// levelClasses are always in the Level map: the classes whose level
+// decides which evidence exists (research scenarios.md §3).
+var levelClasses = []string{"all", "smb2", "auth_audit", "auth"}
+
+// effectiveLogLevels works out the level smbd logs at, per class:
+//   - smbd -d N / --debuglevel=N wins over smb.conf entirely (it is set
+//     with lp_set_cmdline; verified on 4.17: `-d 1` with `log level = 1
+//     smb2:3` logs no "Requested protocol" lines);
+//   - else the `log level` line, which children re-read on every new
+//     connection, so the current file counts, not the one smbd started
+//     with (research §4);
+//   - else 0: an smbd started without -d and without a `log level` line
+//     runs at 0 although testparm prints 1 (research §3; verified: no
+//     level-1 "sam_account_ok ... disabled" line then).
+//
+// Classes not named inherit "all".
+func effectiveLogLevels(in logLevelInput) (map[string]int, string) {
+	var lv map[string]int
+	var src string
+	if d, ok := optionValue(in.SmbdArgs, 'd', "debuglevel"); ok {
+		if m, ok := parseLogLevel(d); ok {
+			lv, src = m, "smbd -d "+d+" (command line; overrides smb.conf's log level)"
+		}
+	}
+	if lv == nil && in.ConfSet {
+		if m, ok := parseLogLevel(in.Conf); ok {
+			lv, src = m, "log level = "+in.Conf
+			if in.ConfAt != "" {
+				src += " (" + in.ConfAt + ")"
+			}
+		}
+	}
+	if lv == nil {
+		lv = map[string]int{"all": 0}
+		src = "no log level line in smb.conf and no -d: smbd logs at level 0 (testparm prints 1)"
+	}
+	all, ok := lv["all"]
+	if !ok {
+		all = 0
+		lv["all"] = 0
+	}
+	for _, c := range levelClasses {
+		if _, ok := lv[c]; !ok {
+			lv[c] = all
+		}
+	}
+	return lv, src
+}
+
+// ---- sources ---------------------------------------------------------
+
+// logFilePattern turns a `log file` value into a glob: every %-macro
+// (%m, %I, %$(VAR), ...) can expand to anything, so it becomes "*".
+// Glob metacharacters already in the name are escaped.
+func logFilePattern(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '%' && i+1 < len(v):
+			if v[i+1] == '$' && i+2 < len(v) && v[i+2] == '(' {
+				if j := strings.IndexByte(v[i+2:], ')'); j >= 0 {
+					i += 2 + j
+					b.WriteByte('*')
+					continue
+				}
+			}
+			i++
+			b.WriteByte('*')
+		case c == '*' || c == '?' || c == '[' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// logSourceInput names where logs may be.
+type logSourceInput struct {
+	LogFile  string   // `log file` as smb.conf has it; "" = compiled-in default
+	SmbdArgs []string // the master's command line, for -l DIR
+	Extra    []string // logs.paths: files or globs
+}
+
+// logGlobs lists the globs to read: the `log file` pattern (and its
+// rotated ".old"), smbd's -l DIR (smbd then writes DIR/log.smbd whatever
+// `log file` says, and the RPC helpers it starts inherit DIR; verified on
+// 4.17), the compiled-in directory's smbd and RPC helper logs, and the
+// configured extra paths.
+func logGlobs(in logSourceInput) []string {
+	var out []string
+	add := func(g string) {
+		if g != "" && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	if lf := strings.TrimSpace(in.LogFile); lf != "" {
+		p := logFilePattern(lf)
+		add(p)
+		if !strings.HasSuffix(p, "*") {
+			add(p + ".old") // max log size rotation (lib/util/debug.c)
+		}
+	} else {
+		add(filepath.Join(defaultLogDir, "log.smbd"))
+	}
+	if dir, ok := optionValue(in.SmbdArgs, 'l', "log-basename"); ok && dir != "" {
+		add(filepath.Join(dir, "log.*"))
+	}
+	add(filepath.Join(defaultLogDir, "log.smbd"))
+	add(filepath.Join(defaultLogDir, "log.samba-dcerpcd"))
+	add(filepath.Join(defaultLogDir, "log.rpcd_*"))
+	for _, e := range in.Extra {
+		add(e)
+	}
+	return out
+}
+
+// logSource is one log file as it was when gathering started.
+type logSource struct {
+	Path    string
+	Size    int64 // read up to here: lines written later are the probe's
+	ModTime time.Time
+}
+
+// snapshotLogs expands the globs and records each regular file's size.
+// Files not modified within since cannot hold a line that recent and are
+// skipped; at most maxLogFiles, the most recently modified, are kept.
+func snapshotLogs(globs []string, now time.Time, since time.Duration) ([]logSource, []string) {
+	var errs []string
+	seen := map[string]bool{}
+	var out []logSource
+	for _, g := range globs {
+		matches, err := filepath.Glob(g)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("log glob %q: %v", g, err))
+			continue
+		}
+		for _, m := range matches {
+			m = filepath.Clean(m)
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			fi, err := os.Stat(m)
+			if err != nil {
+				if !os.IsNotExist(err) {
+					errs = append(errs, fmt.Sprintf("stat %s: %v", m, err))
+				}
+				continue
+			}
+			if !fi.Mode().IsRegular() {
+				continue
+			}
+			if since > 0 && fi.ModTime().Before(now.Add(-since)) {
+				continue
+			}
+			out = append(out, logSource{Path: m, Size: fi.Size(), ModTime: fi.ModTime()})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b logSource) int { return b.ModTime.Compare(a.ModTime) })
+	if len(out) > maxLogFiles {
+		errs = append(errs, fmt.Sprintf("%d log files changed recently; read the %d most recent", len(out), maxLogFiles))
+		out = out[:maxLogFiles]
+	}
+	slices.SortFunc(out, func(a, b logSource) int { return strings.Compare(a.Path, b.Path) })
+	return out, errs
+}
+
+// ---- parsing ---------------------------------------------------------
+
+// rawLine is one physical line of a log.
+type rawLine struct {
+	text     string
+	off      int64     // byte offset in the file
+	line     int       // 1-based line number; 0 when unknown
+	fallback time.Time // time to use when the line has no timestamp (journal)
+	pid      int       // journal _PID
+}
+
+// readLogTail reads src up to its snapshot size, at most maxBytes from the
+// end. When it starts in the middle, the first (partial) line is dropped
+// and line numbers are unknown.
+func readLogTail(src logSource, maxBytes int64) ([]rawLine, error) {
+	f, err := os.Open(src.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", src.Path, err)
+	}
+	defer f.Close()
+	size := src.Size
+	start := int64(0)
+	if maxBytes > 0 && size > maxBytes {
+		start = size - maxBytes
+	}
+	buf := make([]byte, size-start)
+	n, err := f.ReadAt(buf, start)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read %s: %w", src.Path, err)
+	}
+	buf = buf[:n] // truncated since the snapshot: what is left
+	return splitRawLines(buf, start), nil
+}
+
+// splitRawLines splits data read at offset start into lines.
+func splitRawLines(buf []byte, start int64) []rawLine {
+	var out []rawLine
+	pos := 0
+	lineNo := 1
+	if start > 0 {
+		lineNo = 0
+		// Drop the partial first line unless the read starts right after
+		// a newline (we cannot know; the partial line is at most one
+		// message, and a header is never split across the boundary).
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			return nil
+		}
+		pos = i + 1
+	}
+	for pos < len(buf) {
+		end := bytes.IndexByte(buf[pos:], '\n')
+		var text []byte
+		next := len(buf)
+		if end >= 0 {
+			text = buf[pos : pos+end]
+			next = pos + end + 1
+		} else {
+			text = buf[pos:]
+		}
+		text = bytes.TrimRight(text, "\r")
+		out = append(out, rawLine{text: string(text), off: start + int64(pos), line: lineNo})
+		if lineNo > 0 {
+			lineNo++
+		}
+		pos = next
+	}
+	return out
+}
+
+// logEntry is one debug message: a header and its message lines.
+type logEntry struct {
+	time   time.Time
+	level  int // -1 when the format has none
+	pid    int
+	msg    string // message lines, trimmed, joined with "\n"
+	line   int    // line of the header (or of the message for headerless formats)
+	off    int64
+	hasHdr bool
+}
+
+// parseLogHeader parses Samba's debug header (lib/util/debug.c
+// dbghdrclass): "[2026/11/25 06:14:27.313435,  3] file.c:1106(fn)" or, with
+// `debug hires timestamp = no`, "[2026/11/25 06:14:31,  3] ...", and with
+// `debug pid/uid/class = yes` extra fields before "]". It returns the rest
+// after "]" and whether the line is a header at all.
+func parseLogHeader(s string, loc *time.Location) (t time.Time, level, pid int, rest string, ok bool) {
+	// "[YYYY/MM/DD HH:MM:SS"
+	if len(s) < 21 || s[0] != '[' || s[5] != '/' || s[8] != '/' || s[11] != ' ' || s[14] != ':' || s[17] != ':' {
+		return
+	}
+	closeB := strings.IndexByte(s, ']')
+	if closeB < 0 {
+		return
+	}
+	inner := s[1:closeB]
+	tsPart, after, found := strings.Cut(inner, ",")
+	if !found {
+		return
+	}
+	layout := "2006/01/02 15:04:05"
+	if strings.Contains(tsPart, ".") {
+		layout = "2006/01/02 15:04:05.999999999"
+	}
+	t, err := time.ParseInLocation(layout, strings.TrimSpace(tsPart), loc)
+	if err != nil {
+		return
+	}
+	fields := strings.Split(after, ",")
+	level, err = strconv.Atoi(strings.TrimSpace(fields[0]))
+	if err != nil {
+		return
+	}
+	for _, f := range fields[1:] {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(f), "pid="); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	return t, level, pid, s[closeB+1:], true
+}
+
+// parseSyslogLine parses `debug syslog format = yes` lines:
+// "2026-11-25T06:14:35.817905+00:00 host smbd[30153]:   message".
+func parseSyslogLine(s string) (t time.Time, pid int, msg string, ok bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' {
+		return
+	}
+	sp := strings.IndexByte(s, ' ')
+	if sp < 0 {
+		return
+	}
+	t, err := time.Parse(time.RFC3339Nano, s[:sp])
+	if err != nil {
+		return
+	}
+	rest := strings.TrimLeft(s[sp+1:], " ")
+	// host, then "prog[pid]:"
+	sp = strings.IndexByte(rest, ' ')
+	if sp < 0 {
+		return
+	}
+	rest = rest[sp+1:]
+	colon := strings.Index(rest, ": ")
+	if colon < 0 {
+		if !strings.HasSuffix(rest, ":") {
+			return
+		}
+		colon = len(rest) - 1
+	}
+	tag := rest[:colon]
+	if i := strings.IndexByte(tag, '['); i >= 0 && strings.HasSuffix(tag, "]") {
+		pid, _ = strconv.Atoi(tag[i+1 : len(tag)-1])
+	}
+	return t, pid, strings.TrimSpace(rest[colon+1:]), true
+}
+
+// isSourceLocation: the rest of a classic header, "../../source3/x.c:12(fn)".
+func isSourceLocation(rest string) bool {
+	r := strings.TrimSpace(rest)
+	if r == "" {
+		return true
+	}
+	if strings.ContainsAny(r, " \t") || !strings.HasSuffix(r, ")") {
+		return false
+	}
+	i := strings.IndexByte(r, ':')
+	return i > 0 && strings.IndexByte(r[i:], '(') > 0
+}
+
+// parseLogEntries groups lines into entries. It understands the classic
+// two-line format, `debug prefix timestamp = yes` (header and message on
+// one line), `debug syslog format = yes`, and `debug timestamp = no` (no
+// header at all: every line is its own entry, with no time). In a file
+// with headers, lines before the first one (the tail of a message cut by
+// reading only the end of the file) are dropped. Journal lines (with a
+// fallback time) attach to the previous header of the same process only.
+func parseLogEntries(lines []rawLine, loc *time.Location) []logEntry {
+	var out []logEntry
+	cur := -1
+	headed := false
+	for _, rl := range lines {
+		if rl.fallback.IsZero() && (strings.HasPrefix(rl.text, "[") || len(rl.text) > 10 && rl.text[10] == 'T') {
+			if _, _, _, _, ok := parseLogHeader(rl.text, loc); ok {
+				headed = true
+				break
+			}
+			if _, _, _, ok := parseSyslogLine(rl.text); ok {
+				headed = true
+				break
+			}
+		}
+	}
+	for _, rl := range lines {
+		s := rl.text
+		if t, lvl, pid, rest, ok := parseLogHeader(s, loc); ok {
+			if pid == 0 {
+				pid = rl.pid
+			}
+			e := logEntry{time: t, level: lvl, pid: pid, line: rl.line, off: rl.off, hasHdr: true}
+			if !isSourceLocation(rest) {
+				e.msg = strings.TrimSpace(rest) // prefix-timestamp form
+			}
+			out = append(out, e)
+			cur = len(out) - 1
+			continue
+		}
+		if t, pid, msg, ok := parseSyslogLine(s); ok {
+			out = append(out, logEntry{time: t, level: -1, pid: pid, msg: msg, line: rl.line, off: rl.off, hasHdr: true})
+			cur = len(out) - 1
+			continue
+		}
+		msg := strings.TrimSpace(s)
+		if msg == "" {
+			continue
+		}
+		journal := !rl.fallback.IsZero()
+		if cur >= 0 && out[cur].hasHdr && (!journal || rl.pid == out[cur].pid) {
+			if out[cur].msg == "" {
+				out[cur].msg = msg
+				out[cur].line = rl.line
+			} else {
+				out[cur].msg += "\n" + msg
+			}
+			continue
+		}
+		if headed && !journal {
+			continue // the cut tail of a message before the first header
+		}
+		// Headerless: `debug timestamp = no`, or a journal line.
+		out = append(out, logEntry{time: rl.fallback, level: -1, pid: rl.pid, msg: msg, line: rl.line, off: rl.off})
+		cur = len(out) - 1
+	}
+	return out
+}
+
+// ---- evidence --------------------------------------------------------
+
+// ipFromLogName gets the client address from a `log file = .../log.%m`
+// name: before authentication %m is the client's IP (research §3).
+func ipFromLogName(path string) string {
+	base := filepath.Base(path)
+	base = strings.TrimSuffix(base, ".old")
+	i := strings.LastIndexByte(base, '.')
+	if !strings.HasPrefix(base, "log.") || i < 0 {
+		return ""
+	}
+	cand := strings.TrimPrefix(base, "log.")
+	if ip := net.ParseIP(cand); ip != nil {
+		return ip.String()
+	}
+	return ""
+}
+
+// clientIPFromMsg finds a client address in a message: Samba's auth_audit
+// "remote host [ipv4:127.0.0.1:38564]", or "Denied connection from NAME
+// (IP)".
+func clientIPFromMsg(msg string) string {
+	if i := strings.Index(msg, "remote host ["); i >= 0 {
+		rest := msg[i+len("remote host ["):]
+		if j := strings.IndexByte(rest, ']'); j >= 0 {
+			a := rest[:j]
+			for _, pfx := range []string{"ipv4:", "ipv6:"} {
+				if v, ok := strings.CutPrefix(a, pfx); ok {
+					if k := strings.LastIndexByte(v, ':'); k > 0 {
+						v = v[:k]
+					}
+					if ip := net.ParseIP(v); ip != nil {
+						return ip.String()
+					}
+				}
+			}
+		}
+	}
+	if i := strings.Index(msg, "connection from "); i >= 0 {
+		rest := msg[i+len("connection from "):]
+		if a, b := strings.IndexByte(rest, '('), strings.IndexByte(rest, ')'); a >= 0 && b > a {
+			if ip := net.ParseIP(strings.TrimSpace(rest[a+1 : b])); ip != nil {
+				return ip.String()
+			}
+		}
+		if f := strings.Fields(rest); len(f) > 0 {
+			if ip := net.ParseIP(f[0]); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	return ""
+}
+
+// bracketAfter returns the text in [...] after key ("status [X]" → X).
+func bracketAfter(msg, key string) string {
+	i := strings.Index(msg, key)
+	if i < 0 {
+		return ""
+	}
+	rest := msg[i+len(key):]
+	rest = strings.TrimLeft(rest, " ")
+	if !strings.HasPrefix(rest, "[") {
+		return ""
+	}
+	j := strings.IndexByte(rest, ']')
+	if j < 0 {
+		return ""
+	}
+	return rest[1:j]
+}
+
+// authDetails extracts the user and NT status of an auth line.
+func authDetails(kind, msg string) (user, status string) {
+	switch {
+	case kind == LogAuthFailure && strings.Contains(msg, "Auth: ["):
+		// auth/auth_log.c: "... user [DOMAIN]\[name] at [...] with [NTLMv2]
+		// status [NT_STATUS_X] workstation [...] remote host [...]"
+		if i := strings.Index(msg, " user ["); i >= 0 {
+			rest := msg[i+len(" user ["):]
+			if j := strings.Index(rest, "]\\["); j >= 0 {
+				rest = rest[j+3:]
+			}
+			if k := strings.IndexByte(rest, ']'); k >= 0 {
+				user = rest[:k]
+			}
+		}
+		status = bracketAfter(msg, "status")
+	case kind == LogAuthFailure:
+		// "check_ntlm_password:  Authentication for user [u] -> [m] FAILED
+		// with error NT_STATUS_X, authoritative=1"
+		user = bracketAfter(msg, "for user")
+		if i := strings.Index(msg, "FAILED with error "); i >= 0 {
+			f := strings.FieldsFunc(msg[i+len("FAILED with error "):], func(r rune) bool { return r == ',' || r == ' ' })
+			if len(f) > 0 {
+				status = f[0]
+			}
+		}
+	case kind == LogNTLMv1Refused:
+		// "ntlm_password_check: NTLMv1 passwords NOT PERMITTED for user u"
+		if i := strings.Index(msg, "for user "); i >= 0 {
+			if f := strings.Fields(msg[i+len("for user "):]); len(f) > 0 {
+				user = f[0]
+			}
+		}
+	case kind == LogAccountDisabled:
+		if i := strings.Index(msg, "user '"); i >= 0 {
+			rest := msg[i+len("user '"):]
+			if j := strings.IndexByte(rest, '\''); j >= 0 {
+				user = rest[:j]
+			}
+		}
+		status = "NT_STATUS_ACCOUNT_DISABLED"
+	}
+	return user, status
+}
+
+// logScan accumulates evidence over every source.
+type logScan struct {
+	since  time.Time // lines before are ignored (zero: keep all)
+	lines  []LogLine
+	offers []ClientOffer
+}
+
+// offerGroup is one negotiation being read: consecutive "Requested
+// protocol" entries of one process (debug pid) or one file.
+type offerGroup struct {
+	offer ClientOffer
+	last  time.Time
+}
+
+// scan classifies the entries of one source. fileIP is the client IP the
+// file name gives (log.<ip>), used when a line names none.
+func (s *logScan) scan(file string, entries []logEntry, fileIP string) {
+	groups := map[int]*offerGroup{}
+	for _, e := range entries {
+		if !e.time.IsZero() && !s.since.IsZero() && e.time.Before(s.since) {
+			continue
+		}
+		first, _, _ := strings.Cut(e.msg, "\n")
+		kind := classifyLog(e.msg)
+		if kind == "" {
+			if strings.Contains(first, "Selected protocol ") {
+				delete(groups, e.pid) // negotiation succeeded
+			}
+			continue
+		}
+		ip := clientIPFromMsg(e.msg)
+		if ip == "" {
+			ip = fileIP
+		}
+		ll := LogLine{File: file, Line: e.line, Time: e.time, Kind: kind, ClientIP: ip, Text: strings.ReplaceAll(e.msg, "\n", " "), Offset: e.off}
+		ll.User, ll.Status = authDetails(kind, e.msg)
+		if kind == LogAuthFailure && (ll.Status == "NT_STATUS_OK" || ll.Status == "") && strings.Contains(e.msg, "Auth: [") {
+			continue // a successful authentication (auth_audit:3+)
+		}
+		s.lines = append(s.lines, ll)
+
+		switch kind {
+		case LogNegotiateOffer:
+			d := bracketAfter(first, "Requested protocol")
+			g := groups[e.pid]
+			if g != nil && (slices.Contains(g.offer.Dialects, d) || e.time.Sub(g.last) > offerGroupTimeout) {
+				g = nil // a new negotiation: the previous one ended unseen
+			}
+			if g == nil {
+				g = &offerGroup{offer: ClientOffer{ClientIP: ip, Time: e.time, File: file, Line: e.line, Offset: e.off, Dialects: []string{}}}
+				groups[e.pid] = g
+			}
+			g.offer.Dialects = append(g.offer.Dialects, d)
+			g.last = e.time
+		case LogNoProtocol:
+			o := ClientOffer{ClientIP: ip, Time: e.time, File: file, Line: e.line, Offset: e.off, Dialects: []string{}}
+			if g := groups[e.pid]; g != nil && e.time.Sub(g.last) <= offerGroupTimeout {
+				o = g.offer
+				if o.ClientIP == "" {
+					o.ClientIP = ip
+				}
+			}
+			delete(groups, e.pid)
+			o.NoProtocol = true
+			s.offers = append(s.offers, o)
+		}
+	}
+}
+
+// finish sorts by time and keeps the most recent lines of each kind.
+func (s *logScan) finish() ([]LogLine, []ClientOffer) {
+	slices.SortStableFunc(s.lines, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
+	count := map[string]int{}
+	keep := make([]bool, len(s.lines))
+	for i := len(s.lines) - 1; i >= 0; i-- {
+		k := s.lines[i].Kind
+		if count[k] < maxLinesPerKind {
+			keep[i] = true
+			count[k]++
+		}
+	}
+	lines := []LogLine{}
+	for i, l := range s.lines {
+		if keep[i] {
+			lines = append(lines, l)
+		}
+	}
+	slices.SortStableFunc(s.offers, func(a, b ClientOffer) int { return a.Time.Compare(b.Time) })
+	offers := s.offers
+	if len(offers) > maxOffers {
+		offers = offers[len(offers)-maxOffers:]
+	}
+	if offers == nil {
+		offers = []ClientOffer{}
+	}
+	return lines, offers
+}
+
+// ---- journal ---------------------------------------------------------
+
+// journalEntry is the part of `journalctl -o json` the agent reads.
+type journalEntry struct {
+	Message  json.RawMessage `json:"MESSAGE"`
+	Realtime string          `json:"__REALTIME_TIMESTAMP"`
+	PID      string          `json:"_PID"`
+}
+
+// parseJournalJSON turns `journalctl -o json` output (one object a line)
+// into raw lines. MESSAGE is a string, or an array of bytes when it is not
+// valid UTF-8 (journalctl(1), JSON output).
+func parseJournalJSON(data []byte) ([]rawLine, error) {
+	var out []rawLine
+	bad := 0
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		l = bytes.TrimSpace(l)
+		if len(l) == 0 {
+			continue
+		}
+		var je journalEntry
+		if err := json.Unmarshal(l, &je); err != nil {
+			bad++
+			continue
+		}
+		var msg string
+		if err := json.Unmarshal(je.Message, &msg); err != nil {
+			var bs []byte
+			var arr []int
+			if err := json.Unmarshal(je.Message, &arr); err != nil {
+				continue
+			}
+			for _, b := range arr {
+				bs = append(bs, byte(b))
+			}
+			msg = string(bs)
+		}
+		var t time.Time
+		if us, err := strconv.ParseInt(je.Realtime, 10, 64); err == nil {
+			t = time.UnixMicro(us)
+		}
+		pid, _ := strconv.Atoi(je.PID)
+		for _, part := range strings.Split(msg, "\n") {
+			out = append(out, rawLine{text: part, fallback: t, pid: pid})
+		}
+	}
+	if bad > 0 {
+		return out, fmt.Errorf("%d journal line(s) were not JSON", bad)
+	}
+	return out, nil
+}
+
+// ---- the gatherer ----------------------------------------------------
+
+// logInput is what the log gatherer needs.
+type logInput struct {
+	Sources  []logSource // snapshot taken before the probes ran
+	Started  time.Time   // when gathering started (journal --until)
+	Since    time.Duration
+	MaxBytes int64
+	Level    logLevelInput
+	Journal  bool // read the journal when no file has evidence
+	Run      func(ctx context.Context, name string, args ...string) ([]byte, error)
+	LookPath func(string) (string, error)
+	Loc      *time.Location
+}
+
+// gatherLogs reads the snapshot's files and, when they hold no evidence
+// and the journal is enabled, smbd's journal.
+func gatherLogs(ctx context.Context, in logInput) LogFacts {
+	out := LogFacts{Sources: []string{}}
+	out.Level, out.LevelSource = effectiveLogLevels(in.Level)
+	loc := in.Loc
+	if loc == nil {
+		loc = time.Local // smbd stamps its log with local time (debug.c: timeval_str_buf, utc=false)
+	}
+	var errs []string
+	sc := &logScan{}
+	if in.Since > 0 {
+		sc.since = in.Started.Add(-in.Since)
+	}
+	for _, src := range in.Sources {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Sprintf("stopped reading logs: %v", ctx.Err()))
+			break
+		}
+		lines, err := readLogTail(src, in.MaxBytes)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		out.Sources = append(out.Sources, src.Path)
+		sc.scan(src.Path, parseLogEntries(lines, loc), ipFromLogName(src.Path))
+	}
+	if len(sc.lines) == 0 && len(sc.offers) == 0 && in.Journal && ctx.Err() == nil {
+		jl, jerr := readJournal(ctx, in)
+		switch {
+		case errors.Is(jerr, errNoJournalctl):
+		case jerr != nil:
+			errs = append(errs, jerr.Error())
+		default:
+			out.Sources = append(out.Sources, "journal")
+		}
+		if len(jl) > 0 {
+			sc.scan("journal", parseLogEntries(jl, loc), "")
+		}
+	}
+	out.Lines, out.Offers = sc.finish()
+	if len(errs) > 0 {
+		out.Err = strings.Join(errs, "; ")
+	}
+	return out
+}
+
+var errNoJournalctl = errors.New("journalctl not installed")
+
+// readJournal runs journalctl for smbd's units over the same window,
+// ending when gathering started (the probes come after).
+func readJournal(ctx context.Context, in logInput) ([]rawLine, error) {
+	if _, err := in.LookPath("journalctl"); err != nil {
+		return nil, errNoJournalctl
+	}
+	args := []string{"-u", "smbd", "-u", "samba", "-o", "json", "--no-pager", "-q",
+		"-n", strconv.Itoa(journalMaxEntries),
+		"--until=@" + strconv.FormatInt(in.Started.Unix(), 10)}
+	if in.Since > 0 {
+		args = append(args, "--since=@"+strconv.FormatInt(in.Started.Add(-in.Since).Unix(), 10))
+	}
+	data, err := in.Run(ctx, "journalctl", args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the journal: %w", err)
+	}
+	lines, err := parseJournalJSON(data)
+	if err != nil {
+		return lines, fmt.Errorf("read the journal: %w", err)
+	}
+	return lines, nil
+}

@@ -1,0 +1,39 @@
+package checks
+
+import (
+	"slices"
+	"time"
+
+	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs"
+)
+
+// probeOptions builds the probe run from the agent config: the target port
+// first (every SMB probe uses it), plus 139 when the target is 445 and
+// `smb ports` has 139, so that a NetBIOS-port-only listener is seen too.
+// When a client profile authenticates with NTLMv1 only, the probe also
+// logs in that way, to see what that client sees ("ntlm auth =
+// ntlmv2-only" refuses it; research scenarios.md §1 row 10f). The
+// password is passed through, never stored in Facts.
+func probeOptions(cfg *configs.Config, clients []configs.ClientProfile, password string, targetPort int, smbPorts []int, timeout time.Duration) probe.Options {
+	ports := []int{targetPort}
+	if targetPort == 445 && slices.Contains(smbPorts, 139) {
+		ports = append(ports, 139)
+	}
+	ntlmv1 := false
+	for _, c := range clients {
+		ntlmv1 = ntlmv1 || c.Auth == configs.AuthNTLMv1
+	}
+	return probe.Options{
+		Ports:      ports,
+		Timeout:    timeout,
+		User:       cfg.Credentials.User,
+		Password:   password,
+		Domain:     cfg.Credentials.Domain,
+		Guest:      cfg.Credentials.Guest,
+		Share:      cfg.Share,
+		File:       cfg.File.Path,
+		FileSHA256: cfg.File.SHA256,
+		NTLMv1:     ntlmv1,
+	}
+}

@@ -1,0 +1,168 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
+)
+
+// Compiled-in defaults of Debian's Samba (`smbd -b`), used when smb.conf
+// could not be read at all.
+const (
+	defaultPIDDir   = "/run/samba"
+	defaultSMBPorts = "445 139"
+)
+
+// versionCommands are asked, in order, for the installed Samba's version,
+// as smbconf.DetectSambaVersion does; run here through GatherOptions.Run so
+// that the command is bounded by Gather's deadline and faked in tests.
+var versionCommands = [][]string{{"smbd", "--version"}, {"testparm", "-V"}}
+
+// resolveVersion picks the Samba version whose defaults apply: the
+// configured samba_version (--samba-version), else what the installed
+// smbd (or testparm) says. It returns the version and its source.
+func resolveVersion(ctx context.Context, cfg *configs.Config, run runFunc, lookPath func(string) (string, error)) (smbconf.SambaVersion, string, error) {
+	if s := strings.TrimSpace(cfg.SambaVersion); s != "" {
+		v, err := smbconf.ParseSambaVersion(s)
+		src := "config"
+		if strings.HasPrefix(cfg.Origin("samba_version"), "flag") {
+			src = "--samba-version"
+		}
+		if err != nil {
+			return smbconf.SambaVersion{}, src, fmt.Errorf("samba_version %q: %w", s, err)
+		}
+		return v, src, nil
+	}
+	var problems []string
+	for _, argv := range versionCommands {
+		name := strings.Join(argv, " ")
+		if _, err := lookPath(argv[0]); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: not installed", argv[0]))
+			continue
+		}
+		out, err := run(ctx, argv[0], argv[1:]...)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, err := smbconf.ParseSambaVersion(strings.TrimSpace(line)); err == nil {
+				return v, name, nil
+			}
+		}
+		problems = append(problems, fmt.Sprintf("%s: no version in %q", name, truncate(strings.TrimSpace(string(out)), 60)))
+	}
+	return smbconf.SambaVersion{}, "", fmt.Errorf("detect the Samba version (set samba_version to skip): %s", strings.Join(problems, "; "))
+}
+
+// loadSmbConf loads smb.conf with the version's defaults. On a
+// Samba-fatal problem smbconf returns a partial Config with the error; both
+// are kept, so the diagnosis can still name the bad line.
+func loadSmbConf(path string, v smbconf.SambaVersion) (*smbconf.Config, error) {
+	c, err := smbconf.Load(path, smbconf.LoadOptions{Version: v})
+	if err != nil {
+		return c, fmt.Errorf("load %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// statFiles stats smb.conf and its includes: their modification times
+// against smbd's start time say whether smbd runs with an older config.
+func statFiles(paths []string) []FileStat {
+	out := make([]FileStat, 0, len(paths))
+	for _, p := range paths {
+		fs := FileStat{Path: p}
+		fi, err := os.Stat(p)
+		if err != nil {
+			fs.Err = err.Error()
+		} else {
+			fs.ModTime, fs.Size = fi.ModTime(), fi.Size()
+		}
+		out = append(out, fs)
+	}
+	return out
+}
+
+// smbParams are the smb.conf values the other gatherers need.
+type smbParams struct {
+	PIDDir      string
+	LogFile     string // as written (%-macros unexpanded); "" = compiled-in default
+	LogLevel    string
+	LogLevelSet bool
+	LogLevelAt  string
+	SMBPorts    []int
+}
+
+// paramsOf reads them from the effective config; a nil Config gives the
+// compiled-in defaults.
+func paramsOf(c *smbconf.Config) smbParams {
+	p := smbParams{PIDDir: defaultPIDDir}
+	ports := defaultSMBPorts
+	if c != nil {
+		if v, ok := c.Lookup("global", "pid directory"); ok && strings.TrimSpace(v.Printed) != "" {
+			p.PIDDir = v.Printed
+		}
+		if v, ok := c.Lookup("global", "log file"); ok {
+			p.LogFile = strings.TrimSpace(v.Printed)
+		}
+		if v, ok := c.Lookup("global", "log level"); ok {
+			p.LogLevel = v.Raw
+			p.LogLevelSet = !v.Origin.IsDefault()
+			if p.LogLevelSet {
+				p.LogLevelAt = v.Origin.String()
+			}
+		}
+		if v, ok := c.Lookup("global", "smb ports"); ok {
+			ports = v.Printed
+		}
+	}
+	p.SMBPorts = parsePorts(ports)
+	return p
+}
+
+// parsePorts reads `smb ports` ("445 139"; Samba splits on blanks and
+// commas) and keeps valid port numbers.
+func parsePorts(s string) []int {
+	var out []int
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
+		n, err := strconv.Atoi(f)
+		if err == nil && n > 0 && n < 65536 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// pidFilePaths are where smbd writes its pid, most likely first:
+// `pid directory`/smbd.pid, which Samba 4.17 uses whatever the -s config
+// (verified: an smbd started with -s /tmp/x/my.conf wrote pid/smbd.pid;
+// source3/smbd/server.c pidfile_create(lp_pid_directory(), "smbd")), then
+// smbd-<config basename>.pid, the name older releases gave the pid file of
+// an smbd with a non-default config (source3/lib/pidfile.c).
+func pidFilePaths(dir, confPath string) []string {
+	out := []string{filepath.Join(dir, "smbd.pid")}
+	if confPath != "" && filepath.Clean(confPath) != defaultSmbConf {
+		out = append(out, filepath.Join(dir, "smbd-"+filepath.Base(confPath)+".pid"))
+	}
+	return out
+}
+
+// pickPIDFile returns the first of the candidates that exists, else the
+// first (so that the error names the expected file).
+func pickPIDFile(cands []string) string {
+	for _, c := range cands {
+		if _, err := os.Stat(c); err == nil {
+			return c
+		}
+	}
+	return cands[0]
+}

@@ -1,0 +1,242 @@
+package checks
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// tcpListen is the TCP_LISTEN state as /proc/net/tcp prints it (the kernel's
+// enum tcp_state, include/net/tcp_states.h).
+const tcpListen = "0A"
+
+// gatherSockets reads the listening TCP sockets on the given ports from
+// /proc/net/tcp and /proc/net/tcp6 under procRoot, and finds the process
+// owning each one through the socket inode in /proc/PID/fd.
+//
+// Reading /proc instead of running ss keeps this fast and tool-free; it is
+// what `ss -ltnp 'sport = :445'` shows (research scenarios.md rows 2, 5b):
+// no listener, the wrong port, a loopback-only bind, or a Recv-Q > 0 on the
+// LISTEN socket (connections waiting for a stopped smbd to accept them).
+func gatherSockets(procRoot string, ports []int) SocketFacts {
+	var out SocketFacts
+	var errs []string
+	found := false
+	for _, name := range []string{"tcp", "tcp6"} {
+		path := filepath.Join(procRoot, "net", name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			// A kernel without IPv6 has no tcp6: not an error worth
+			// reporting unless tcp is missing too.
+			if name == "tcp" || !os.IsNotExist(err) {
+				errs = append(errs, fmt.Sprintf("read %s: %v", path, err))
+			}
+			continue
+		}
+		found = true
+		ls, err := parseProcNetTCP(data, name == "tcp6", binary.NativeEndian)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("parse %s: %v", path, err))
+		}
+		for _, l := range ls {
+			if slices.Contains(ports, l.Port) {
+				out.Listeners = append(out.Listeners, l)
+			}
+		}
+	}
+	if len(out.Listeners) > 0 {
+		inodes := make(map[uint64]bool, len(out.Listeners))
+		for _, l := range out.Listeners {
+			inodes[l.Inode] = true
+		}
+		owners := socketOwners(procRoot, inodes)
+		for i := range out.Listeners {
+			out.Listeners[i].PID = owners[out.Listeners[i].Inode]
+		}
+	}
+	slices.SortStableFunc(out.Listeners, func(a, b Listener) int {
+		if a.Port != b.Port {
+			return a.Port - b.Port
+		}
+		return strings.Compare(a.Family, b.Family)
+	})
+	if !found || len(errs) > 0 {
+		out.Err = strings.Join(errs, "; ")
+	}
+	if out.Listeners == nil {
+		out.Listeners = []Listener{}
+	}
+	return out
+}
+
+// parseProcNetTCP returns the LISTEN sockets of a /proc/net/tcp or tcp6
+// file. The kernel prints each address as the raw in-memory words in hex
+// (net/ipv4/tcp_ipv4.c get_tcp4_sock: "%08X" of the __be32; tcp6:
+// four "%08X" words), so the bytes come out in host order and order says
+// how to put them back; the port is printed after ntohs, as a number.
+// Malformed lines are skipped and counted in the error.
+func parseProcNetTCP(data []byte, v6 bool, order binary.ByteOrder) ([]Listener, error) {
+	var out []Listener
+	bad := 0
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	first := true
+	for sc.Scan() {
+		line := sc.Text()
+		if first {
+			first = false
+			if strings.Contains(line, "local_address") {
+				continue
+			}
+		}
+		fs := strings.Fields(line)
+		if len(fs) == 0 {
+			continue
+		}
+		if len(fs) < 10 {
+			bad++
+			continue
+		}
+		if fs[3] != tcpListen {
+			continue
+		}
+		ip, port, err := parseHexAddr(fs[1], order)
+		if err != nil {
+			bad++
+			continue
+		}
+		// tx_queue:rx_queue; for a listener rx_queue is the accept queue
+		// length (sk_ack_backlog), tx_queue its limit.
+		q := strings.SplitN(fs[4], ":", 2)
+		var backlog uint64
+		if len(q) == 2 {
+			backlog, _ = strconv.ParseUint(q[1], 16, 32)
+		}
+		inode, err := strconv.ParseUint(fs[9], 10, 64)
+		if err != nil {
+			bad++
+			continue
+		}
+		fam := "tcp"
+		if v6 {
+			fam = "tcp6"
+		}
+		out = append(out, Listener{
+			Addr:    listenAddrString(ip),
+			Port:    port,
+			Backlog: int(backlog),
+			Inode:   inode,
+			Family:  fam,
+		})
+	}
+	if err := sc.Err(); err != nil {
+		return out, err
+	}
+	if bad > 0 {
+		return out, fmt.Errorf("%d malformed line(s)", bad)
+	}
+	return out, nil
+}
+
+// parseHexAddr decodes "0100007F:01BD" (tcp) or a 32-hex-digit address
+// (tcp6) and its port.
+func parseHexAddr(s string, order binary.ByteOrder) (net.IP, int, error) {
+	host, portHex, ok := strings.Cut(s, ":")
+	if !ok {
+		return nil, 0, fmt.Errorf("no port in %q", s)
+	}
+	port, err := strconv.ParseUint(portHex, 16, 16)
+	if err != nil {
+		return nil, 0, fmt.Errorf("bad port in %q", s)
+	}
+	raw, err := hex.DecodeString(host)
+	if err != nil || (len(raw) != 4 && len(raw) != 16) {
+		return nil, 0, fmt.Errorf("bad address in %q", s)
+	}
+	ip := make(net.IP, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		// The hex text is the 32-bit word as a number; the address bytes
+		// are that word stored in host order.
+		w := binary.BigEndian.Uint32(raw[i : i+4])
+		order.PutUint32(ip[i:i+4], w)
+	}
+	return ip, int(port), nil
+}
+
+// listenAddrString prints a listening address: "0.0.0.0" and "::" for the
+// wildcard, an IPv4-mapped IPv6 address (::ffff:a.b.c.d, which accepts only
+// IPv4 connections to a.b.c.d) as a.b.c.d.
+func listenAddrString(ip net.IP) string {
+	if len(ip) == net.IPv6len && ip.Equal(net.IPv6unspecified) {
+		return "::"
+	}
+	return ip.String()
+}
+
+// socketOwners maps socket inodes to the PID holding them, scanning
+// /proc/PID/fd. A listening socket inherited across fork is held by
+// several processes (a stopped smbd parent and a child that has not closed
+// it yet); the owner is the one whose parent does not hold it too, the
+// lowest such PID on a tie.
+func socketOwners(procRoot string, inodes map[uint64]bool) map[uint64]int {
+	holders := map[uint64][]int{}
+	ents, err := os.ReadDir(procRoot)
+	if err != nil {
+		return nil
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		fdDir := filepath.Join(procRoot, e.Name(), "fd")
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue // exited, or not ours to read
+		}
+		for _, fd := range fds {
+			link, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
+			if err != nil || !strings.HasPrefix(link, "socket:[") {
+				continue
+			}
+			n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]"), 10, 64)
+			if err == nil && inodes[n] && !slices.Contains(holders[n], pid) {
+				holders[n] = append(holders[n], pid)
+			}
+		}
+	}
+	out := make(map[uint64]int, len(holders))
+	for ino, pids := range holders {
+		slices.Sort(pids)
+		best := pids[0]
+		for _, p := range pids {
+			if pp, err := readPPID(procRoot, p); err == nil && !slices.Contains(pids, pp) {
+				best = p
+				break
+			}
+		}
+		out[ino] = best
+	}
+	return out
+}
+
+// readPPID reads field 4 of /proc/PID/stat.
+func readPPID(procRoot string, pid int) (int, error) {
+	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	st, err := parseProcStat(string(b))
+	if err != nil {
+		return 0, err
+	}
+	return st.ppid, nil
+}

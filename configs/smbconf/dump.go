@@ -1,0 +1,167 @@
+package smbconf
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Dump writes exactly what "testparm -s FILE" prints on stdout
+// (lp_dump: lpcfg_dump_globals, then lpcfg_dump_a_service for the share
+// defaults and for each share).
+func (c *Config) Dump(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	c.walkDump(func(section string, start bool, name, printed string, sl *slot, o *opt) {
+		switch {
+		case start && section == "":
+			bw.WriteString("\n")
+		case start && section == "global":
+			bw.WriteString("# Global parameters\n[global]\n")
+		case start:
+			bw.WriteString("\n\n[")
+			bw.WriteString(section)
+			bw.WriteString("]\n")
+		default:
+			bw.WriteByte('\t')
+			bw.WriteString(name)
+			bw.WriteString(" = ")
+			bw.WriteString(printed)
+			bw.WriteByte('\n')
+		}
+	})
+	return bw.Flush()
+}
+
+// Entry is one line of the dump with where its value comes from.
+type Entry struct {
+	Name string // as testparm prints it: canonical, or the option key
+	Value
+}
+
+// Section is one section of the dump.
+type Section struct {
+	Name    string
+	Entries []Entry
+}
+
+// DumpEntries returns what Dump prints, section by section ("global"
+// first), with the origin of every value.
+func (c *Config) DumpEntries() []Section {
+	var out []Section
+	c.walkDump(func(section string, start bool, name, printed string, sl *slot, o *opt) {
+		switch {
+		case start && section == "":
+		case start:
+			out = append(out, Section{Name: section})
+		case o != nil:
+			out[len(out)-1].Entries = append(out[len(out)-1].Entries, Entry{Name: name, Value: optValue(*o)})
+		default:
+			p, _ := LookupParam(name)
+			out[len(out)-1].Entries = append(out[len(out)-1].Entries, Entry{Name: name, Value: c.value(p, *sl)})
+		}
+	})
+	return out
+}
+
+// walkDump visits the dump in order. A section start has start set (an
+// invalid share slot, which testparm prints as an empty line, has section
+// ""); every parameter line comes with its slot or parametric option.
+func (c *Config) walkDump(f func(section string, start bool, name, printed string, sl *slot, o *opt)) {
+	t := params()
+	f("global", true, "", "", nil, nil)
+	for _, p := range t.globalDmp {
+		sl := &c.g[p.slot]
+		if c.gDef[p.slot] || isDefaultVal(p.Type, c.dflt.g[p.slot], sl.v) {
+			continue
+		}
+		f("global", false, p.Name, printVal(p, sl.v), sl, nil)
+	}
+	for i := len(c.gopts) - 1; i >= 0; i-- {
+		f("global", false, c.gopts[i].key, c.gopts[i].value, nil, &c.gopts[i])
+	}
+	for _, p := range t.localDmp {
+		sl := &c.sd[p.slot]
+		if c.sdDef[p.slot] || isDefaultVal(p.Type, c.dflt.l[p.slot], sl.v) {
+			continue
+		}
+		f("global", false, p.Name, printVal(p, sl.v), sl, nil)
+	}
+	for _, s := range c.svcs {
+		if !c.valid(s) || s.name == "" {
+			f("", true, "", "", nil, nil)
+			continue
+		}
+		f(s.name, true, "", "", nil, nil)
+		for _, p := range t.localDmp {
+			sl := &s.slots[p.slot]
+			if equalVal(p.Type, sl.v, c.sd[p.slot].v) {
+				continue
+			}
+			f(s.name, false, p.Name, printVal(p, sl.v), sl, nil)
+		}
+		for i := len(s.opts) - 1; i >= 0; i-- {
+			f(s.name, false, s.opts[i].key, s.opts[i].value, nil, &s.opts[i])
+		}
+	}
+}
+
+// ErrNoSuchSection and ErrNoSuchParameter are what PrintParameter returns
+// where testparm prints nothing and exits 1.
+type ErrNoSuchSection struct{ Section string }
+
+func (e *ErrNoSuchSection) Error() string { return fmt.Sprintf("unknown section %q", e.Section) }
+
+// ErrNoSuchParameter: the parameter is unknown, unset (parametric), or
+// global and asked for in a share.
+type ErrNoSuchParameter struct{ Name, Section string }
+
+func (e *ErrNoSuchParameter) Error() string {
+	return fmt.Sprintf("parameter %q unknown for section %q", e.Name, e.Section)
+}
+
+// PrintParameter writes exactly what
+// "testparm -s FILE --parameter-name NAME [--section-name S]" prints on
+// stdout. Where testparm prints nothing and exits 1 it returns an error and
+// writes nothing.
+func (c *Config) PrintParameter(w io.Writer, name, section string) error {
+	var svc *service
+	secName := section
+	if section == "" {
+		secName = "global"
+	} else if !strwicmpEqual(section, "global") {
+		if svc = c.findService(section); svc == nil {
+			return &ErrNoSuchSection{Section: section}
+		}
+	}
+	out, ok := c.parameterText(svc, name)
+	if !ok {
+		return &ErrNoSuchParameter{Name: name, Section: secName}
+	}
+	_, err := io.WriteString(w, out+"\n")
+	return err
+}
+
+// parameterText is lpcfg_dump_a_parameter.
+func (c *Config) parameterText(svc *service, name string) (string, bool) {
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		if i == len(name)-1 {
+			return "", false
+		}
+		v, ok := c.lookupParametric(svc, name)
+		return v.Printed, ok
+	}
+	p, ok := LookupParam(name)
+	if !ok {
+		return "", false
+	}
+	switch {
+	case svc != nil && p.Class == ClassGlobal:
+		return "", false
+	case svc != nil:
+		return printVal(p, svc.slots[p.slot].v), true
+	case p.Class == ClassGlobal:
+		return printVal(p, c.g[p.slot].v), true
+	}
+	return printVal(p, c.sd[p.slot].v), true
+}

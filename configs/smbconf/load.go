@@ -1,0 +1,787 @@
+package smbconf
+
+// Loading follows source3/param/loadparm.c lp_load_ex() as testparm runs
+// it (lp_load_with_registry_shares): defaults, then the file through
+// tini.c (Lex) into lp_do_section/do_parameter, the post-processing of the
+// last share, then auto services, set_allowed_client_auth and the AD DC
+// settings. State that Samba keeps in globals (bInGlobalSection,
+// iServiceIndex, include_depth) lives in loader.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultMaxFileSize limits each file read, and all files of one load
+// together, unless LoadOptions.MaxFileSize says otherwise. Real smb.conf
+// files are kilobytes; a 15,000-line configuration is under 1 MiB.
+const DefaultMaxFileSize int64 = 32 << 20
+
+// maxIncludeDepth is MAX_INCLUDE_DEPTH of source3/param/loadparm.c.
+const maxIncludeDepth = 100
+
+// LoadOptions tune Load and Parse.
+type LoadOptions struct {
+	// WorkDir resolves relative "include =" paths, as the smbd or
+	// testparm process's current directory does; "" means os.Getwd.
+	WorkDir string
+	// Version picks the defaults of that Samba release for the
+	// parameters that decide reachability; zero means the generated
+	// table's version.
+	Version SambaVersion
+	// MaxFileSize limits each file and the total read; 0 means
+	// DefaultMaxFileSize.
+	MaxFileSize int64
+	// Hostname is used for the "netbios name" default and for %h/%L in
+	// include paths; "" means os.Hostname.
+	Hostname string
+}
+
+// errReported stops processing after a problem already recorded.
+var errReported = errors.New("reported")
+
+type loader struct {
+	c        *Config
+	workDir  string
+	inGlobal bool
+	cur      *service
+	depth    int
+	chain    []string // include chain, for loop detection
+	total    int64
+	max      int64
+	cache    map[string][]Line
+	binary   map[string]int // files that look binary: offset of the first control byte
+}
+
+// Load reads smb.conf at path the way testparm reads it. The error is a
+// *LoadError for anything that makes the configuration unusable: the file
+// is missing, a directory, unreadable, too large or binary, or Samba would
+// refuse to load it (an invalid enum or boolean value, a '[' line without
+// ']', an include loop, ...). When the files could be read, a partial
+// Config is returned with the error, with the problems in Config.Fatal.
+func Load(path string, opts LoadOptions) (*Config, error) {
+	l, err := newLoader(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	src, lerr := l.readFile(path, path)
+	if lerr != nil {
+		return nil, lerr
+	}
+	return l.run(path, src)
+}
+
+// Parse is Load for a configuration already in memory; name is used in
+// origins and messages. Includes are read from disk.
+func Parse(src []byte, name string, opts LoadOptions) (*Config, error) {
+	l, err := newLoader(name, opts)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(src)) > l.max {
+		return nil, &LoadError{File: name, Msg: fmt.Sprintf("file too large (%d bytes; the limit is %d)", len(src), l.max)}
+	}
+	l.noteBinary(name, src)
+	l.total = int64(len(src))
+	return l.run(name, src)
+}
+
+func newLoader(path string, opts LoadOptions) (*loader, error) {
+	wd := opts.WorkDir
+	if wd == "" {
+		var err error
+		if wd, err = os.Getwd(); err != nil {
+			return nil, &LoadError{File: path, Msg: fmt.Sprintf("current directory: %v", err)}
+		}
+	}
+	host := opts.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	max := opts.MaxFileSize
+	if max <= 0 {
+		max = DefaultMaxFileSize
+	}
+	d := getDefaults(opts.Version, host)
+	c := &Config{
+		version:  d.version,
+		path:     path,
+		hostname: host,
+		dflt:     d,
+		byName:   map[string]*service{},
+	}
+	c.reset()
+	return &loader{c: c, workDir: wd, max: max, cache: map[string][]Line{}, binary: map[string]int{}, inGlobal: true}, nil
+}
+
+// reset is init_globals + lp_save_defaults: every value at its default,
+// every flag "default", and the "idmap config * : backend" option that
+// lp_load_ex always sets.
+func (c *Config) reset() {
+	d := c.dflt
+	c.g = make([]slot, len(d.g))
+	for i, v := range d.g {
+		c.g[i] = slot{v: v}
+	}
+	c.sd = make([]slot, len(d.l))
+	for i, v := range d.l {
+		c.sd[i] = slot{v: v}
+	}
+	c.gDef = make([]bool, len(d.g))
+	for i := range c.gDef {
+		c.gDef[i] = true
+	}
+	c.sdDef = make([]bool, len(d.l))
+	for i := range c.sdDef {
+		c.sdDef[i] = true
+	}
+	// testparm runs lp_set_cmdline("log level", "1"): the parameter is
+	// FLAG_CMDLINE, never FLAG_DEFAULT, and smb.conf cannot change it.
+	if p, ok := LookupParam("log level"); ok {
+		c.gDef[p.slot] = false
+	}
+	c.gopts = nil
+	idmap := c.g[mustParam("idmap backend").slot].v.s
+	c.gopts.set("idmap config * : backend", idmap,
+		&assign{o: Origin{Note: "set by Samba from idmap backend (lp_load_ex)"}, raw: idmap})
+}
+
+func mustParam(name string) *Param {
+	p, ok := LookupParam(name)
+	if !ok {
+		// The names used here are in every Samba 4 table; a table
+		// without them is a generator bug that tests catch.
+		return &Param{Name: name, slot: 0}
+	}
+	return p
+}
+
+func (l *loader) run(name string, src []byte) (*Config, error) {
+	c := l.c
+	c.files = append(c.files, name)
+	l.chain = append(l.chain, absPath(l.workDir, name))
+	ok := l.process(name, src)
+	l.finish(ok)
+	for i := range c.Fatal {
+		if off, bin := l.binary[c.Fatal[i].File]; bin {
+			c.Fatal[i].Msg = fmt.Sprintf("binary data, not an smb.conf file (control bytes from byte %d); %s", off, c.Fatal[i].Msg)
+		}
+	}
+	if len(c.Fatal) > 0 {
+		f := c.Fatal[0]
+		return c, &LoadError{File: f.File, Line: f.Line, Msg: f.Msg}
+	}
+	return c, nil
+}
+
+func absPath(wd, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(wd, p)
+}
+
+// readFile reads one file under the size limits. display names the file in
+// messages.
+func (l *loader) readFile(path, display string) ([]byte, *LoadError) {
+	fail := func(format string, args ...any) ([]byte, *LoadError) {
+		return nil, &LoadError{File: display, Msg: fmt.Sprintf(format, args...)}
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fail("no such file")
+	case errors.Is(err, fs.ErrPermission):
+		return fail("permission denied")
+	case err != nil:
+		return fail("%v", unwrapPathError(err))
+	case fi.IsDir():
+		return fail("is a directory, not an smb.conf file")
+	case !fi.Mode().IsRegular() && !isDevNull(fi):
+		return fail("not a regular file (%s); refusing to read it", fi.Mode().Type())
+	case fi.Size() > l.max:
+		return fail("file too large (%d bytes; the limit is %d)", fi.Size(), l.max)
+	case l.total+fi.Size() > l.max:
+		return fail("configuration too large: with this file %d bytes are read in all (the limit is %d)", l.total+fi.Size(), l.max)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fail("permission denied")
+		}
+		return fail("%v", unwrapPathError(err))
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, l.max-l.total+1))
+	if err != nil {
+		return fail("read: %v", unwrapPathError(err))
+	}
+	if int64(len(src)) > l.max-l.total {
+		return fail("file too large (more than %d bytes)", l.max-l.total)
+	}
+	l.noteBinary(display, src)
+	l.total += int64(len(src))
+	return src, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func isDevNull(fi fs.FileInfo) bool {
+	if fi.Mode()&fs.ModeCharDevice == 0 {
+		return false
+	}
+	dn, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(fi, dn)
+}
+
+// noteBinary remembers, and warns about, a file that looks binary. Samba
+// reads such a file like any other and often refuses it; when it does, the
+// error says the file is binary.
+func (l *loader) noteBinary(file string, src []byte) {
+	if off, bin := looksBinary(src); bin {
+		l.binary[file] = off
+		l.warn(file, 0, "binary data, not text (control bytes from byte %d)", off)
+	}
+}
+
+// looksBinary reports a file that is not text: many control bytes (other
+// than blanks), as in random or compiled data. A few NUL bytes in a text
+// file are accepted; tini.c ends the line there and so do we.
+func looksBinary(src []byte) (int, bool) {
+	n := len(src)
+	if n > 1<<16 {
+		n = 1 << 16
+	}
+	ctl, first := 0, -1
+	for i := 0; i < n; i++ {
+		c := src[i]
+		if (c < 0x20 && !isSpace(c)) || c == 0x7f {
+			ctl++
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	if ctl >= 16 && ctl*100 >= n {
+		return first, true
+	}
+	return 0, false
+}
+
+func (l *loader) warn(file string, line int, format string, args ...any) {
+	l.c.Warnings = append(l.c.Warnings, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) fatal(file string, line int, format string, args ...any) {
+	l.c.Fatal = append(l.c.Fatal, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// process is pm_process/tini_parse over one file: it stops at the first
+// line Samba refuses, as tini_parse does.
+func (l *loader) process(file string, src []byte) bool {
+	lines, ok := l.cache[file]
+	if !ok {
+		lines = Lex(src)
+		l.cache[file] = lines
+	}
+	for i := range lines {
+		ln := &lines[i]
+		switch ln.Kind {
+		case LineSection:
+			o := Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: "[" + ln.Section + "]"}
+			if !l.doSection(ln.Section, o) {
+				return false
+			}
+		case LineBadSection:
+			l.fatal(file, ln.FirstLine, "section header %q has no closing ']'; Samba refuses the file", clip(ln.Text))
+			return false
+		case LineEmptyName:
+			l.fatal(file, ln.FirstLine, "line %q has no parameter name before '='; Samba refuses the file", clip(ln.Text))
+			return false
+		case LineNoEquals:
+			if strings.HasPrefix(ln.Text, "\xef\xbb\xbf") {
+				l.warn(file, ln.FirstLine, "line starts with a UTF-8 byte order mark and is ignored: %q", clip(ln.Text))
+			} else {
+				l.warn(file, ln.FirstLine, "line without '=' ignored: %q", clip(ln.Text))
+			}
+		case LineParam:
+			a := &assign{o: Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: ln.Name}, raw: ln.Value}
+			if !l.doParameter(ln.Name, ln.Value, a) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:57] + "..."
+	}
+	return s
+}
+
+// doSection is lp_do_section.
+func (l *loader) doSection(name string, o Origin) bool {
+	isGlobal := strwicmpEqual(name, "global") || strwicmpEqual(name, "globals")
+	if l.inGlobal && !isGlobal {
+		l.initLocals(o)
+	}
+	l.inGlobal = isGlobal
+	if isGlobal {
+		return true
+	}
+	if l.cur != nil && !l.serviceOK(l.cur) {
+		return false
+	}
+	l.cur = l.addService(name, o, l.c.sd, nil)
+	// lp_do_section: "Clean all parametric options for service. They
+	// will be added during parsing again."
+	l.cur.opts = nil
+	return true
+}
+
+// serviceKey is canonicalize_servicename: the lower-cased name. A name
+// that is not valid UTF-8 cannot be lower-cased; Samba then hashes a NULL
+// name, so all such shares are one.
+func serviceKey(name string) string {
+	k, ok := toLowerSamba(name)
+	if !ok {
+		return "\x00invalid"
+	}
+	return k
+}
+
+// addService is add_a_service: an existing share of that name (any case)
+// is returned as is; a new one starts as a copy of base.
+func (l *loader) addService(name string, o Origin, base []slot, set []bool) *service {
+	c := l.c
+	key := serviceKey(name)
+	if s, ok := c.byName[key]; ok {
+		return s
+	}
+	s := &service{name: name, header: o}
+	s.slots = make([]slot, len(base))
+	copy(s.slots, base)
+	s.set = make([]bool, len(base))
+	if set != nil {
+		copy(s.set, set)
+	}
+	c.svcs = append(c.svcs, s)
+	c.byName[key] = s
+	return s
+}
+
+// serviceOK is lpcfg_service_ok, run when a share's section ends.
+func (l *loader) serviceOK(s *service) bool {
+	o := s.header
+	if s.name == "" {
+		l.fatal(o.File, o.Line, "section [] has no name (\"No service name in service entry\"); Samba refuses the file")
+		return false
+	}
+	d := l.c.dflt
+	if strwicmpEqual(s.name, "printers") {
+		if s.slots[d.printable].v.n == 0 {
+			l.warn(o.File, o.Line, "[%s] service MUST be printable; Samba sets printable = yes", s.name)
+			s.slots[d.printable] = slot{v: boolVal(true), a: derived(o, "printable", "forced for [printers] (lpcfg_service_ok)")}
+		}
+		if s.slots[d.browseable].v.n != 0 {
+			s.slots[d.browseable] = slot{v: boolVal(false), a: derived(o, "browseable", "forced for [printers] (lpcfg_service_ok)")}
+		}
+	}
+	if s.slots[d.path].v.s == "" && !strwicmpEqual(s.name, "homes") && s.slots[d.msdfsProxy].v.s == "" {
+		l.warn(o.File, o.Line, "no path in share [%s]: Samba makes it unavailable", s.name)
+		s.slots[d.available] = slot{v: boolVal(false), a: derived(o, "available", "no path: made unavailable (lpcfg_service_ok)")}
+	}
+	return true
+}
+
+// derived is the origin of a value Samba sets itself because of the line
+// or section at o.
+func derived(o Origin, name, note string) *assign {
+	o.Name = name
+	o.Note = note
+	return &assign{o: o}
+}
+
+// doParameter is do_parameter.
+func (l *loader) doParameter(name, value string, a *assign) bool {
+	if l.inGlobal {
+		return l.doGlobal(name, value, a)
+	}
+	return l.doService(l.cur, name, value, a)
+}
+
+// locked says whether testparm ignores smb.conf for p: it runs
+// lp_set_cmdline("log level", "1"), which marks "log level" and its
+// adjacent synonym FLAG_CMDLINE.
+func locked(p *Param) bool { return p.Canonical().Name == "log level" }
+
+// doGlobal is lpcfg_do_global_parameter.
+func (l *loader) doGlobal(name, value string, a *assign) bool {
+	p, ok := LookupParam(name)
+	if !ok {
+		if strings.IndexByte(name, ':') >= 0 {
+			return l.parametric(nil, name, value, a)
+		}
+		l.warn(a.o.File, a.o.Line, "unknown parameter %q ignored", name)
+		return true
+	}
+	if locked(p) {
+		l.warn(a.o.File, a.o.Line, "%q is ignored by testparm, which runs with log level 1", name)
+		return true
+	}
+	if p.Flags&FlagDeprecated != 0 {
+		l.warn(a.o.File, a.o.Line, "the %q option is deprecated", name)
+	}
+	return l.setVariable(p, nil, value, a, true)
+}
+
+// doService is lpcfg_do_service_parameter.
+func (l *loader) doService(s *service, name, value string, a *assign) bool {
+	p, ok := LookupParam(name)
+	if !ok {
+		if strings.IndexByte(name, ':') >= 0 {
+			return l.parametric(s, name, value, a)
+		}
+		l.warn(a.o.File, a.o.Line, "unknown parameter %q ignored", name)
+		return true
+	}
+	if locked(p) {
+		return true
+	}
+	if p.Flags&FlagDeprecated != 0 {
+		l.warn(a.o.File, a.o.Line, "the %q option is deprecated", name)
+	}
+	if p.Class == ClassGlobal {
+		l.warn(a.o.File, a.o.Line, "global parameter %q in share [%s] is ignored", name, s.name)
+		return true
+	}
+	s.set[p.slot] = true
+	return l.setVariable(p, s, value, a, false)
+}
+
+// parametric is lp_do_parameter_parametric: the key is lower-cased after
+// leading blanks; a name that cannot be lower-cased (invalid UTF-8) makes
+// the load fail.
+func (l *loader) parametric(s *service, name, value string, a *assign) bool {
+	i := 0
+	for i < len(name) && isSpace(name[i]) {
+		i++
+	}
+	key, ok := toLowerSamba(name[i:])
+	if !ok {
+		l.fatal(a.o.File, a.o.Line, "parametric option name %q is not valid UTF-8; Samba refuses the file", name)
+		return false
+	}
+	if s == nil {
+		l.c.gopts.set(key, value, a)
+	} else {
+		s.opts.set(key, value, a)
+	}
+	return true
+}
+
+// target is where p is stored for a share (s != nil) or in [global].
+func (l *loader) target(p *Param, s *service) *slot {
+	switch {
+	case s != nil:
+		return &s.slots[p.slot]
+	case p.Class == ClassGlobal:
+		return &l.c.g[p.slot]
+	}
+	return &l.c.sd[p.slot]
+}
+
+// setVariable is set_variable: a special handler or the typed parse, then
+// the "no longer default" mark for values set in [global].
+func (l *loader) setVariable(p *Param, s *service, value string, a *assign, onGlobals bool) bool {
+	var err error
+	if h := handlers[p.Canonical().Name]; h != nil {
+		err = h(l, p, s, value, a)
+	} else {
+		t := l.target(p, s)
+		var v val
+		if v, err = parseTyped(p, value, t.v); err == nil {
+			*t = slot{v: v, a: a}
+		}
+	}
+	if err != nil {
+		if err != errReported {
+			l.fatal(a.o.File, a.o.Line, "%v; Samba refuses the file", err)
+		}
+		return false
+	}
+	if onGlobals && (!p.IsSynonym() || p.MarksCanonical) {
+		if p.Class == ClassGlobal {
+			l.c.gDef[p.slot] = false
+		} else {
+			l.c.sdDef[p.slot] = false
+		}
+	}
+	return true
+}
+
+// initLocals is init_locals(), run when a share section follows global
+// ones: an AD DC forces the VFS modules and DOS attribute mapping it needs.
+func (l *loader) initLocals(o Origin) {
+	if l.c.serverRole() != roleADDC {
+		return
+	}
+	note := "forced on an AD DC (init_locals)"
+	set := func(name, value string) {
+		l.doGlobal(name, value, &assign{o: Origin{File: o.File, Line: o.Line, LastLine: o.LastLine, Name: name, Note: note}, raw: value})
+	}
+	vfs := mustParam("vfs objects")
+	if l.c.sd[vfs.slot].v.list != nil {
+		have := map[string]bool{}
+		for _, m := range l.c.sd[vfs.slot].v.list {
+			have[wkey(m)] = true
+		}
+		for _, m := range []string{"dfs_samba4", "acl_xattr"} {
+			if !have[wkey(m)] {
+				l.warn(o.File, o.Line, "vfs objects specified without required AD DC module: %s", m)
+				break
+			}
+		}
+	} else {
+		switch {
+		case l.hasGlobalOpt("xattr_tdb:file"):
+			set("vfs objects", "dfs_samba4 acl_xattr xattr_tdb")
+		case l.hasGlobalOpt("posix:eadb"):
+			set("vfs objects", "dfs_samba4 acl_xattr posix_eadb")
+		default:
+			set("vfs objects", "dfs_samba4 acl_xattr")
+		}
+	}
+	set("map hidden", "no")
+	set("map system", "no")
+	set("map readonly", "no")
+	set("map archive", "no")
+	set("store dos attributes", "yes")
+}
+
+func (l *loader) hasGlobalOpt(key string) bool {
+	_, ok := l.c.gopts.get(key)
+	return ok
+}
+
+// finish is the rest of lp_load_ex after pm_process.
+func (l *loader) finish(ok bool) {
+	c := l.c
+	if ok && l.cur != nil {
+		ok = l.serviceOK(l.cur)
+	}
+	if c.g[mustParam("config backend").slot].v.s == "registry" {
+		l.registryBackend()
+		ok = len(c.Fatal) == 0
+	}
+	if !ok {
+		return
+	}
+	if c.g[mustParam("registry shares").slot].v.n != 0 {
+		l.warn(c.path, 0, "registry shares = yes: shares stored in the registry are not read (assumed none)")
+	}
+	l.autoServices()
+	l.allowedClientAuth()
+	if c.serverRole() == roleADDC {
+		l.enforceADDC()
+	}
+	l.protocolCheck()
+}
+
+// registryBackend is what lp_load_ex does for "config backend = registry":
+// it forgets the file, kills the shares (their slots stay, so the dump
+// still prints an empty line for each) and loads the registry instead,
+// which this package cannot read; it is taken as empty.
+func (l *loader) registryBackend() {
+	c := l.c
+	cb := c.g[mustParam("config backend").slot]
+	file, line := c.path, 0
+	if cb.a != nil {
+		file, line = cb.a.o.File, cb.a.o.Line
+	}
+	l.warn(file, line, "config backend = registry: Samba reads its configuration from the registry instead of this file; the registry is not read (assumed empty)")
+	c.reset()
+	for _, s := range c.svcs {
+		s.killed = true
+	}
+	c.byName = map[string]*service{}
+	l.cur = nil
+	l.inGlobal = true
+	a := &assign{o: Origin{File: file, Line: line, Name: "registry shares", Note: "set by config backend = registry"}, raw: "yes"}
+	l.doGlobal("registry shares", "yes", a)
+}
+
+// autoServices is lp_add_auto_services: each user named in "auto services"
+// gets a copy of [homes] pointing at the home directory.
+func (l *loader) autoServices() {
+	c := l.c
+	d := c.dflt
+	as := c.g[mustParam("auto services").slot]
+	if as.v.s == "" {
+		return
+	}
+	homes := c.findService("homes")
+	for _, name := range strings.FieldsFunc(as.v.s, func(r rune) bool { return strings.ContainsRune(listSepV3, r) }) {
+		if c.findService(name) != nil {
+			continue
+		}
+		home := userHome(name)
+		if home == "" || homes == nil {
+			continue
+		}
+		o := Origin{Name: "auto services", Note: "added for auto services = " + as.v.s}
+		if as.a != nil {
+			o.File, o.Line, o.LastLine = as.a.o.File, as.a.o.Line, as.a.o.LastLine
+		}
+		s := l.addService(name, o, homes.slots, homes.set)
+		for i := len(homes.opts) - 1; i >= 0; i-- {
+			s.opts.set(homes.opts[i].key, homes.opts[i].value, homes.opts[i].a)
+		}
+		hp := homes.slots[d.path].v.s
+		if hp == "" || strequal(hp, c.sd[d.path].v.s) {
+			s.slots[d.path] = slot{v: val{s: home}, a: &assign{o: o, raw: home}}
+		}
+		if s.slots[d.comment].v.s == "" {
+			cm := "Home directory of " + name
+			s.slots[d.comment] = slot{v: val{s: cm}, a: &assign{o: o, raw: cm}}
+		}
+		s.slots[d.browseable] = c.sd[d.browseable]
+		s.slots[d.abse] = c.sd[d.abse]
+	}
+}
+
+// allowedClientAuth is set_allowed_client_auth.
+func (l *loader) allowedClientAuth() {
+	c := l.c
+	v2, lm, pt := mustParam("client NTLMv2 auth"), mustParam("client lanman auth"), mustParam("client plaintext auth")
+	if c.g[v2.slot].v.n != 0 && c.g[lm.slot].v.n != 0 {
+		c.g[lm.slot] = slot{v: boolVal(false), a: derivedFrom(c.g[v2.slot].a, "client lanman auth", "forced off by client NTLMv2 auth = yes (set_allowed_client_auth)")}
+	}
+	if c.g[lm.slot].v.n == 0 && c.g[pt.slot].v.n != 0 {
+		c.g[pt.slot] = slot{v: boolVal(false), a: derivedFrom(c.g[lm.slot].a, "client plaintext auth", "forced off by client lanman auth = no (set_allowed_client_auth)")}
+	}
+}
+
+func derivedFrom(a *assign, name, note string) *assign {
+	var o Origin
+	if a != nil {
+		o = a.o
+	}
+	return derived(o, name, note)
+}
+
+// enforceADDC is lp_enforce_ad_dc_settings.
+func (l *loader) enforceADDC() {
+	c := l.c
+	role := c.g[mustParam("server role").slot]
+	var o Origin
+	if role.a != nil {
+		o = role.a.o
+	}
+	for _, kv := range [][2]string{
+		{"passdb backend", "samba_dsdb"},
+		{"winbindd:use external pipes", "true"},
+		{"rpc_server:default", "external"},
+		{"rpc_server:svcctl", "embedded"},
+		{"rpc_server:srvsvc", "embedded"},
+		{"rpc_server:eventlog", "embedded"},
+		{"rpc_server:ntsvcs", "embedded"},
+		{"rpc_server:winreg", "embedded"},
+		{"rpc_server:spoolss", "embedded"},
+		{"rpc_daemon:spoolssd", "embedded"},
+		{"rpc_server:tcpip", "no"},
+	} {
+		a := derived(o, kv[0], "forced on an AD DC (lp_enforce_ad_dc_settings)")
+		a.raw = kv[1]
+		l.doGlobal(kv[0], kv[1], a)
+	}
+}
+
+// protocolRank orders the protocol enum (enum protocol_types).
+var protocolRank = map[string]int{
+	"default": -1, "CORE": 1, "COREPLUS": 2, "LANMAN1": 3, "LANMAN2": 4, "NT1": 5,
+	"SMB2_02": 6, "SMB2": 7, "SMB2_10": 7, "SMB3_00": 8, "SMB3_02": 9, "SMB3": 10, "SMB3_11": 10,
+}
+
+// protocolCheck is the end of lp_load_ex: it only warns, and only about
+// the client pair.
+func (l *loader) protocolCheck() {
+	c := l.c
+	maxp := c.g[mustParam("client max protocol").slot]
+	minp := c.g[mustParam("client min protocol").slot]
+	mx := maxp.v.s
+	if mx == "default" {
+		mx = "SMB3_11" // lp_client_max_protocol: PROTOCOL_LATEST
+	}
+	if protocolRank[mx] < protocolRank[minp.v.s] {
+		file, line := c.path, 0
+		if maxp.a != nil {
+			file, line = maxp.a.o.File, maxp.a.o.Line
+		}
+		l.warn(file, line, "client max protocol %s is less than client min protocol %s", maxp.v.s, minp.v.s)
+	}
+}
+
+// Samba server roles (lp_find_server_role, lib/param/loadparm_server_role.c).
+const (
+	roleStandalone = iota
+	roleMember
+	rolePDC
+	roleBDC
+	roleADDC
+	roleIPADC
+	roleAuto
+)
+
+var roleNames = map[string]int{
+	"auto": roleAuto, "standalone server": roleStandalone, "member server": roleMember,
+	"classic primary domain controller": rolePDC, "classic backup domain controller": roleBDC,
+	"active directory domain controller": roleADDC, "IPA primary domain controller": roleIPADC,
+}
+
+// serverRole is lp_server_role(): the configured role if security allows
+// it, otherwise one derived from security and domain logons.
+func (c *Config) serverRole() int {
+	role, ok := roleNames[c.g[mustParam("server role").slot].v.s]
+	if !ok {
+		role = roleAuto
+	}
+	sec := c.g[mustParam("security").slot].v.s
+	if role != roleAuto {
+		valid := sec == "AUTO"
+		switch role {
+		case roleMember:
+			valid = valid || sec == "ADS" || sec == "DOMAIN"
+		case roleStandalone, rolePDC, roleBDC, roleADDC, roleIPADC:
+			valid = valid || sec == "USER"
+		}
+		if valid {
+			return role
+		}
+	}
+	switch sec {
+	case "DOMAIN", "ADS":
+		return roleMember
+	case "AUTO", "USER":
+		if c.g[mustParam("domain logons").slot].v.n != 0 {
+			if c.g[mustParam("domain master").slot].v.s != "No" {
+				return rolePDC
+			}
+			return roleBDC
+		}
+	}
+	return roleStandalone
+}
