@@ -7,16 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smb-agent/smb-agent/agent/agenttest"
 	"github.com/smb-agent/smb-agent/checks"
 )
 
@@ -167,49 +164,22 @@ func TestOnlyGetAndHead(t *testing.T) {
 	require.Equal(t, 200, do(h, "GET", "/").Code)
 }
 
-// parseMetrics reads the Prometheus text exposition.
-func parseMetrics(t *testing.T, text string) map[string]*dto.MetricFamily {
+// scrape parses the handler's /metrics.
+func scrape(t *testing.T, h http.Handler) agenttest.Metrics {
 	t.Helper()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	rec := do(h, "GET", "/metrics")
+	require.Equal(t, 200, rec.Code)
+	m, err := agenttest.ParseMetrics(rec.Body)
 	require.NoError(t, err)
-	return fams
+	return m
 }
 
 // value returns the value of the series name{labels}, failing when absent.
-func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+func value(t *testing.T, m agenttest.Metrics, name string, labels ...string) float64 {
 	t.Helper()
-	v, ok := lookup(fams, name, labels...)
+	v, ok := m.Value(name, labels...)
 	require.True(t, ok, "series %s%v not exported", name, labels)
 	return v
-}
-
-func lookup(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	fam, ok := fams[name]
-	if !ok {
-		return 0, false
-	}
-next:
-	for _, m := range fam.GetMetric() {
-		have := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			have[lp.GetName()] = lp.GetValue()
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if have[labels[i]] != labels[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue(), true
-		case m.Counter != nil:
-			return m.GetCounter().GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.GetHistogram().GetSampleCount()), true
-		}
-	}
-	return 0, false
 }
 
 func TestMetrics(t *testing.T) {
@@ -218,18 +188,16 @@ func TestMetrics(t *testing.T) {
 	o.PointsPerCheck, o.CheckInterval = 4.2, time.Minute
 	o.Version = "1.2.3"
 	_, h := handlerAfter(t, o, okReport(), mismatchReport(), mismatchReport())
-	rec := do(h, "GET", "/metrics")
-	require.Equal(t, 200, rec.Code)
-	fams := parseMetrics(t, rec.Body.String())
+	fams := scrape(t, h)
 
 	require.Equal(t, 2.0, value(t, fams, "smb_agent_status"))
 	require.Equal(t, 1.0, value(t, fams, "smb_agent_up"))
 	require.Equal(t, 2.0, value(t, fams, "smb_agent_check_status", "pattern", "protocol-mismatch"))
 	require.Equal(t, 1.0, value(t, fams, "smb_agent_check_status", "pattern", "smb1-enabled"))
 	for _, p := range DefaultPatterns {
-		_, ok := lookup(fams, "smb_agent_check_status", "pattern", p)
+		_, ok := fams.Value("smb_agent_check_status", "pattern", p)
 		require.True(t, ok, "known pattern %s exported even when absent", p)
-		_, ok = lookup(fams, "smb_agent_pattern_rounds_total", "pattern", p)
+		_, ok = fams.Value("smb_agent_pattern_rounds_total", "pattern", p)
 		require.True(t, ok, "rounds counter for %s", p)
 	}
 	require.Equal(t, 0.0, value(t, fams, "smb_agent_check_status", "pattern", "connection-refused"))
@@ -239,11 +207,11 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, 0.0, value(t, fams, "smb_agent_dialect_accepted", "dialect", "SMB2_02", "view", "config"))
 	require.Equal(t, 0.0, value(t, fams, "smb_agent_dialect_accepted", "dialect", "SMB2_02", "view", "live"))
 	require.Equal(t, 1.0, value(t, fams, "smb_agent_dialect_accepted", "dialect", "SMB3_11", "view", "config"))
-	_, ok := lookup(fams, "smb_agent_dialect_accepted", "dialect", "SMB3_11", "view", "live")
+	_, ok := fams.Value("smb_agent_dialect_accepted", "dialect", "SMB3_11", "view", "live")
 	require.False(t, ok, "a dialect that was not probed has no live series")
 
 	require.Equal(t, 3.0, value(t, fams, "smb_agent_probe_duration_seconds", "step", "tcp"), "one observation per round")
-	require.Equal(t, dto.MetricType_HISTOGRAM, fams["smb_agent_probe_duration_seconds"].GetType())
+	require.Equal(t, "HISTOGRAM", fams["smb_agent_probe_duration_seconds"].GetType().String())
 	require.Equal(t, 3.0, value(t, fams, "smb_agent_rounds_total"))
 	require.Equal(t, 0.0, value(t, fams, "smb_agent_round_errors_total"))
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -253,16 +221,16 @@ func TestMetrics(t *testing.T) {
 	require.InDelta(t, 4.2, value(t, fams, "smb_agent_points_lost_estimate"), 1e-9)
 	require.Equal(t, 1.0, value(t, fams, "smb_agent_build_info", "version", "1.2.3"))
 	// Go and process collectors.
-	_, ok = lookup(fams, "go_goroutines")
+	_, ok = fams.Value("go_goroutines")
 	require.True(t, ok)
-	_, ok = lookup(fams, "process_resident_memory_bytes")
+	_, ok = fams.Value("process_resident_memory_bytes")
 	require.True(t, ok)
 }
 
 func TestMetricsWithoutScoringHasNoPointsSeries(t *testing.T) {
 	_, h := handlerAfter(t, testOptions(&fakeRound{}), mismatchReport())
-	fams := parseMetrics(t, do(h, "GET", "/metrics").Body.String())
-	_, ok := lookup(fams, "smb_agent_points_lost_estimate")
+	fams := scrape(t, h)
+	_, ok := fams.Value("smb_agent_points_lost_estimate")
 	require.False(t, ok)
 }
 

@@ -31,7 +31,8 @@ func TestJournalHandlerFields(t *testing.T) {
 
 	log.Error("new finding", "pattern", "protocol-mismatch", "severity", "critical",
 		"summary", "server min SMB3_11 > client max SMB2_10")
-	log.WithGroup("round").Info("check round", "duration", 1500*time.Millisecond, "n", 3)
+	log.WithGroup("round").Info("check round", "duration", 1500*time.Millisecond, "n", 3,
+		slog.Group("probe", "step", "negotiate", slog.Group("", "inline", true)))
 	log.Warn("odd keys", "message", "x", "_private", "y", "9lives", "z", "a-b.c", "w")
 	log.Debug("not shown")
 
@@ -48,6 +49,8 @@ func TestJournalHandlerFields(t *testing.T) {
 	require.Equal(t, journal.PriInfo, e.prio)
 	require.Equal(t, "1.5s", e.vars["ROUND_DURATION"])
 	require.Equal(t, "3", e.vars["ROUND_N"])
+	require.Equal(t, "negotiate", e.vars["ROUND_PROBE_STEP"], "groups flatten into prefixed fields")
+	require.Equal(t, "true", e.vars["ROUND_PROBE_INLINE"], "an unnamed group inlines")
 
 	e = got[2]
 	require.Equal(t, journal.PriWarning, e.prio)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,51 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smb-agent/smb-agent/agent/agenttest"
 	"github.com/smb-agent/smb-agent/checks"
 )
-
-// notifySocket is a NOTIFY_SOCKET the test owns: a unixgram socket like
-// systemd's, recording each datagram.
-type notifySocket struct {
-	conn *net.UnixConn
-	mu   sync.Mutex
-	msgs []string
-	done chan struct{}
-}
-
-func listenNotify(t *testing.T) *notifySocket {
-	t.Helper()
-	// Short path: sun_path holds 108 bytes and t.TempDir() can be long.
-	dir, err := os.MkdirTemp("", "sdn")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	require.NoError(t, err)
-	ns := &notifySocket{conn: conn, done: make(chan struct{})}
-	go func() {
-		defer close(ns.done)
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			ns.mu.Lock()
-			ns.msgs = append(ns.msgs, string(buf[:n]))
-			ns.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-ns.done })
-	t.Setenv("NOTIFY_SOCKET", path)
-	return ns
-}
-
-func (ns *notifySocket) all() []string {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	return append([]string(nil), ns.msgs...)
-}
 
 func count(msgs []string, pred func(string) bool) int {
 	n := 0
@@ -73,7 +30,7 @@ func count(msgs []string, pred func(string) bool) int {
 // as systemd sets it. A fault appears in STATUS= and disappears after the
 // repair.
 func TestSdNotifySequence(t *testing.T) {
-	ns := listenNotify(t)
+	ns := agenttest.ListenNotify(t)
 	t.Setenv("WATCHDOG_USEC", "100000") // WatchdogSec=100ms: ping every 50 ms
 	t.Setenv("WATCHDOG_PID", "")
 
@@ -92,26 +49,23 @@ func TestSdNotifySequence(t *testing.T) {
 	require.NoError(t, err)
 	r := start(t, d)
 	eventually(t, "four rounds and some watchdog pings", func() bool {
-		return d.roundCount() >= 4 && count(ns.all(), func(m string) bool { return m == "WATCHDOG=1" }) >= 2
+		return d.roundCount() >= 4 && ns.Count("WATCHDOG=1") >= 2
 	})
 	took := r.stop(t)
 	require.Less(t, took, 5*time.Second)
 	time.Sleep(100 * time.Millisecond) // nothing may follow STOPPING=1
-	msgs := ns.all()
+	msgs := ns.Messages()
 
 	require.Equal(t, 1, count(msgs, func(m string) bool { return m == "READY=1" }), "READY once: %q", msgs)
 	require.Equal(t, "STOPPING=1", msgs[len(msgs)-1], "STOPPING last: %q", msgs)
 	require.Equal(t, 1, count(msgs, func(m string) bool { return m == "STOPPING=1" }))
 	ready := -1
-	var statuses []string
 	for i, m := range msgs {
-		switch {
-		case m == "READY=1":
+		if m == "READY=1" {
 			ready = i
-		case strings.HasPrefix(m, "STATUS="):
-			statuses = append(statuses, strings.TrimPrefix(m, "STATUS="))
 		}
 	}
+	statuses := ns.Statuses()
 	require.Greater(t, ready, 0)
 	require.True(t, strings.HasPrefix(msgs[ready-1], "STATUS=ok: "), "READY follows the first round's STATUS: %q", msgs)
 	// One STATUS per round; a round finishing as shutdown begins may lose
@@ -157,7 +111,10 @@ func TestWatchdogStopsWhenSchedulerWedges(t *testing.T) {
 	r := start(t, d)
 
 	pings := func() int { return count(nt.all(), func(m string) bool { return m == "WATCHDOG=1" }) }
-	eventually(t, "the scheduler is reported stuck", func() bool { ok, _ := d.health(); return !ok })
+	eventually(t, "the scheduler is reported stuck", func() bool {
+		ok, why := d.health()
+		return !ok && strings.Contains(why, "stuck") // not "not running" before Run starts
+	})
 	before := pings()
 	time.Sleep(200 * time.Millisecond) // ten ping periods
 	require.Equal(t, before, pings(), "no watchdog pings while the scheduler is stuck")

@@ -262,5 +262,8 @@ func TestRunTwiceIsAnError(t *testing.T) {
 	d, err := New(testOptions(&fakeRound{}))
 	require.NoError(t, err)
 	start(t, d)
-	require.ErrorContains(t, d.Run(context.Background()), "Run called twice")
+	eventually(t, "the first Run is running", func() bool { return d.roundCount() == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // should the check be broken, the second Run must still end
+	require.ErrorContains(t, d.Run(ctx), "Run called twice")
 }

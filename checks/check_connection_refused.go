@@ -41,7 +41,7 @@ func checkConnectionRefused(f *Facts) []Finding {
 	fd := newFinding(PatternConnectionRefused, "", Critical, "")
 	fd.Evidence = append(fd.Evidence, probeEvidence("TCP connect to %s: %s", t.Addr, stepText(t.Step)))
 	port := targetPort(f)
-	ports, pv := smbPorts(f)
+	ports, pv := confSMBPorts(f)
 	listening, owner, _ := listeningOnPort(f)
 	bound, _ := boundToTarget(f)
 	switch {

@@ -62,12 +62,16 @@ func classLevel(lv map[string]int, class string) int {
 	return lv["all"]
 }
 
-// mergedLogLevel keeps the current classes and raises smb2 to 3 and
-// auth_audit to 2.
+// mergedLogLevel keeps the current levels and raises smb2 to 3 and
+// auth_audit to 2; classes at the "all" level are left out, as Samba
+// would apply "all" to them anyway.
 func mergedLogLevel(lv map[string]int) string {
 	m := map[string]int{}
+	old := lv["all"]
 	for k, v := range lv {
-		m[k] = v
+		if k == "all" || v != old {
+			m[k] = v // a class at the "all" level follows it
+		}
 	}
 	if m["all"] < 1 {
 		m["all"] = 1
@@ -78,18 +82,7 @@ func mergedLogLevel(lv map[string]int) string {
 	if classLevel(m, "auth_audit") < 2 {
 		m["auth_audit"] = 2
 	}
-	var classes []string
-	for k := range m {
-		if k != "all" {
-			classes = append(classes, k)
-		}
-	}
-	sort.Strings(classes)
-	parts := []string{strconv.Itoa(m["all"])}
-	for _, c := range classes {
-		parts = append(parts, fmt.Sprintf("%s:%d", c, m[c]))
-	}
-	return strings.Join(parts, " ")
+	return levelText(m)
 }
 
 // evidenceNeed is the debug class and level a pattern's log evidence
@@ -150,15 +143,18 @@ func checkLogging(f *Facts) []Finding {
 	return []Finding{fd}
 }
 
+// levelText writes levels as smb.conf's "log level" takes them: the "all"
+// level, then the classes that differ from it.
 func levelText(lv map[string]int) string {
+	all := lv["all"]
 	var keys []string
-	for k := range lv {
-		if k != "all" {
+	for k, v := range lv {
+		if k != "all" && v != all {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
-	parts := []string{strconv.Itoa(lv["all"])}
+	parts := []string{strconv.Itoa(all)}
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s:%d", k, lv[k]))
 	}

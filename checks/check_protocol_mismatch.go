@@ -208,7 +208,11 @@ func protocolSummary(p configs.ClientProfile, v *Verdict, pol ServerPolicy, view
 	case rank(pol.Min) > rank(pol.Max):
 		return fmt.Sprintf("no client can connect: %s has server min protocol %s above server max protocol %s", src, pol.Min, pol.Max)
 	}
-	return fmt.Sprintf("%s (%s) shares no dialect with %s, which accepts %s-%s", who, cr, src, pol.Min, pol.Max)
+	acc := pol.Min + "-" + pol.Max
+	if pol.Min == pol.Max {
+		acc = pol.Min + " only"
+	}
+	return fmt.Sprintf("%s (%s) shares no dialect with %s, which accepts %s", who, cr, src, acc)
 }
 
 // protocolEvidence gathers the config lines, probe results and log lines
@@ -244,8 +248,11 @@ func protocolEvidence(f *Facts, c clientRef, v *Verdict, view string) []Evidence
 		if s.Accepted {
 			ev = append(ev, probeEvidence("SMB1 NEGOTIATE with pysmb's offer (%s): smbd chose %s", strings.Join(s.Offered, ", "), s.Dialect))
 		} else {
-			ev = append(ev, probeEvidence("SMB1 NEGOTIATE with pysmb's offer (%s): %s (DialectIndex 0x%04X)",
-				strings.Join(s.Offered, ", "), stepText(s.Step), uint16(s.DialectIndex)))
+			t := stepText(s.Step)
+			if !strings.Contains(t, "0xFFFF") && s.DialectIndex >= 0 {
+				t += fmt.Sprintf(" (DialectIndex 0x%04X)", uint16(s.DialectIndex))
+			}
+			ev = append(ev, probeEvidence("SMB1 NEGOTIATE with pysmb's offer (%s): %s", strings.Join(s.Offered, ", "), t))
 		}
 	}
 	if acc := acceptedText(f); acc != "" {

@@ -184,8 +184,8 @@ func ansSMB1Enabled(c *answerCtx) (string, bool) {
 	return yesNo(ConfigAccepts(s, "NT1")), true
 }
 
-// smbPorts is "smb ports" as a list of numbers.
-func smbPorts(f *Facts) ([]int, configValue) {
+// confSMBPorts is "smb ports" as a list of numbers.
+func confSMBPorts(f *Facts) ([]int, configValue) {
 	cv := globalValue(f, "smb ports")
 	var out []int
 	for _, t := range splitList(cv.Printed) {
@@ -223,7 +223,7 @@ func splitList(s string) []string {
 }
 
 func ansPortListed(c *answerCtx) (string, bool) {
-	ports, cv := smbPorts(c.f)
+	ports, cv := confSMBPorts(c.f)
 	if !cv.OK {
 		return "", false
 	}
@@ -695,7 +695,7 @@ func listeningOnPort(f *Facts) (string, int, bool) {
 	}
 	// Owner unknown (the socket's fd could not be read): smbd when it runs
 	// and smb.conf lists the port.
-	ports, _ := smbPorts(f)
+	ports, _ := confSMBPorts(f)
 	if f.Smbd.Running && slices.Contains(ports, targetPort(f)) {
 		return "smbd", 0, true
 	}
@@ -749,7 +749,7 @@ func socketMismatch(f *Facts) (string, bool) {
 	if !f.Smbd.Running || f.Smbd.Master == nil {
 		return "", false
 	}
-	ports, pv := smbPorts(f)
+	ports, pv := confSMBPorts(f)
 	if !pv.OK || (f.Sockets.Err != "" && len(f.Sockets.Listeners) == 0) {
 		return "", false
 	}

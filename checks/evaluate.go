@@ -250,7 +250,7 @@ func joinSentences(a, b string) string {
 	if !strings.HasSuffix(a, ".") {
 		a += "."
 	}
-	return a + " " + strings.ToUpper(b[:1]) + b[1:]
+	return a + " " + b
 }
 
 // enrich adds what the catalog carries for the finding's pattern: the
@@ -352,11 +352,21 @@ func renderCommands(steps []catalog.Step, f *Facts) []string {
 		}
 		line := "# " + s.Title + "\n" + cmd
 		if s.Expect != "" {
-			line += "\n#   expect: " + oneLineText(s.Expect)
+			line += "\n#   expect: " + oneLineText(fillVars(s.Expect, vars))
 		}
 		out = append(out, line)
 	}
 	return out
+}
+
+// fillVars replaces {{.Var}} in catalog prose (expect/interpret texts are
+// not templates of their own) with this host's values.
+func fillVars(s string, v catalog.Vars) string {
+	return strings.NewReplacer(
+		"{{.SmbConf}}", v.SmbConf, "{{.Port}}", strconv.Itoa(v.Port), "{{.Host}}", v.Host,
+		"{{.User}}", v.User, "{{.Share}}", v.Share, "{{.LogDir}}", v.LogDir,
+		"{{.PidDir}}", v.PidDir, "{{.ClientIP}}", orUnknown(v.ClientIP),
+	).Replace(s)
 }
 
 func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -408,7 +418,7 @@ func probeTimings(r *probe.Result) []Timing {
 	if r == nil {
 		return nil
 	}
-	var out []Timing
+	out := []Timing{{Step: "probe", Seconds: r.DurationMS / 1000, OK: len(r.Failures()) == 0}}
 	add := func(name string, s probe.Step) {
 		if s.Class == probe.ClassSkipped {
 			return

@@ -91,8 +91,12 @@ type FirewallRule struct {
 	// host-prohibited, admin-prohibited, ...): it decides what errno the
 	// client sees (111 or 113).
 	RejectWith string `json:"reject_with,omitempty"`
-	Source     string `json:"source,omitempty"` // source match, "" = any
-	Packets    uint64 `json:"packets,omitempty"`
+	// Source is the rule's source match, "" = any: addresses or networks,
+	// comma-separated ("10.0.0.0/8", a named set expanded), "!" in front
+	// when negated, and/or "iif NAME" for an input interface match,
+	// space-separated when a rule has both.
+	Source  string `json:"source,omitempty"`
+	Packets uint64 `json:"packets,omitempty"`
 	// Hook is the netfilter hook of the rule's chain (input, prerouting,
 	// ingress), "" for a chain reached by a jump. Rules are listed in the
 	// order the kernel evaluates them within each chain.

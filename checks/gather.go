@@ -54,10 +54,11 @@ const (
 	// margin); Gather returns at most this long after Timeout, whatever
 	// any tool does.
 	gatherMargin = 600 * time.Millisecond
-	// localBudget bounds loading smb.conf (with the version commands) and
-	// reading /proc: each takes milliseconds, but a hung NFS mount or a
-	// wedged smbd --version must not eat the probe's time.
-	localBudget = 1500 * time.Millisecond
+	// maxLocalBudget bounds loading smb.conf (with the version commands),
+	// and then reading /proc, each (a quarter of the timeout when that is
+	// less): both take milliseconds, but a hung NFS mount or a wedged
+	// smbd --version must not eat the probe's time.
+	maxLocalBudget = 1500 * time.Millisecond
 	// cmdTimeout bounds each external command (nft, iptables-save,
 	// journalctl, smbd --version).
 	cmdTimeout = 2 * time.Second
@@ -82,9 +83,20 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		RemoteClientIP: cfg.RemoteClientIP,
 		Clients:        slices.Clone(o.Clients),
 		SmbConfPath:    cfg.SMBConf,
+		User:           cfg.Credentials.User,
+		Share:          cfg.Share,
+		HasPassword:    opts.Password != "",
 	}
+	// Gatherers still running when Gather returns must not write into f:
+	// commit drops their results once closed is set (also on a panic).
+	var mu sync.Mutex
+	closed := false
 	defer func() {
-		if r := recover(); r != nil {
+		r := recover()
+		mu.Lock()
+		defer mu.Unlock()
+		closed = true
+		if r != nil {
 			f.Errors = append(f.Errors, fmt.Sprintf("gather: internal error: %v", r))
 		}
 	}()
@@ -97,6 +109,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	ctx, cancel := context.WithDeadline(ctx, hard.Add(-100*time.Millisecond))
 	defer cancel()
 	run := boundedRun(o.Run)
+	localBudget := min(maxLocalBudget, timeout/4)
 
 	// Target.
 	host, port, terr := splitTarget(cfg.Target)
@@ -117,7 +130,11 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	localCtx, localCancel := context.WithTimeout(ctx, localBudget)
 	cr, ok := within(localCtx, func() confResult {
 		var r confResult
-		r.version, r.source, r.verErr = resolveVersion(localCtx, cfg, run, o.LookPath)
+		// A wedged version command leaves a third of the budget to load
+		// smb.conf with the generated table's defaults.
+		vctx, vcancel := context.WithTimeout(localCtx, localBudget*2/3)
+		r.version, r.source, r.verErr = resolveVersion(vctx, cfg, run, o.LookPath)
+		vcancel()
 		r.config, r.configErr = loadSmbConf(cfg.SMBConf, r.version)
 		files := []string{cfg.SMBConf}
 		if r.config != nil {
@@ -150,6 +167,8 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		sources []logSource
 		srcErrs []string
 		globs   []string
+		helpers []BinaryFacts
+		share   *FileStat
 	}
 	localCtx, localCancel = context.WithTimeout(ctx, localBudget)
 	hr, ok := within(localCtx, func() hostResult {
@@ -169,6 +188,8 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		}
 		r.globs = logGlobs(logSourceInput{LogFile: params.LogFile, SmbdArgs: args, Extra: cfg.Logs.Paths})
 		r.sources, r.srcErrs = snapshotLogs(r.globs, f.Now, cfg.Logs.Since)
+		r.helpers = gatherRPCHelpers(rpcHelperDir)
+		r.share = gatherSharePath(f.Config, cfg.Share)
 		return r
 	})
 	localCancel()
@@ -178,6 +199,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		hr.smbd = SmbdFacts{Err: msg}
 	}
 	f.Sockets, f.Smbd = hr.sockets, hr.smbd
+	f.RPCHelpers, f.SharePath = hr.helpers, hr.share
 	if f.Sockets.Err != "" {
 		f.addErr("sockets", errors.New(f.Sockets.Err))
 	}
@@ -187,8 +209,6 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 
 	// 3. Firewall, logs and the probe, concurrently.
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	closed := false
 	commit := func(fn func()) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -220,6 +240,16 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		fw := gatherFirewall(ctx, fwInput{Ports: fwPorts, Run: run, LookPath: o.LookPath, ProcRoot: o.ProcRoot, ReadFile: os.ReadFile})
 		commit(func() { f.Firewall = fw })
 	})
+	spawn("network", func() {
+		n := gatherNet(ctx, cfg.RemoteClientIP, run, o.LookPath)
+		commit(func() { f.Net = n })
+	})
+	if f.User != "" {
+		spawn("account", func() {
+			a := gatherAccount(ctx, f.User, cfg.SMBConf, f.Now, run, o.LookPath)
+			commit(func() { f.Account = a })
+		})
+	}
 	var masterArgs []string
 	if f.Smbd.Master != nil {
 		masterArgs = f.Smbd.Master.Args
@@ -266,6 +296,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	case <-time.After(time.Until(hard)):
 	}
 	mu.Lock()
+	defer mu.Unlock()
 	closed = true
 	if f.Firewall.Err != "" {
 		f.addErr("firewall", errors.New(f.Firewall.Err))
@@ -273,10 +304,19 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	if f.Logs.Err != "" {
 		f.addErr("logs", errors.New(f.Logs.Err))
 	}
+	if f.Net == nil {
+		f.addErr("network", errors.New(late("reading the interfaces")))
+	} else if f.Net.Err != "" {
+		f.addErr("network", errors.New(f.Net.Err))
+	}
+	if f.User != "" && f.Account == nil {
+		f.addErr("account", errors.New(late("looking up "+f.User)))
+	} else if f.Account != nil && f.Account.Err != "" {
+		f.addErr("account", errors.New(f.Account.Err))
+	}
 	if !o.SkipProbe && terr == nil && f.Probe == nil {
 		f.addErr("probe", errors.New(late("the probe run")))
 	}
-	mu.Unlock()
 	return f
 }
 

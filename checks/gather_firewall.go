@@ -340,17 +340,9 @@ func nftRule(r nftRuleJSON, tbl string, sets map[string][]json.RawMessage) fwRul
 					fr.skip = true
 				}
 			case left.Payload != nil && left.Payload.Field == "saddr":
-				op := ""
-				if negate {
-					op = "!= "
-				}
-				fr.source = append(fr.source, fmt.Sprintf("%s saddr %s%s", left.Payload.Protocol, op, nftValueString(m.Right)))
+				fr.source = append(fr.source, sourceText(negate, nftAddrList(m.Right, tbl, sets)))
 			case left.Meta != nil && (left.Meta.Key == "iif" || left.Meta.Key == "iifname"):
-				op := ""
-				if negate {
-					op = "!= "
-				}
-				fr.source = append(fr.source, fmt.Sprintf("%s %s%s", left.Meta.Key, op, nftValueString(m.Right)))
+				fr.source = append(fr.source, ifaceText(negate, nftValueString(m.Right)))
 			case left.Meta != nil && left.Meta.Key == "l4proto":
 				v := nftValueString(m.Right)
 				has := strings.Contains(v, "tcp") || v == "6"
@@ -600,6 +592,54 @@ func nftRejectString(raw json.RawMessage, family string) string {
 	return r.Type + " " + r.Expr
 }
 
+// sourceText formats a source address match the same way for every tool:
+// "10.0.0.0/8", "10.0.0.0/8,192.168.0.0/16" for a set, "!127.0.0.0/8"
+// when negated.
+func sourceText(negate bool, addrs string) string {
+	if negate {
+		return "!" + addrs
+	}
+	return addrs
+}
+
+// ifaceText formats an input interface match: "iif lo", "iif !eth0". A
+// rule limited to lo never sees a remote client.
+func ifaceText(negate bool, name string) string {
+	if negate {
+		return "iif !" + name
+	}
+	return "iif " + name
+}
+
+// nftAddrList renders an address match's right-hand side as a
+// comma-separated list, expanding a named set ("@trusted") from the
+// ruleset.
+func nftAddrList(right json.RawMessage, tbl string, sets map[string][]json.RawMessage) string {
+	var s string
+	if json.Unmarshal(right, &s) == nil && strings.HasPrefix(s, "@") {
+		elems, ok := sets[tbl+"\x00"+strings.TrimPrefix(s, "@")]
+		if !ok {
+			return s
+		}
+		parts := make([]string, 0, len(elems))
+		for _, e := range elems {
+			parts = append(parts, nftValueString(e))
+		}
+		return strings.Join(parts, ",")
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(right, &obj) == nil && obj["set"] != nil {
+		var items []json.RawMessage
+		_ = json.Unmarshal(obj["set"], &items)
+		parts := make([]string, 0, len(items))
+		for _, e := range items {
+			parts = append(parts, nftValueString(e))
+		}
+		return strings.Join(parts, ",")
+	}
+	return nftValueString(right)
+}
+
 // nftValueString renders an address-like right-hand side.
 func nftValueString(raw json.RawMessage) string {
 	var s string
@@ -754,17 +794,9 @@ func iptablesRule(args []string) fwRule {
 				r.skip = true
 			}
 		case "-s", "--source", "--src":
-			v := next()
-			if n {
-				v = "! " + v
-			}
-			r.source = append(r.source, "-s "+v)
+			r.source = append(r.source, sourceText(n, next()))
 		case "-i", "--in-interface":
-			v := next()
-			if n {
-				v = "! " + v
-			}
-			r.source = append(r.source, "-i "+v)
+			r.source = append(r.source, ifaceText(n, next()))
 		case "--dport", "--destination-port", "--dports", "--destination-ports":
 			pred := iptablesPortPred(next())
 			if n {
@@ -937,19 +969,23 @@ func gatherFirewall(ctx context.Context, in fwInput) FirewallFacts {
 		b, err := in.ReadFile(in.ProcRoot + "/net/" + file)
 		return err == nil && len(bytes.TrimSpace(b)) > 0
 	}
-	nfVariant := false
-	for _, s := range ipts {
-		nfVariant = nfVariant || s.save.nftables
+	// The kernel lists legacy (x_tables) tables in /proc/net; when the
+	// iptables-save above did not show them (it is the nf_tables variant:
+	// its header says so, or it printed nothing), the legacy tool reads
+	// them.
+	shown := func(tool string) bool {
+		for _, s := range ipts {
+			if s.tool == tool && !s.save.nftables && len(s.save.tables) > 0 {
+				return true
+			}
+		}
+		return false
 	}
-	if nfVariant || len(ipts) == 0 {
-		// iptables-save is the nf_tables one (or absent): legacy tables,
-		// if the kernel has any, need the legacy tool.
-		if legacy("ip_tables_names") {
-			runSave("iptables-legacy", "iptables-legacy-save")
-		}
-		if legacy("ip6_tables_names") {
-			runSave("ip6tables-legacy", "ip6tables-legacy-save")
-		}
+	if legacy("ip_tables_names") && !shown("iptables") {
+		runSave("iptables-legacy", "iptables-legacy-save")
+	}
+	if legacy("ip6_tables_names") && !shown("ip6tables") {
+		runSave("ip6tables-legacy", "ip6tables-legacy-save")
 	}
 
 	skip := map[string]bool{}

@@ -67,6 +67,7 @@ var logPatterns = []struct {
 	{LogAuthFailure, []string{"check_ntlm_password", "FAILED with error"}},
 	{LogAccountDisabled, []string{"sam_account_ok: Account for user", "was disabled"}},
 	{LogDenied, []string{"Denied connection from"}},
+	{LogDenied, []string{"Connection denied from"}}, // smb2_process.c smbd_add_connection, level 1
 	{LogEncryptionRequired, []string{"as encryption is required"}},
 	{LogNotPermitted, []string{"not permitted to access this share"}},
 	{LogBadSignature, []string{"Bad SMB2", "signature"}},
@@ -522,7 +523,7 @@ func parseLogEntries(lines []rawLine, loc *time.Location) []logEntry {
 			continue
 		}
 		if t, pid, msg, ok := parseSyslogLine(s); ok {
-			out = append(out, logEntry{time: t, level: -1, pid: pid, msg: msg, line: rl.line, off: rl.off, hasHdr: true})
+			out = append(out, logEntry{time: t.In(loc), level: -1, pid: pid, msg: msg, line: rl.line, off: rl.off, hasHdr: true})
 			cur = len(out) - 1
 			continue
 		}
@@ -531,7 +532,13 @@ func parseLogEntries(lines []rawLine, loc *time.Location) []logEntry {
 			continue
 		}
 		journal := !rl.fallback.IsZero()
-		if cur >= 0 && out[cur].hasHdr && (!journal || rl.pid == out[cur].pid) {
+		// Message lines of a header are indented (debug.c prints them after
+		// "  "); an unindented line is a message of its own that was
+		// written without a header, e.g. "smbd - Failed to load config
+		// file!" and "Can't load X - run testparm to debug it", which
+		// smbd prints before its debug settings are loaded.
+		indented := s[0] == ' ' || s[0] == '\t'
+		if cur >= 0 && out[cur].hasHdr && (out[cur].msg == "" || indented) && (!journal || rl.pid == out[cur].pid) {
 			if out[cur].msg == "" {
 				out[cur].msg = msg
 				out[cur].line = rl.line
@@ -540,11 +547,17 @@ func parseLogEntries(lines []rawLine, loc *time.Location) []logEntry {
 			}
 			continue
 		}
-		if headed && !journal {
+		if headed && !journal && cur < 0 {
 			continue // the cut tail of a message before the first header
 		}
-		// Headerless: `debug timestamp = no`, or a journal line.
-		out = append(out, logEntry{time: rl.fallback, level: -1, pid: rl.pid, msg: msg, line: rl.line, off: rl.off})
+		// Headerless: `debug timestamp = no`, a line written without a
+		// header (it gets the time of the entry before it), or a journal
+		// line.
+		e := logEntry{time: rl.fallback, level: -1, pid: rl.pid, msg: msg, line: rl.line, off: rl.off}
+		if !journal && cur >= 0 {
+			e.time, e.pid = out[cur].time, out[cur].pid
+		}
+		out = append(out, e)
 		cur = len(out) - 1
 	}
 	return out
@@ -569,22 +582,15 @@ func ipFromLogName(path string) string {
 }
 
 // clientIPFromMsg finds a client address in a message: Samba's auth_audit
-// "remote host [ipv4:127.0.0.1:38564]", or "Denied connection from NAME
-// (IP)".
+// "remote host [ipv4:127.0.0.1:38564]", lib/util/access.c's "Denied
+// connection from NAME (IP)", or smbd_add_connection's "Connection denied
+// from ipv4:IP:PORT to ...".
 func clientIPFromMsg(msg string) string {
 	if i := strings.Index(msg, "remote host ["); i >= 0 {
 		rest := msg[i+len("remote host ["):]
 		if j := strings.IndexByte(rest, ']'); j >= 0 {
-			a := rest[:j]
-			for _, pfx := range []string{"ipv4:", "ipv6:"} {
-				if v, ok := strings.CutPrefix(a, pfx); ok {
-					if k := strings.LastIndexByte(v, ':'); k > 0 {
-						v = v[:k]
-					}
-					if ip := net.ParseIP(v); ip != nil {
-						return ip.String()
-					}
-				}
+			if ip := tsocketAddrIP(rest[:j]); ip != "" {
+				return ip
 			}
 		}
 	}
@@ -597,6 +603,28 @@ func clientIPFromMsg(msg string) string {
 		}
 		if f := strings.Fields(rest); len(f) > 0 {
 			if ip := net.ParseIP(f[0]); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	if i := strings.Index(msg, " from ipv"); i >= 0 {
+		if f := strings.Fields(msg[i+len(" from "):]); len(f) > 0 {
+			return tsocketAddrIP(f[0])
+		}
+	}
+	return ""
+}
+
+// tsocketAddrIP reads a tsocket address string, "ipv4:127.0.0.1:38564" or
+// "ipv6:::1:445" (lib/tsocket/tsocket_bsd.c: the port after the last
+// colon).
+func tsocketAddrIP(a string) string {
+	for _, pfx := range []string{"ipv4:", "ipv6:"} {
+		if v, ok := strings.CutPrefix(a, pfx); ok {
+			if k := strings.LastIndexByte(v, ':'); k > 0 {
+				v = v[:k]
+			}
+			if ip := net.ParseIP(v); ip != nil {
 				return ip.String()
 			}
 		}
@@ -689,21 +717,23 @@ func (s *logScan) scan(file string, entries []logEntry, fileIP string) {
 		if !e.time.IsZero() && !s.since.IsZero() && e.time.Before(s.since) {
 			continue
 		}
+		// Classify and show the first line only: level 2 follows each
+		// "Auth:" line with its JSON form as an indented continuation.
 		first, _, _ := strings.Cut(e.msg, "\n")
-		kind := classifyLog(e.msg)
+		kind := classifyLog(first)
 		if kind == "" {
 			if strings.Contains(first, "Selected protocol ") {
 				delete(groups, e.pid) // negotiation succeeded
 			}
 			continue
 		}
-		ip := clientIPFromMsg(e.msg)
+		ip := clientIPFromMsg(first)
 		if ip == "" {
 			ip = fileIP
 		}
-		ll := LogLine{File: file, Line: e.line, Time: e.time, Kind: kind, ClientIP: ip, Text: strings.ReplaceAll(e.msg, "\n", " "), Offset: e.off}
-		ll.User, ll.Status = authDetails(kind, e.msg)
-		if kind == LogAuthFailure && (ll.Status == "NT_STATUS_OK" || ll.Status == "") && strings.Contains(e.msg, "Auth: [") {
+		ll := LogLine{File: file, Line: e.line, Time: e.time, Kind: kind, ClientIP: ip, Text: first, Offset: e.off}
+		ll.User, ll.Status = authDetails(kind, first)
+		if kind == LogAuthFailure && (ll.Status == "NT_STATUS_OK" || ll.Status == "") && strings.Contains(first, "Auth: [") {
 			continue // a successful authentication (auth_audit:3+)
 		}
 		s.lines = append(s.lines, ll)
@@ -861,11 +891,10 @@ func gatherLogs(ctx context.Context, in logInput) LogFacts {
 	}
 	if len(sc.lines) == 0 && len(sc.offers) == 0 && in.Journal && ctx.Err() == nil {
 		jl, jerr := readJournal(ctx, in)
-		switch {
-		case errors.Is(jerr, errNoJournalctl):
-		case jerr != nil:
+		if jerr != nil && !errors.Is(jerr, errNoJournalctl) {
 			errs = append(errs, jerr.Error())
-		default:
+		}
+		if jerr == nil || len(jl) > 0 {
 			out.Sources = append(out.Sources, "journal")
 		}
 		if len(jl) > 0 {

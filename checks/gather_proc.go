@@ -323,7 +323,8 @@ func gatherProcesses(in procInput) SmbdFacts {
 			if samePath(configPathOf(*p), confFor) {
 				out.Dcerpcd = append(out.Dcerpcd, p.Process)
 			}
-		case isSmbdProc(p.Process) && top(p) == p:
+		case isSmbdProc(p.Process) && top(p) == p && p.State != "Z":
+			// a zombie master is dead, not "another smbd running"
 			out.OtherSmbd = append(out.OtherSmbd, p.Process)
 		}
 	}

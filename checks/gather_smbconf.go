@@ -114,13 +114,7 @@ func paramsOf(c *smbconf.Config) smbParams {
 		if v, ok := c.Lookup("global", "log file"); ok {
 			p.LogFile = strings.TrimSpace(v.Printed)
 		}
-		if v, ok := c.Lookup("global", "log level"); ok {
-			p.LogLevel = v.Raw
-			p.LogLevelSet = !v.Origin.IsDefault()
-			if p.LogLevelSet {
-				p.LogLevelAt = v.Origin.String()
-			}
-		}
+		p.LogLevel, p.LogLevelSet, p.LogLevelAt = confLogLevel(c)
 		if v, ok := c.Lookup("global", "smb ports"); ok {
 			ports = v.Printed
 		}
@@ -165,4 +159,61 @@ func pickPIDFile(cands []string) string {
 		}
 	}
 	return cands[0]
+}
+
+// confLogLevel finds the `log level` (or `debuglevel`) smbd reads from the
+// config: the last assignment in [global], includes in place. The model
+// cannot give it through Lookup: testparm runs lp_set_cmdline("log level",
+// "1"), so its view (and smbconf's) ignores the file and always says 1,
+// which is exactly the trap (research scenarios.md §3). The loader records
+// each such assignment as a warning with its file and line, in load order;
+// the value is read back from that line. Without such a warning the files
+// are scanned for a [global] assignment.
+func confLogLevel(c *smbconf.Config) (value string, set bool, at string) {
+	var file string
+	line := 0
+	for _, w := range c.Warnings {
+		if !strings.Contains(w.Msg, "ignored by testparm") || w.Line <= 0 {
+			continue
+		}
+		if name, err := strconv.QuotedPrefix(w.Msg); err == nil {
+			if n, err := strconv.Unquote(name); err == nil && isLogLevelName(n) {
+				file, line = w.File, w.Line
+			}
+		}
+	}
+	if line > 0 {
+		if src, err := os.ReadFile(file); err == nil {
+			for _, l := range smbconf.Lex(src) {
+				if l.Kind == smbconf.LineParam && l.FirstLine == line {
+					return strings.TrimSpace(l.Value), true, fmt.Sprintf("%s:%d", file, line)
+				}
+			}
+		}
+	}
+	for _, f := range c.Files() {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		global := f == c.Files()[0] // an included file continues where it is included: assume [global]
+		for _, l := range smbconf.Lex(src) {
+			switch l.Kind {
+			case smbconf.LineSection:
+				global = strings.EqualFold(strings.TrimSpace(l.Section), "global")
+			case smbconf.LineParam:
+				if global && isLogLevelName(l.Name) {
+					value, set, at = strings.TrimSpace(l.Value), true, fmt.Sprintf("%s:%d", f, l.FirstLine)
+				}
+			}
+		}
+	}
+	return value, set, at
+}
+
+// isLogLevelName: "log level" and its synonym "debuglevel", spelled any
+// way loadparm accepts (case and blanks ignored).
+func isLogLevelName(n string) bool {
+	k := strings.ToLower(strings.Join(strings.Fields(n), ""))
+	return k == "loglevel" || k == "debuglevel"
 }

@@ -290,6 +290,23 @@ func Session(ctx context.Context, addr string, cr Credentials, dialects []Dialec
 	return res
 }
 
+// sessionOn sets up one more session on a negotiated connection (a new
+// SessionId: MS-SMB2 3.2.4.2.3 allows several sessions per connection).
+func (rc *rawConn) sessionOn(cr Credentials, addr string) SessionResult {
+	if cr.Auth == "" {
+		cr.Auth = AuthNTLMv2
+	}
+	res := SessionResult{Auth: string(cr.Auth), User: cr.User, Domain: cr.Domain, Dialect: rc.dialect}
+	if cr.Auth == AuthAnonymous {
+		res.User, res.Domain = "", ""
+	}
+	t0 := time.Now()
+	rc.sessionID = 0
+	rc.authenticate(cr, fmt.Sprintf("%s session setup with %s", cr.Auth, addr), &res)
+	res.since(t0)
+	return res
+}
+
 // authenticate runs the two SESSION_SETUP round trips of NTLMSSP on a
 // negotiated connection and records the outcome in res. Closing the
 // connection afterwards ends the session; no LOGOFF round trip is spent.

@@ -203,13 +203,70 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 	if first.res.Class != ClassOK {
 		skipAll(r, fmt.Sprintf("tcp connect to %s failed: %s", addr, first.res.Class))
 	} else {
+		// The login chain is the longest path: start it first.
+		if auth {
+			spawn(func() {
+				ch := runChain(ctx, addr, cr, opts)
+				commit(func() {
+					r.Multi = ch.multi
+					r.Login = &ch.login
+					r.IPC, r.Shares, r.Share, r.File = ch.ipc, ch.shares, ch.share, ch.file
+				})
+			})
+		} else {
+			spawn(func() {
+				m := NegotiateSMB2(ctx, addr, SMB2Dialects)
+				commit(func() { r.Multi = m })
+			})
+		}
+		// Extra sessions: the guest-mapping check (a random unknown user),
+		// anonymous and NTLMv1 when asked.
+		type extra struct {
+			cr  Credentials
+			set func(SessionResult)
+		}
+		var extras []extra
+		if r.GuestMapping != nil {
+			u := "smbagent-nouser-" + randomHex(4)
+			extras = append(extras, extra{Credentials{User: u, Password: randomHex(8), Workstation: opts.Workstation},
+				func(s SessionResult) { r.GuestMapping = &GuestMappingResult{User: u, MapsToGuest: s.OK(), Session: s} }})
+		}
+		if r.Anonymous != nil {
+			extras = append(extras, extra{Credentials{Auth: AuthAnonymous, Workstation: opts.Workstation},
+				func(s SessionResult) { r.Anonymous = &s }})
+		}
+		if r.NTLMv1 != nil {
+			c := opts.creds()
+			c.Auth = AuthNTLMv1
+			extras = append(extras, extra{c, func(s SessionResult) { r.NTLMv1 = &s }})
+		}
 		spawn(func() {
 			defer first.conn.Close()
 			s := newSMB1Result(OfferPysmb, SMB1Offers[OfferPysmb])
 			t0 := time.Now()
-			replayPysmbOn(first.conn, addr, dcr, &s)
+			rc := replayPysmbOn(first.conn, addr, dcr, &s)
 			s.since(t0)
 			commit(func() { r.SMB1[0] = s })
+			// The extra sessions ride on pysmb's connection when it
+			// negotiated SMB2_02: a session setup costs smbd far less than
+			// a new connection (a fork and a config load). Where SMB2_02
+			// itself is the obstacle (refused, or encryption required),
+			// each gets a connection of its own, offering every dialect.
+			for _, e := range extras {
+				e := e
+				if rc != nil {
+					res := rc.sessionOn(e.cr, addr)
+					if res.Class != ClassAccessDenied && !isTransport(res.Class) {
+						commit(func() { e.set(res) })
+						continue
+					}
+					rc = nil
+				}
+				spawn(func() {
+					res := Session(ctx, addr, e.cr, nil)
+					commit(func() { e.set(res) })
+				})
+			}
 		})
 		for i, o := range offers[1:] {
 			i, o := i+1, o
@@ -228,44 +285,6 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 			spawn(func() {
 				dr := ProbeDialect(ctx, addr, d, c)
 				commit(func() { r.Dialects[i] = dr })
-			})
-		}
-		if auth {
-			spawn(func() {
-				ch := runChain(ctx, addr, cr, opts)
-				commit(func() {
-					r.Multi = ch.multi
-					r.Login = &ch.login
-					r.IPC, r.Shares, r.Share, r.File = ch.ipc, ch.shares, ch.share, ch.file
-				})
-			})
-		} else {
-			spawn(func() {
-				m := NegotiateSMB2(ctx, addr, SMB2Dialects)
-				commit(func() { r.Multi = m })
-			})
-		}
-		if r.GuestMapping != nil {
-			spawn(func() {
-				u := "smbagent-nouser-" + randomHex(4)
-				s := Session(ctx, addr, Credentials{User: u, Password: randomHex(8), Workstation: opts.Workstation}, nil)
-				commit(func() {
-					r.GuestMapping = &GuestMappingResult{User: u, MapsToGuest: s.OK(), Session: s}
-				})
-			})
-		}
-		if r.Anonymous != nil {
-			spawn(func() {
-				s := Session(ctx, addr, Credentials{Auth: AuthAnonymous, Workstation: opts.Workstation}, nil)
-				commit(func() { r.Anonymous = &s })
-			})
-		}
-		if r.NTLMv1 != nil {
-			spawn(func() {
-				c := opts.creds()
-				c.Auth = AuthNTLMv1
-				s := Session(ctx, addr, c, nil)
-				commit(func() { r.NTLMv1 = &s })
 			})
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -162,7 +161,7 @@ func ReplayPysmb(ctx context.Context, addr string, cr *Credentials) (res SMB1Res
 		return res
 	}
 	defer conn.Close()
-	replayPysmbOn(conn, addr, cr, &res)
+	_ = replayPysmbOn(conn, addr, cr, &res)
 	return res
 }
 
@@ -170,18 +169,24 @@ func newSMB1Result(offer string, dialects []string) SMB1Result {
 	return SMB1Result{Offer: offer, Offered: append([]string(nil), dialects...), Reply: "none", DialectIndex: -1}
 }
 
-// replayPysmbOn runs ReplayPysmb on an open connection.
-func replayPysmbOn(conn net.Conn, addr string, cr *Credentials, res *SMB1Result) {
+// replayPysmbOn runs ReplayPysmb on an open connection. When the server
+// answered with SMB2_02 it returns the connection's SMB2 state, on which
+// more sessions can be set up (MS-SMB2 allows several per connection).
+func replayPysmbOn(conn net.Conn, addr string, cr *Credentials, res *SMB1Result) *rawConn {
 	negotiateSMB1On(conn, addr, res)
+	var rc *rawConn
+	if res.OK() && res.Accepted && res.Reply == "smb2" && res.Dialect == SMB2_02 {
+		rc = &rawConn{conn: conn, msgID: 1, dialect: SMB2_02}
+	}
 	if cr == nil || cr.User == "" {
-		return
+		return rc
 	}
 	op := fmt.Sprintf("ntlmv2 session setup at SMB2_02 with %s (after pysmb's negotiate)", addr)
 	login := SessionResult{Auth: string(AuthNTLMv2), User: cr.User, Domain: cr.Domain}
 	switch {
 	case !res.OK() || !res.Accepted:
 		login.Step = skipped("negotiate failed: " + string(res.Class))
-	case res.Reply != "smb2" || res.Dialect != SMB2_02:
+	case rc == nil:
 		// An SMB1 server: pysmb would continue with SMB1
 		// SESSION_SETUP_ANDX, which this probe does not implement.
 		login.Step = skipped(fmt.Sprintf("server chose %s; SMB1 session setup is not probed", res.Chosen))
@@ -189,12 +194,12 @@ func replayPysmbOn(conn net.Conn, addr string, cr *Credentials, res *SMB1Result)
 		t0 := time.Now()
 		c := *cr
 		c.Auth = AuthNTLMv2
-		rc := &rawConn{conn: conn, msgID: 1, dialect: SMB2_02}
 		login.Dialect = SMB2_02
 		rc.authenticate(c, op, &login)
 		login.since(t0)
 	}
 	res.Login = &login
+	return rc
 }
 
 // negotiateSMB1On sends the NEGOTIATE on an open connection.
@@ -278,6 +283,3 @@ func interpretSMB1(res *SMB1Result, reply SMB1Reply) {
 		res.Accepted = true
 	}
 }
-
-// DialectStrings renders offered dialect strings for humans.
-func DialectStrings(ds []string) string { return strings.Join(ds, ", ") }

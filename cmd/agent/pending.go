@@ -10,9 +10,7 @@ import (
 // is stable from the start, and says clearly that it is not there yet.
 func init() {
 	for _, c := range []struct{ use, short string }{
-		{"diagnose", "Diagnose the local Samba server as a remote SMB check sees it"},
 		{"fix", "Plan, and with approval apply, the least permissive fix"},
-		{"serve", "Run as a daemon: check on an interval, report to systemd and HTTP"},
 	} {
 		c := c
 		registerCommand(func(*streams) *cobra.Command {

@@ -55,8 +55,9 @@ type accessVerdict struct {
 // (source3/smbd/process.c check_access calls allow_access with
 // lp_hosts_deny(-1)/lp_hosts_allow(-1)). "IPC$" uses the [global] lists when
 // the file does not define an [IPC$] section, because smbd's automatic IPC$
-// service starts from the [global] defaults (add_ipc_service). Any other
-// unknown share is refused with a reason saying so.
+// service starts from the [global] defaults (lp_add_ipc). Any other unknown
+// share, and a share with available = No, is refused with a reason saying
+// so.
 func (c *Config) AllowsHost(share, hostname, ip string) (allowed bool, reason string) {
 	gAllow, gDeny := c.accessLists("global")
 	global := allowAccess(gDeny, gAllow, hostname, ip)
@@ -70,6 +71,14 @@ func (c *Config) AllowsHost(share, hostname, ip string) (allowed bool, reason st
 		// The implicit IPC$ has the [global] lists; the second check in
 		// testparm would repeat the first.
 		return global.allowed, global.why
+	}
+	if v, ok := c.Lookup(share, "available"); ok && v.Printed == "No" {
+		// testparm's host mode does not even list such a share
+		// (observed with 4.17, corpus 127 and 167): smbd refuses every
+		// connection to it, whatever the host lists say. Samba sets it
+		// for a share without a path ("No path in service X - making it
+		// unavailable!").
+		return false, fmt.Sprintf("[%s] has available = No (%s): smbd refuses every connection to it", share, v.Origin.String())
 	}
 	if !global.allowed {
 		return false, global.why

@@ -65,6 +65,24 @@ var shareParams = []string{
 	"path", "browseable", "available", "server min protocol",
 }
 
+// extraParams are asked (in [global], and in the shares asked when they are
+// share parameters) only on configs that write them: the synonyms, inverse
+// synonyms and special parameters whose --parameter-name output has quirks
+// of its own (an inverse synonym prints the inverted value, include and
+// config file print the expanded path).
+var extraParams = []string{
+	"read only", "writeable", "writable", "write ok", "guest ok", "public",
+	"enable spoolss", "disable spoolss", "include", "config file",
+	"workgroup", "netbios name", "server string", "log level", "comment",
+	"vfs objects", "printable", "copy", "mangling char", "create mask",
+}
+
+// extraShareParams are the share parameters among extraParams.
+var extraShareParams = []string{
+	"read only", "writeable", "writable", "write ok", "guest ok", "public",
+	"include", "comment", "vfs objects", "printable", "copy", "mangling char", "create mask",
+}
+
 // maxSharesAsked bounds the --section-name queries per config: the first and
 // the last share, which is where merging, inheritance and include splicing
 // differ.
@@ -395,6 +413,9 @@ func configText(dir, file string) (string, error) {
 //   - for the first and the last share testparm lists, the share parameters
 //     the text mentions, "path", and on the first share one global-only
 //     parameter (testparm prints nothing for it there);
+//   - the parameters of extraParams the text mentions, in [global] and in
+//     the shares asked, and the first parametric option of [global] spelled
+//     in upper case with blanks around the ':';
 //   - two of the four section-name edge cases in rotation: the first share
 //     upper-cased, "GLOBAL", "globals" (not accepted there), an unknown share.
 func queriesFor(file, text string, dump []byte) []query {
@@ -425,6 +446,16 @@ func queriesFor(file, text string, dump []byte) []query {
 	for k := 0; k < 3 && k < len(rest); k++ {
 		qs = append(qs, query{name: rest[(seed+k*7)%len(rest)]})
 	}
+	for _, n := range extraParams {
+		if mentioned(n) {
+			qs = append(qs, query{name: n})
+		}
+	}
+	// Parametric options are found case- and blank-insensitively: ask the
+	// first one the dump shows in [global] upper-cased with extra blanks.
+	if k := firstParametric(dump); k != "" {
+		qs = append(qs, query{name: strings.ToUpper(strings.Replace(k, ":", " : ", 1))})
+	}
 	shares := dumpShares(dump)
 	asked := shares
 	if len(shares) > maxSharesAsked {
@@ -434,6 +465,11 @@ func queriesFor(file, text string, dump []byte) []query {
 		for _, n := range shareParams {
 			if n == "path" || (n == "server min protocol" && i == 0) ||
 				(n != "server min protocol" && mentioned(n)) {
+				qs = append(qs, query{name: n, section: s})
+			}
+		}
+		for _, n := range extraShareParams {
+			if mentioned(n) {
 				qs = append(qs, query{name: n, section: s})
 			}
 		}
@@ -453,6 +489,22 @@ func queriesFor(file, text string, dump []byte) []query {
 		qs = append(qs, edge[(seed+k)%len(edge)])
 	}
 	return qs
+}
+
+// firstParametric returns the key of the first parametric option in the
+// [global] part of a dump, other than the "idmap config * : backend" that
+// is always there.
+func firstParametric(dump []byte) string {
+	for _, l := range strings.Split(string(dump), "\n") {
+		if strings.HasPrefix(l, "[") && l != "[global]" {
+			return ""
+		}
+		k, _, ok := strings.Cut(strings.TrimPrefix(l, "\t"), " = ")
+		if ok && strings.Contains(k, ":") && k != "idmap config * : backend" {
+			return k
+		}
+	}
+	return ""
 }
 
 // dumpShares returns the share names in the order testparm printed them.

@@ -33,7 +33,7 @@ cleanup() {
     # samba-dcerpcd and rpcd_* detach from smbd; find them by their config path.
     for f in /proc/[0-9]*/cmdline; do
         p=${f#/proc/}; p=${p%/cmdline}
-        tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "--configfile=$DIR/" && kill -KILL "$p" 2>/dev/null
+        { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -qF -- "--configfile=$DIR/" && kill -KILL "$p" 2>/dev/null
     done
     rm -rf "$DIR"
 }
@@ -121,7 +121,7 @@ chmod +x "$PERDIALECT"
 $PLAIN >/dev/null 2>&1 || true
 $AGENT_CMD >/dev/null || die "agent probe failed against the scratch smbd: $($AGENT_CMD 2>&1 | tail -5)"
 
-echo "smbd 127.0.0.1:$PORT, $RUNS runs each"
+echo "smbd 127.0.0.1:$PORT, $RUNS runs each; load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 declare -A MEAN
 if command -v hyperfine >/dev/null; then
     hyperfine --style basic -N --warmup 2 --runs "$RUNS" --export-json "$DIR/h.json" \
@@ -130,20 +130,25 @@ if command -v hyperfine >/dev/null; then
         python3 -c 'import json,sys
 for r in json.load(open(sys.argv[1]))["results"]: print(r["command"], r["mean"]*1000)' "$DIR/h.json")
 else
-    measure() { # NAME CMD...: mean wall ms over RUNS
-        local name=$1 t0 t1 total=0 i; shift
-        for i in $(seq 1 "$RUNS"); do
-            t0=$(date +%s%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N)
-            total=$(( total + t1 - t0 ))
-        done
-        MEAN[$name]=$(awk -v t="$total" -v n="$RUNS" 'BEGIN{printf "%.2f", t/n/1e6}')
-        printf '  %-26s %8s ms (mean of %d)\n' "$name" "${MEAN[$name]}" "$RUNS"
+    # Interleaved: each round runs the three once, so that load from other
+    # processes on this shared machine falls on all three alike.
+    declare -A TOTAL=([agent-probe]=0 [smbclient-L]=0 [smbclient-L-per-dialect]=0)
+    timed() { # NAME CMD...: add the wall ns of one run to TOTAL[NAME]
+        local name=$1 t0 t1; shift
+        t0=$(date +%s%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N)
+        TOTAL[$name]=$(( ${TOTAL[$name]} + t1 - t0 ))
     }
-    # shellcheck disable=SC2086 # word splitting of the command lines is intended
-    measure agent-probe $AGENT_CMD
-    # shellcheck disable=SC2086
-    measure smbclient-L $PLAIN
-    measure smbclient-L-per-dialect "$PERDIALECT"
+    for _ in $(seq 1 "$RUNS"); do
+        # shellcheck disable=SC2086 # word splitting of the command lines is intended
+        timed agent-probe $AGENT_CMD
+        # shellcheck disable=SC2086
+        timed smbclient-L $PLAIN
+        timed smbclient-L-per-dialect "$PERDIALECT"
+    done
+    for name in agent-probe smbclient-L smbclient-L-per-dialect; do
+        MEAN[$name]=$(awk -v t="${TOTAL[$name]}" -v n="$RUNS" 'BEGIN{printf "%.2f", t/n/1e6}')
+        printf '  %-26s %8s ms (mean of %d, interleaved)\n' "$name" "${MEAN[$name]}" "$RUNS"
+    done
 fi
 
 a=${MEAN[agent-probe]}; p=${MEAN[smbclient-L]}; d=${MEAN[smbclient-L-per-dialect]}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -177,6 +176,3 @@ var CompoundOutOfBounds = func() []byte {
 	binary.LittleEndian.PutUint32(h[20:], 4096) // NextCommand
 	return Frame(len(h), h)
 }()
-
-// PortString is a helper for command lines.
-func (p *FakePeer) PortString() string { return strconv.Itoa(p.Port()) }

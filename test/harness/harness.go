@@ -339,6 +339,7 @@ func (s *Smbd) start() error {
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), s.cfg.ExtraEnv...)
+	timeout := s.cfg.StartTimeout
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		out.Close()
@@ -357,7 +358,6 @@ func (s *Smbd) start() error {
 	}()
 	s.mu.Unlock()
 
-	timeout := s.cfg.StartTimeout
 	if timeout == 0 {
 		timeout = 15 * time.Second
 	}

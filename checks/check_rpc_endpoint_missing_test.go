@@ -1,0 +1,59 @@
+package checks
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smb-agent/smb-agent/checks/probe"
+)
+
+func TestRPCEndpointMissingCauses(t *testing.T) {
+	pipeFails := withShares(probe.ClassRPCEndpointMissing, probe.StatusConnectionRefused)
+	for _, tc := range []struct {
+		name  string
+		conf  string
+		mods  []factsMod
+		cause string
+		line  int
+	}{
+		{name: "healthy", conf: "[global]\n"},
+		{name: "on-demand helpers off", conf: "[global]\nrpc start on demand helpers = no\n", mods: []factsMod{pipeFails}, cause: causeOnDemandOff, line: 2},
+		{name: "on-demand off judged without a probe", conf: "[global]\nrpc start on demand helpers = no\n", mods: []factsMod{withoutProbe()}, cause: causeOnDemandOff, line: 2},
+		{name: "on-demand off but dcerpcd runs", conf: "[global]\nrpc start on demand helpers = no\n",
+			mods: []factsMod{func(f *Facts) { f.Smbd.Dcerpcd = []Process{{PID: 300, Comm: "samba-dcerpcd", State: "S"}} }}},
+		{name: "nt pipe support off", conf: "[global]\nnt pipe support = no\n", mods: []factsMod{pipeFails}, cause: causeNTPipeOff, line: 2},
+		{name: "helper broken", conf: "[global]\n", mods: []factsMod{pipeFails, func(f *Facts) {
+			f.RPCHelpers = []BinaryFacts{{Path: "/usr/libexec/samba/samba-dcerpcd", Exists: true, Executable: false}}
+		}}, cause: causeRPCHelperBroken},
+		{name: "unexplained", conf: "[global]\n", mods: []factsMod{pipeFails}, cause: causeRPCUnexplained},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := runOne(t, PatternRPCEndpointMissing, newFacts(t, tc.conf, tc.mods...))
+			if tc.cause == "" {
+				require.Empty(t, fs)
+				return
+			}
+			require.Len(t, fs, 1)
+			require.Equal(t, tc.cause, fs[0].Cause)
+			if tc.line > 0 {
+				require.True(t, hasEvidenceAt(fs[0], testConf, tc.line), "%+v", fs[0].Evidence)
+				require.True(t, fs[0].Fix.Changes[0].Remove, "back to the default")
+			}
+		})
+	}
+}
+
+func TestRPCBindFailedCauses(t *testing.T) {
+	bind := withShares(probe.ClassRPCBindFailed, probe.StatusPipeDisconnected)
+	fs := runOne(t, PatternRPCBindFailed, newFacts(t, "[global]\n"))
+	require.Empty(t, fs)
+	fs = runOne(t, PatternRPCBindFailed, newFacts(t, "[global]\n", bind))
+	require.Len(t, fs, 1)
+	require.Equal(t, causeRPCBindTransient, fs[0].Cause)
+	fs = runOne(t, PatternRPCBindFailed, newFacts(t, "[global]\n", bind, func(f *Facts) {
+		f.Smbd.Dcerpcd = []Process{{PID: 300, Comm: "rpcd_classic", State: "T"}}
+	}))
+	require.Len(t, fs, 1)
+	require.Equal(t, causeRPCWorkerDied, fs[0].Cause)
+}

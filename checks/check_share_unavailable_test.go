@@ -1,0 +1,58 @@
+package checks
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smb-agent/smb-agent/checks/probe"
+)
+
+func TestShareUnavailableCauses(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		conf     string
+		mods     []factsMod
+		cause    string
+		severity Status
+		line     int
+	}{
+		{name: "healthy", conf: "[global]\n[data]\npath = /srv/data\n"},
+		{name: "missing", conf: "[global]\n[Data2]\npath = /srv/data\n", mods: []factsMod{withShareStep(probe.ClassShareMissing, probe.StatusBadNetworkName)}, cause: causeShareMissing, severity: Critical},
+		{name: "available = no", conf: "[global]\n[data]\npath = /srv/data\navailable = no\n", cause: causeShareFlag, severity: Critical, line: 4},
+		{name: "no path", conf: "[global]\n[data]\ncomment = x\n", cause: causeShareFlag, severity: Critical},
+		{name: "path missing", conf: "[global]\n[data]\npath = /srv/gone\n", mods: []factsMod{func(f *Facts) { f.SharePath = &FileStat{Path: "/srv/gone", Err: "no such file or directory"} }}, cause: causeSharePath, severity: Critical, line: 3},
+		{name: "valid users without the user", conf: "[global]\n[data]\npath = /srv/data\nvalid users = alice\n", cause: causeShareUserDenied, severity: Critical, line: 4},
+		{name: "global invalid users: IPC$ first", conf: "[global]\ninvalid users = scorer\n[data]\npath = /srv/data\n"},
+		{name: "share hosts deny", conf: "[global]\n[data]\npath = /srv/data\nhosts deny = 10.0.0.0/8\n", mods: []factsMod{withRemoteIP("10.0.0.5")}, cause: causeShareHostDenied, severity: Critical, line: 4},
+		{name: "share requires encryption", conf: "[global]\n[data]\npath = /srv/data\nserver smb encrypt = required\n", cause: causeShareEncrypt, severity: Critical, line: 4},
+		{name: "share encryption fine for smbclient", conf: "[global]\n[data]\npath = /srv/data\nserver smb encrypt = required\n", mods: []factsMod{withClients("smbclient")}},
+		{name: "hidden", conf: "[global]\n[data]\npath = /srv/data\nbrowseable = no\n", cause: causeShareHidden, severity: Warning, line: 4},
+		{name: "refused by ACL", conf: "[global]\n[data]\npath = /srv/data\n", mods: []factsMod{withShareStep(probe.ClassShareDenied, probe.StatusAccessDenied)}, cause: causeShareACL, severity: Critical},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := runOne(t, PatternShareUnavailable, newFacts(t, tc.conf, tc.mods...))
+			if tc.cause == "" {
+				require.Empty(t, fs, "%v", causes(fs))
+				return
+			}
+			require.Len(t, fs, 1, "%v", causes(fs))
+			require.Equal(t, tc.cause, fs[0].Cause, fs[0].Summary)
+			require.Equal(t, tc.severity, fs[0].Severity)
+			if tc.line > 0 {
+				require.True(t, hasEvidenceAt(fs[0], testConf, tc.line), "%+v", fs[0].Evidence)
+			}
+			if fs[0].Fix != nil {
+				for _, c := range fs[0].Fix.Changes {
+					require.Equal(t, "data", c.Section, "share fixes change the share")
+				}
+			}
+		})
+	}
+}
+
+func TestShareMissingSuggestsSimilar(t *testing.T) {
+	fs := runOne(t, PatternShareUnavailable, newFacts(t, "[global]\n[dta]\npath = /x\n"))
+	require.Len(t, fs, 1)
+	require.Contains(t, fs[0].Explanation, "[dta]")
+}

@@ -1,0 +1,48 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/smb-agent/smb-agent/configs"
+)
+
+// ErrBadInput marks Diagnose errors caused by the configuration (an
+// unknown client profile, an unreadable password file): the caller exits 3
+// with the message, as for any bad input.
+var ErrBadInput = errors.New("bad input")
+
+// Diagnose is one diagnosis run: resolve the client profiles and the
+// password from the agent configuration, gather the facts (all the run's
+// I/O, within cfg.Timeout plus small margins) and evaluate every check.
+// The error is only for input the run cannot start with; everything the
+// agent could not find out is in Report.Errors instead.
+func Diagnose(ctx context.Context, cfg *configs.Config) (*Report, *Facts, error) {
+	if cfg == nil {
+		cfg = configs.DefaultConfig()
+	}
+	clients, err := cfg.Clients()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	pw, err := cfg.Password()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	started := time.Now()
+	f := Gather(ctx, GatherOptions{Config: cfg, Clients: clients, Password: pw})
+	// The scoring account and share name the findings and the commands;
+	// the password itself never enters Facts.
+	if f.User == "" {
+		f.User = cfg.Credentials.User
+	}
+	if f.Share == "" {
+		f.Share = cfg.Share
+	}
+	f.HasPassword = f.HasPassword || pw != ""
+	r := Evaluate(f)
+	r.DurationMS = time.Since(started).Milliseconds()
+	return r, f, nil
+}

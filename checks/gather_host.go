@@ -1,0 +1,187 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smb-agent/smb-agent/configs/smbconf"
+)
+
+// Host gatherers for the facts the checks engineer appended to Facts:
+// the scoring account, the network, the RPC helper binaries and the
+// scored share's directory.
+
+// rpcHelperDir is where Debian installs samba-dcerpcd and the rpcd_*
+// workers (package samba; `dpkg -L samba`); smbd starts samba-dcerpcd from
+// there on the first named-pipe open (research scenarios.md §1 row 6).
+const rpcHelperDir = "/usr/libexec/samba"
+
+// rpcHelpers are the binaries share listing needs: samba-dcerpcd, and
+// rpcd_classic, which serves srvsvc (NetShareEnum).
+var rpcHelpers = []string{"samba-dcerpcd", "rpcd_classic"}
+
+// gatherRPCHelpers stats the helper binaries. Executable means some execute
+// bit is set and access(X_OK) agrees (a noexec mount or an empty file
+// bind-mounted over it fails there, as in research row 6 b/c).
+func gatherRPCHelpers(dir string) []BinaryFacts {
+	out := make([]BinaryFacts, 0, len(rpcHelpers))
+	for _, name := range rpcHelpers {
+		p := filepath.Join(dir, name)
+		b := BinaryFacts{Path: p}
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			b.Exists = true
+			b.Executable = fi.Mode().Perm()&0o111 != 0 && fi.Size() > 0 && syscall.Access(p, 1 /* X_OK */) == nil
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// gatherSharePath stats the scored share's "path".
+func gatherSharePath(c *smbconf.Config, share string) *FileStat {
+	if c == nil || share == "" {
+		return nil
+	}
+	v, ok := c.Lookup(share, "path")
+	if !ok {
+		return &FileStat{Err: fmt.Sprintf("share [%s] is not in the configuration", share)}
+	}
+	fs := &FileStat{Path: v.Printed}
+	if strings.TrimSpace(v.Printed) == "" {
+		fs.Err = "the share has no path"
+		return fs
+	}
+	fi, err := os.Stat(v.Printed)
+	switch {
+	case err != nil:
+		fs.Err = err.Error()
+	case !fi.IsDir():
+		fs.ModTime, fs.Size = fi.ModTime(), fi.Size()
+		fs.Err = "not a directory"
+	default:
+		fs.ModTime, fs.Size = fi.ModTime(), fi.Size()
+	}
+	return fs
+}
+
+// gatherNet lists the interfaces and, when the remote checker's address is
+// known, whether the kernel has a route back to it (`ip route get IP`;
+// research scenarios.md §1 row 5a: no route back = the client times out).
+func gatherNet(ctx context.Context, clientIP string, run runFunc, lookPath func(string) (string, error)) *NetFacts {
+	out := &NetFacts{Interfaces: []NetInterface{}}
+	var errs []string
+	ifs, err := net.Interfaces()
+	if err != nil {
+		errs = append(errs, fmt.Sprintf("list interfaces: %v", err))
+	}
+	for _, ifc := range ifs {
+		ni := NetInterface{Name: ifc.Name, Up: ifc.Flags&net.FlagUp != 0 && ifc.Flags&net.FlagRunning != 0, Addrs: []string{}}
+		if addrs, err := ifc.Addrs(); err == nil {
+			for _, a := range addrs {
+				ni.Addrs = append(ni.Addrs, a.String())
+			}
+		}
+		out.Interfaces = append(out.Interfaces, ni)
+	}
+	if ip := net.ParseIP(clientIP); ip != nil {
+		if _, err := lookPath("ip"); err == nil {
+			_, rerr := run(ctx, "ip", "route", "get", ip.String())
+			switch {
+			case rerr == nil:
+				t := true
+				out.RouteToClient = &t
+			case ctx.Err() == nil && !strings.Contains(rerr.Error(), "deadline") && !strings.Contains(rerr.Error(), "no answer"):
+				// "RTNETLINK answers: Network is unreachable"
+				f := false
+				out.RouteToClient = &f
+			default:
+				errs = append(errs, fmt.Sprintf("ip route get %s: %v", ip, rerr))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		out.Err = strings.Join(errs, "; ")
+	}
+	return out
+}
+
+// gatherAccount asks passdb (pdbedit -L -v, with the agent's smb.conf so
+// that its passdb backend is used) and the Unix account database (getent
+// passwd) about the scoring user. Both are read-only.
+func gatherAccount(ctx context.Context, user, smbConf string, now time.Time, run runFunc, lookPath func(string) (string, error)) *AccountFacts {
+	if user == "" {
+		return nil
+	}
+	a := &AccountFacts{User: user}
+	var errs []string
+	if _, err := lookPath("pdbedit"); err != nil {
+		errs = append(errs, "pdbedit not installed")
+	} else {
+		out, err := run(ctx, "pdbedit", "-s", smbConf, "-L", "-v", "-u", user)
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			parsePdbedit(a, string(out), now)
+		case errors.As(err, &ee) && strings.Contains(err.Error(), "not found"):
+			// exit 255, "Username not found!" on stderr: not in passdb
+		default:
+			errs = append(errs, fmt.Sprintf("pdbedit -L -v -u %s: %v", user, err))
+		}
+	}
+	if _, err := lookPath("getent"); err != nil {
+		errs = append(errs, "getent not installed")
+	} else {
+		out, err := run(ctx, "getent", "passwd", user)
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			a.UnixAccount = len(strings.TrimSpace(string(out))) > 0
+		case errors.As(err, &ee) && ee.ExitCode() == 2:
+			// getent(1): exit 2, "one or more supplied key could not be found"
+		default:
+			errs = append(errs, fmt.Sprintf("getent passwd %s: %v", user, err))
+		}
+	}
+	if len(errs) > 0 {
+		a.Err = strings.Join(errs, "; ")
+	}
+	return a
+}
+
+// pdbeditTime is how pdbedit prints times ("Wed, 06 Feb 2036 15:06:39 UTC").
+const pdbeditTime = "Mon, 02 Jan 2006 15:04:05 MST"
+
+// parsePdbedit reads `pdbedit -L -v` output. Kickoff time is when the
+// account stops working; "Password must change" when the password
+// expires; "never" (or Samba's far-future 2036 sentinel) means not at all.
+func parsePdbedit(a *AccountFacts, out string, now time.Time) {
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch k {
+		case "Unix username":
+			a.InPassdb = true
+		case "Account Flags":
+			a.Flags = v
+		case "Kickoff time":
+			if t, err := time.Parse(pdbeditTime, v); err == nil && t.Before(now) {
+				a.Expired = true
+			}
+		case "Password must change":
+			if t, err := time.Parse(pdbeditTime, v); err == nil && t.Before(now) {
+				a.MustChange = true
+			}
+		}
+	}
+}
