@@ -303,8 +303,10 @@ func (d *Daemon) runRound(ctx context.Context) {
 		res.report = rep
 	}
 	snap, changes := d.tracker.record(res, *o)
-	d.snap.Store(snap)
+	// Histogram first: a new snapshot invalidates the /metrics cache, so a
+	// scrape never caches the new round's state with the old latencies.
 	d.metrics.observeRound(res)
+	d.snap.Store(snap)
 	d.logRound(res, changes)
 	states := []string{"STATUS=" + statusLine(res.report.Headline())}
 	if !d.ready.Load() {

@@ -21,7 +21,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("/status", d.handleStatus)
 	mux.HandleFunc("/status/{pattern}", d.handleStatus)
 	mux.HandleFunc("/events", d.handleEvents)
-	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{
+	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.gatherer, promhttp.HandlerOpts{
 		// One broken collector (say /proc unreadable) must not blank the
 		// whole scrape: node_exporter users hated all-or-nothing.
 		ErrorHandling: promhttp.ContinueOnError,

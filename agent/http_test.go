@@ -27,8 +27,8 @@ func handlerAfter(t *testing.T, o Options, reps ...*checks.Report) (*Daemon, htt
 	for i, rep := range reps {
 		res := roundAt(t0, time.Duration(i)*cfg.Interval, rep)
 		s, _ := d.tracker.record(res, *cfg)
+		d.metrics.observeRound(res) // as runRound: histogram, then snapshot
 		d.snap.Store(s)
-		d.metrics.observeRound(res)
 	}
 	return d, d.Handler()
 }
@@ -319,4 +319,25 @@ func TestHealthz(t *testing.T) {
 	require.Equal(t, 503, code)
 	require.Contains(t, body, "last check round started 31s ago, more than 30s")
 	close(f.gate)
+}
+
+// TestMetricsCacheFollowsRounds: scrapes within the cache's lifetime share
+// one gathering, but a new round shows at once.
+func TestMetricsCacheFollowsRounds(t *testing.T) {
+	d, h := handlerAfter(t, testOptions(&fakeRound{}), okReport())
+	require.Equal(t, 0.0, value(t, scrape(t, h), "smb_agent_status"))
+	first, err := d.metrics.gatherer.Gather()
+	require.NoError(t, err)
+	again, err := d.metrics.gatherer.Gather()
+	require.NoError(t, err)
+	require.Same(t, &first[0], &again[0], "a scrape within the TTL reuses the gathering")
+
+	cfg := d.cfg.Load()
+	res := roundAt(time.Now(), 0, mismatchReport())
+	s, _ := d.tracker.record(res, *cfg)
+	d.metrics.observeRound(res)
+	d.snap.Store(s)
+	m := scrape(t, h)
+	require.Equal(t, 2.0, value(t, m, "smb_agent_status"), "a new round invalidates the cache")
+	require.Equal(t, 2.0, value(t, m, "smb_agent_probe_duration_seconds", "step", "tcp"))
 }

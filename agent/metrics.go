@@ -3,9 +3,12 @@ package agent
 import (
 	"runtime"
 	"sort"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // metrics is the daemon's private Prometheus registry (never the global
@@ -16,6 +19,43 @@ import (
 type metrics struct {
 	reg   *prometheus.Registry
 	probe *prometheus.HistogramVec
+	// gatherer is what /metrics serves: reg behind a short cache.
+	gatherer *cachedGatherer
+}
+
+// metricsCacheTTL bounds how old the Go runtime and process series of a
+// scrape may be. Gathering them (runtime/metrics, /proc/self) is most of a
+// scrape's cost: without the cache a scrape loop costs the agent far more
+// than its check rounds, and a few scrapers can take a core.
+const metricsCacheTTL = time.Second
+
+// cachedGatherer serves one gathering to every scrape within ttl, and
+// gathers once for concurrent scrapes (they wait on mu). A new round (a new
+// snapshot, by key) invalidates it at once, so the agent's own series are
+// never stale: a scrape after a STATUS= change shows that round.
+type cachedGatherer struct {
+	g   prometheus.Gatherer
+	ttl time.Duration
+	key func() any
+
+	mu  sync.Mutex
+	at  time.Time
+	k   any
+	mfs []*dto.MetricFamily
+	err error
+}
+
+func (c *cachedGatherer) Gather() ([]*dto.MetricFamily, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now, k := time.Now(), c.key()
+	if c.mfs != nil && k == c.k && now.Sub(c.at) < c.ttl && !now.Before(c.at) {
+		// The families are shared read-only: promhttp only encodes them.
+		return c.mfs, c.err
+	}
+	c.mfs, c.err = c.g.Gather()
+	c.at, c.k = now, k
+	return c.mfs, c.err
 }
 
 var (
@@ -59,6 +99,7 @@ func newMetrics(d *Daemon, version string) *metrics {
 	if version == "" {
 		version = "dev"
 	}
+	m.gatherer = &cachedGatherer{g: m.reg, ttl: metricsCacheTTL, key: func() any { return d.snap.Load() }}
 	m.reg.MustRegister(
 		&stateCollector{d: d},
 		m.probe,

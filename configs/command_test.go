@@ -63,11 +63,13 @@ func FuzzSplitCommand(f *testing.F) {
 		var b []byte
 		for _, w := range words {
 			b = append(b, '\'')
-			for _, r := range w {
-				if r == '\'' {
+			// Byte by byte: a word may hold invalid UTF-8, which a
+			// range over runes would turn into U+FFFD.
+			for i := 0; i < len(w); i++ {
+				if w[i] == '\'' {
 					b = append(b, `'\''`...)
 				} else {
-					b = append(b, string(r)...)
+					b = append(b, w[i])
 				}
 			}
 			b = append(b, '\'', ' ')

@@ -23,8 +23,8 @@ func TestUnifiedDiff(t *testing.T) {
 	}{
 		{name: "equal", a: "x\n", b: "x\n", ctx: 3, want: ""},
 		{name: "one value on a line", ctx: 3,
-			a: "[global]\n# keep\n   server min protocol = SMB3\n\n[data]\n   path = /srv\n",
-			b: "[global]\n# keep\n   server min protocol = SMB2_10\n\n[data]\n   path = /srv\n",
+			a:    "[global]\n# keep\n   server min protocol = SMB3\n\n[data]\n   path = /srv\n",
+			b:    "[global]\n# keep\n   server min protocol = SMB2_10\n\n[data]\n   path = /srv\n",
 			want: "--- a\n+++ b\n@@ -1,6 +1,6 @@\n [global]\n # keep\n-   server min protocol = SMB3\n+   server min protocol = SMB2_10\n \n [data]\n    path = /srv\n"},
 		{name: "context limits the hunk", ctx: 1,
 			a:    "1\n2\n3\n4\n5\n",

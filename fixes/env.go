@@ -59,6 +59,13 @@ type Env struct {
 	// CommandTimeout bounds each external command.
 	CommandTimeout time.Duration
 
+	// AllowSMB1 must be set for Apply to carry out a fix that enables
+	// SMB1 (MakePlan refuses such fixes without it; Apply checks again).
+	AllowSMB1 bool
+	// Held is a lock the caller already took (so that the diagnosis the
+	// plan comes from was made under it); nil makes Apply take LockFile.
+	Held *Lock
+
 	// Fault is called at each FaultPoint with the file concerned (or "");
 	// an error is treated as a failure at that point. Only the
 	// faultinject build sets it.

@@ -190,14 +190,16 @@ const (
 // Manifest records one transaction's backups, so that a failure, a later
 // run (after a crash) or --rollback can restore every file byte for byte.
 type Manifest struct {
-	ID      string         `json:"id"`
-	Op      string         `json:"op"` // apply or rollback
-	Time    time.Time      `json:"time"`
-	State   string         `json:"state"`
-	Fixes   []string       `json:"fixes"`
-	Action  Action         `json:"action"`
-	SmbConf string         `json:"smb_conf"`
-	Files   []ManifestFile `json:"files"`
+	ID      string    `json:"id"`
+	Op      string    `json:"op"` // apply or rollback
+	Time    time.Time `json:"time"`
+	State   string    `json:"state"`
+	Fixes   []string  `json:"fixes"`
+	Action  Action    `json:"action"`
+	SmbConf string    `json:"smb_conf"`
+	// SmbdConfig is the file smbd ran with (for smbcontrol -s).
+	SmbdConfig string         `json:"smbd_config,omitempty"`
+	Files      []ManifestFile `json:"files"`
 	// Of is the transaction a rollback undoes.
 	Of string `json:"of,omitempty"`
 }

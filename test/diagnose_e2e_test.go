@@ -42,6 +42,13 @@ type diagRun struct {
 // password in the environment and an empty agent config file.
 func diagnose(t *testing.T, args ...string) diagRun {
 	t.Helper()
+	return diagnoseWrapped(t, nil, args...)
+}
+
+// diagnoseWrapped is diagnose with the agent started through wrap (e.g.
+// "ip netns exec NS"); nil runs it directly.
+func diagnoseWrapped(t *testing.T, wrap []string, args ...string) diagRun {
+	t.Helper()
 	bin := requireAgent(t)
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "agent.yaml")
@@ -50,6 +57,9 @@ func diagnose(t *testing.T, args ...string) diagRun {
 	defer cancel()
 	full := append([]string{"diagnose", "--config", cfgFile, "--json"}, args...)
 	cmd := exec.CommandContext(ctx, bin, full...)
+	if len(wrap) > 0 {
+		cmd = exec.CommandContext(ctx, wrap[0], append(append(wrap[1:len(wrap):len(wrap)], bin), full...)...)
+	}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir, "SMB_AGENT_PASSWORD=" + probePass}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -270,6 +280,41 @@ func TestDiagnoseConnectionRefused(t *testing.T) {
 		f := finding(t, r, "connection-refused", "bound-to-other-interface")
 		requireEvidenceAt(t, f, s.ConfPath(), confLine(t, s.ConfPath(), "interfaces = 127.0.0.1"))
 	})
+}
+
+// TestDiagnoseHostUnreachable runs the agent inside a network namespace
+// made by the test, where an "unreachable" route makes connect() fail with
+// EHOSTUNREACH without a packet leaving the host (as in
+// TestProbeHostUnreachableInNetns); no local address covers the target.
+func TestDiagnoseHostUnreachable(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2 (ip) to create a network namespace")
+	}
+	ns := fmt.Sprintf("agtdiag%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	for _, args := range [][]string{{"-n", ns, "link", "set", "lo", "up"}, {"-n", ns, "route", "add", "unreachable", "10.254.7.0/24"}} {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		require.NoError(t, err, "ip %v: %s", args, out)
+	}
+	s := startDiag(t, harness.Config{})
+	args := diagArgs(s, "--timeout", "2s")
+	for i := range args {
+		if args[i] == s.Addr() {
+			args[i] = "10.254.7.1:445"
+		}
+	}
+	r := diagnoseWrapped(t, []string{"ip", "netns", "exec", ns}, args...)
+	require.Equal(t, 2, r.code)
+	f := finding(t, r, "host-unreachable", "address-missing")
+	require.Equal(t, "SMB operation failed: [Errno 113] Host is unreachable", f.ScoringMessage)
+	require.NotEmpty(t, f.Evidence)
 }
 
 func TestDiagnoseTimeout(t *testing.T) {

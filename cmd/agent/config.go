@@ -139,7 +139,9 @@ func loadForCommand(ctx context.Context, s *streams, f *configFlags) (*smbconf.C
 		}
 	}
 	cfg, err := smbconf.Load(f.smbConf, smbconf.LoadOptions{Version: ver})
-	if cfg != nil {
+	if err == nil {
+		// Warnings only for a configuration Samba loads: for one it
+		// refuses, the contract is exactly one error line.
 		for _, w := range cfg.Warnings {
 			fmt.Fprintf(s.err, "warning: %s\n", w)
 		}

@@ -9,9 +9,7 @@ import (
 // Commands that later issues fill in. Each exists so that the command line
 // is stable from the start, and says clearly that it is not there yet.
 func init() {
-	for _, c := range []struct{ use, short string }{
-		{"fix", "Plan, and with approval apply, the least permissive fix"},
-	} {
+	for _, c := range []struct{ use, short string }{} {
 		c := c
 		registerCommand(func(*streams) *cobra.Command {
 			return &cobra.Command{

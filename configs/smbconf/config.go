@@ -130,6 +130,7 @@ type service struct {
 	opts   optList
 	header Origin // where the section was first opened
 	killed bool   // removed by "config backend = registry"
+	idx    int    // position in Config.svcs
 }
 
 // Config is smb.conf as testparm reads it.
@@ -141,7 +142,9 @@ type Config struct {
 	// Load returns the first as its error.
 	Fatal []Problem
 
-	version  SambaVersion // whose defaults were used
+	version  SambaVersion      // whose defaults were used
+	opts     LoadOptions       // as resolved by newLoader: what the editor re-parses with
+	srcs     map[string][]byte // the bytes of every file read, by its name in files
 	path     string
 	files    []string
 	hostname string
@@ -189,16 +192,37 @@ func (c *Config) valid(s *service) bool {
 	return true
 }
 
-// findService is lp_servicenumber(): the last share whose name equals
-// name case-insensitively (strequal; whitespace counts).
+// findService is lp_servicenumber(): the last share whose name, copied
+// into an fstring (255 bytes) and %-substituted as testparm does
+// (standard_sub_basic), equals name case-insensitively (strequal;
+// whitespace counts). So "[%h-share]" is found as "myhost-share", not by
+// its raw name.
 func (c *Config) findService(name string) *service {
 	for i := len(c.svcs) - 1; i >= 0; i-- {
 		s := c.svcs[i]
-		if c.valid(s) && strequal(s.name, name) {
+		if c.valid(s) && strequal(c.serviceLookupName(s.name), name) {
 			return s
 		}
 	}
 	return nil
+}
+
+// fstringMax is sizeof(fstring)-1.
+const fstringMax = 255
+
+// serviceLookupName is the name lp_servicenumber compares.
+func (c *Config) serviceLookupName(name string) string {
+	if len(name) > fstringMax {
+		name = name[:fstringMax]
+	}
+	if strings.IndexByte(name, '%') < 0 {
+		return name
+	}
+	name = c.subBasic(name)
+	if len(name) > fstringMax {
+		name = name[:fstringMax]
+	}
+	return name
 }
 
 func isGlobalSection(section string) bool {
@@ -277,4 +301,3 @@ func optValue(o opt) Value {
 	}
 	return v
 }
-

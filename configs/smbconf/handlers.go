@@ -66,17 +66,20 @@ func handleInclude(l *loader, p *Param, s *service, value string, a *assign) err
 		}
 		return nil
 	}
-	fname := l.substitute(value)
+	fname := l.c.subBasic(value)
 	setSlot(l, p, s, val{s: fname}, a)
 	path := absPath(l.workDir, fname)
-	fi, err := os.Stat(path)
-	if err != nil || !(fi.Mode().IsRegular() || fi.Mode()&fs.ModeNamedPipe != 0) {
-		// file_exist() is false: DEBUG(2, "Can't find include file").
-		l.warn(a.o.File, a.o.Line, "include file %s not found; Samba skips it silently", path)
-		return nil
-	}
-	if fi.Mode()&fs.ModeNamedPipe != 0 {
-		return fmt.Errorf("include %s is a FIFO; refusing to read it", path)
+	src, inMemory := l.overlay[path]
+	if !inMemory {
+		fi, err := os.Stat(path)
+		if err != nil || !(fi.Mode().IsRegular() || fi.Mode()&fs.ModeNamedPipe != 0) {
+			// file_exist() is false: DEBUG(2, "Can't find include file").
+			l.warn(a.o.File, a.o.Line, "include file %s not found; Samba skips it silently", path)
+			return nil
+		}
+		if fi.Mode()&fs.ModeNamedPipe != 0 {
+			return fmt.Errorf("include %s is a FIFO; refusing to read it", path)
+		}
 	}
 	for i, f := range l.chain {
 		if f == path {
@@ -84,9 +87,16 @@ func handleInclude(l *loader, p *Param, s *service, value string, a *assign) err
 			return fmt.Errorf("include loop %s (Samba fails at include depth %d)", strings.Join(loop, " -> "), maxIncludeDepth)
 		}
 	}
-	src, lerr := l.readFile(path, path)
-	if lerr != nil {
-		return fmt.Errorf("include %s: %s", path, lerr.Msg)
+	if inMemory {
+		if l.total+int64(len(src)) > l.max {
+			return fmt.Errorf("include %s: configuration too large", path)
+		}
+		l.total += int64(len(src))
+	} else {
+		var lerr *LoadError
+		if src, lerr = l.readFile(path, path); lerr != nil {
+			return fmt.Errorf("include %s: %s", path, lerr.Msg)
+		}
 	}
 	if !containsStr(l.c.files, path) {
 		l.c.files = append(l.c.files, path)
@@ -102,29 +112,42 @@ func handleInclude(l *loader, p *Param, s *service, value string, a *assign) err
 	return nil
 }
 
-// substitute is talloc_sub_basic() as testparm sees it: no client, no
-// user. Unknown escapes stay as written.
-func (l *loader) substitute(s string) string {
+// subBasic is talloc_sub_basic() (source3/lib/substitute.c) as testparm
+// runs it: no client and no user (smb_name and domain are ""). Every known
+// escape is replaced everywhere in the string at once (realloc_string_sub),
+// with the unsafe characters $`"';%\r\n of the inserted text turned into
+// '_'; scanning goes on one byte after the '%' just handled. %G (no such
+// user), %$(VAR) of an unset variable, %LOGONSERVER% and unknown escapes
+// stay as written. Checked against testparm 4.17 (edit_test.go
+// TestFindServiceSubstitution).
+func (c *Config) subBasic(s string) string {
 	if strings.IndexByte(s, '%') < 0 {
 		return s
 	}
-	c := l.c
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
+	for i := 0; i < len(s); {
+		j := strings.IndexByte(s[i:], '%')
+		if j < 0 {
+			break
 		}
-		r := ""
-		known := true
-		switch s[i+1] {
+		p := i + j
+		i = p + 1
+		if p+1 >= len(s) {
+			break
+		}
+		pat, r := s[p:p+2], ""
+		switch s[p+1] {
 		case 'U', 'D', 'M', 'm':
 			r = ""
 		case 'I', 'i':
 			r = "0.0.0.0"
 		case 'J', 'j':
 			r = "0_0_0_0"
-		case 'L', 'N':
+		case 'L':
+			if len(s)-p >= len("%LOGONSERVER%") && strings.EqualFold(s[p:p+len("%LOGONSERVER%")], "%LOGONSERVER%") {
+				continue
+			}
+			r = c.g[mustParam("netbios name").slot].v.s
+		case 'N':
 			r = c.g[mustParam("netbios name").slot].v.s
 		case 'h':
 			r = hostShort(c.hostname)
@@ -141,25 +164,40 @@ func (l *loader) substitute(s string) string {
 		case 'd':
 			r = strconv.Itoa(os.Getpid())
 		case '$':
-			if i+2 < len(s) && s[i+2] == '(' {
-				if j := strings.IndexByte(s[i+3:], ')'); j >= 0 {
-					b.WriteString(os.Getenv(s[i+3 : i+3+j]))
-					i += 3 + j
-					continue
-				}
+			if p+2 >= len(s) || s[p+2] != '(' {
+				continue
 			}
-			known = false
+			q := strings.IndexByte(s[p:], ')')
+			if q < 0 {
+				continue
+			}
+			env, ok := os.LookupEnv(s[p+3 : p+q])
+			if !ok {
+				continue
+			}
+			pat, r = s[p:p+q+1], env
 		default:
-			known = false
-		}
-		if !known {
-			b.WriteByte('%')
 			continue
 		}
-		b.WriteString(r)
-		i++
+		s = strings.ReplaceAll(s, pat, unsafeToUnderscore(r))
 	}
-	return b.String()
+	return s
+}
+
+// unsafeToUnderscore is what realloc_string_sub does to the text it
+// inserts.
+func unsafeToUnderscore(s string) string {
+	if !strings.ContainsAny(s, "$`\"';%\r\n") {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		switch c {
+		case '$', '`', '"', '\'', ';', '%', '\r', '\n':
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func hostShort(h string) string {
@@ -202,7 +240,7 @@ func handleCopy(l *loader, p *Param, s *service, value string, a *assign) error 
 func handlePrinting(l *loader, p *Param, s *service, value string, a *assign) error {
 	e, ok := enumLookup(p, value)
 	if !ok {
-		return fmt.Errorf("invalid value %q for %q", value, p.Name)
+		return fmt.Errorf("invalid value %q for %q", clip(value), p.Name)
 	}
 	setSlot(l, p, s, val{s: e}, a)
 	if s != nil {
@@ -221,7 +259,7 @@ func handlePrinting(l *loader, p *Param, s *service, value string, a *assign) er
 func handleRealm(l *loader, p *Param, s *service, value string, a *assign) error {
 	u, ok := toUpperSamba(value)
 	if !ok {
-		return fmt.Errorf("realm %q is not valid UTF-8", value)
+		return fmt.Errorf("realm %q is not valid UTF-8", clip(value))
 	}
 	setSlot(l, p, s, val{s: u}, a)
 	return nil
@@ -248,7 +286,7 @@ func handleSmbPorts(l *loader, p *Param, s *service, value string, a *assign) er
 	for _, e := range list {
 		v, ok, of, neg, end := cStrtoul(e, 10)
 		if !ok || of || neg || end != len(e) || v == 0 || v > 65535 {
-			return fmt.Errorf("smb ports: %q is not a port number (1-65535)", e)
+			return fmt.Errorf("smb ports: %q is not a port number (1-65535)", clip(e))
 		}
 	}
 	setSlot(l, p, s, val{list: list}, a)
@@ -258,7 +296,7 @@ func handleSmbPorts(l *loader, p *Param, s *service, value string, a *assign) er
 // handleRPCPortRange is handle_rpc_server_dynamic_port_range:
 // sscanf("%d - %d") with 1024 <= low <= high <= 65535.
 func handleRPCPortRange(l *loader, p *Param, s *service, value string, a *assign) error {
-	bad := fmt.Errorf("rpc server dynamic port range %q is not LOW-HIGH within 1024-65535", value)
+	bad := fmt.Errorf("rpc server dynamic port range %q is not LOW-HIGH within 1024-65535", clip(value))
 	low, rest, ok := scanInt(value)
 	if !ok {
 		return bad
@@ -302,7 +340,7 @@ func handleNameResolveOrder(l *loader, p *Param, s *service, value string, a *as
 		switch e {
 		case "lmhosts", "wins", "host", "bcast":
 		default:
-			return fmt.Errorf("invalid name resolve order entry %q (want lmhosts, wins, host or bcast)", e)
+			return fmt.Errorf("invalid name resolve order entry %q (want lmhosts, wins, host or bcast)", clip(e))
 		}
 	}
 	setSlot(l, p, s, val{list: list}, a)
@@ -335,7 +373,7 @@ func handleKdcEnctypes(defaultDomain bool) handler {
 			}
 		}
 		if len(bad) > 0 {
-			return fmt.Errorf("invalid value %q for %q", strings.Join(bad, " "), p.Name)
+			return fmt.Errorf("invalid value %q for %q", clip(strings.Join(bad, " ")), p.Name)
 		}
 		setSlot(l, p, s, val{n: int(int32(result))}, a)
 		return nil

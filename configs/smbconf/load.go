@@ -56,6 +56,31 @@ type loader struct {
 	max      int64
 	cache    map[string][]Line
 	binary   map[string]int // files that look binary: offset of the first control byte
+	// overlay, when set, is read instead of the disk for the files it
+	// holds (the editor's verification); tracing records every section
+	// and assignment line in trace.
+	overlay map[string][]byte
+	tracing bool
+	trace   []traceLine
+}
+
+// traceLine is one section or assignment line as the loader processed
+// it, with the section in effect (index into Config.svcs; -1: [global]).
+type traceLine struct {
+	file  string
+	idx   int    // index in the lexed lines of file
+	param *Param // for an assignment: the parameter (nil: unknown, parametric)
+	ctx   int    // section the line is read in (for a header: the one it opens)
+	after int    // section in effect after the line (an include may change it)
+	nsvcs int    // shares opened after the line
+}
+
+// context is the section in effect: -1 for [global].
+func (l *loader) context() int {
+	if l.inGlobal || l.cur == nil {
+		return -1
+	}
+	return l.cur.idx
 }
 
 // Load reads smb.conf at path the way testparm reads it. The error is a
@@ -86,6 +111,9 @@ func Parse(src []byte, name string, opts LoadOptions) (*Config, error) {
 	if int64(len(src)) > l.max {
 		return nil, &LoadError{File: name, Msg: fmt.Sprintf("file too large (%d bytes; the limit is %d)", len(src), l.max)}
 	}
+	// Keep a copy: the editor's FileChange.Before must be the bytes as
+	// read, whatever the caller does with src later.
+	src = append([]byte(nil), src...)
 	l.noteBinary(name, src)
 	l.total = int64(len(src))
 	return l.run(name, src)
@@ -110,6 +138,8 @@ func newLoader(path string, opts LoadOptions) (*loader, error) {
 	d := getDefaults(opts.Version, host)
 	c := &Config{
 		version:  d.version,
+		opts:     LoadOptions{WorkDir: wd, Version: opts.Version, MaxFileSize: max, Hostname: host},
+		srcs:     map[string][]byte{},
 		path:     path,
 		hostname: host,
 		dflt:     d,
@@ -290,6 +320,9 @@ func (l *loader) fatal(file string, line int, format string, args ...any) {
 // process is pm_process/tini_parse over one file: it stops at the first
 // line Samba refuses, as tini_parse does.
 func (l *loader) process(file string, src []byte) bool {
+	if _, ok := l.c.srcs[file]; !ok {
+		l.c.srcs[file] = src
+	}
 	lines, ok := l.cache[file]
 	if !ok {
 		lines = Lex(src)
@@ -300,7 +333,12 @@ func (l *loader) process(file string, src []byte) bool {
 		switch ln.Kind {
 		case LineSection:
 			o := Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: "[" + ln.Section + "]"}
-			if !l.doSection(ln.Section, o) {
+			ok := l.doSection(ln.Section, o)
+			if l.tracing {
+				ctx := l.context()
+				l.trace = append(l.trace, traceLine{file: file, idx: i, ctx: ctx, after: ctx, nsvcs: len(l.c.svcs)})
+			}
+			if !ok {
 				return false
 			}
 		case LineBadSection:
@@ -317,7 +355,17 @@ func (l *loader) process(file string, src []byte) bool {
 			}
 		case LineParam:
 			a := &assign{o: Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: ln.Name}, raw: ln.Value}
-			if !l.doParameter(ln.Name, ln.Value, a) {
+			t := -1
+			if l.tracing {
+				p, _ := LookupParam(ln.Name)
+				t = len(l.trace)
+				l.trace = append(l.trace, traceLine{file: file, idx: i, param: p, ctx: l.context()})
+			}
+			ok := l.doParameter(ln.Name, ln.Value, a)
+			if t >= 0 {
+				l.trace[t].after, l.trace[t].nsvcs = l.context(), len(l.c.svcs)
+			}
+			if !ok {
 				return false
 			}
 		}
@@ -325,6 +373,8 @@ func (l *loader) process(file string, src []byte) bool {
 	return true
 }
 
+// clip shortens text quoted in a message (a garbage line or name can be
+// kilobytes long) to about 60 bytes.
 func clip(s string) string {
 	if len(s) > 60 {
 		return s[:57] + "..."
@@ -371,7 +421,7 @@ func (l *loader) addService(name string, o Origin, base []slot, set []bool) *ser
 	if s, ok := c.byName[key]; ok {
 		return s
 	}
-	s := &service{name: name, header: o}
+	s := &service{name: name, header: o, idx: len(c.svcs)}
 	s.slots = make([]slot, len(base))
 	copy(s.slots, base)
 	s.set = make([]bool, len(base))
@@ -435,7 +485,7 @@ func (l *loader) doGlobal(name, value string, a *assign) bool {
 		if strings.IndexByte(name, ':') >= 0 {
 			return l.parametric(nil, name, value, a)
 		}
-		l.warn(a.o.File, a.o.Line, "unknown parameter %q ignored", name)
+		l.warn(a.o.File, a.o.Line, "unknown parameter %q ignored", clip(name))
 		return true
 	}
 	if locked(p) {
@@ -455,7 +505,7 @@ func (l *loader) doService(s *service, name, value string, a *assign) bool {
 		if strings.IndexByte(name, ':') >= 0 {
 			return l.parametric(s, name, value, a)
 		}
-		l.warn(a.o.File, a.o.Line, "unknown parameter %q ignored", name)
+		l.warn(a.o.File, a.o.Line, "unknown parameter %q ignored", clip(name))
 		return true
 	}
 	if locked(p) {
@@ -465,7 +515,7 @@ func (l *loader) doService(s *service, name, value string, a *assign) bool {
 		l.warn(a.o.File, a.o.Line, "the %q option is deprecated", name)
 	}
 	if p.Class == ClassGlobal {
-		l.warn(a.o.File, a.o.Line, "global parameter %q in share [%s] is ignored", name, s.name)
+		l.warn(a.o.File, a.o.Line, "global parameter %q in share [%s] is ignored", name, clip(s.name))
 		return true
 	}
 	s.set[p.slot] = true
@@ -482,7 +532,7 @@ func (l *loader) parametric(s *service, name, value string, a *assign) bool {
 	}
 	key, ok := toLowerSamba(name[i:])
 	if !ok {
-		l.fatal(a.o.File, a.o.Line, "parametric option name %q is not valid UTF-8; Samba refuses the file", name)
+		l.fatal(a.o.File, a.o.Line, "parametric option name %q is not valid UTF-8; Samba refuses the file", clip(name))
 		return false
 	}
 	if s == nil {

@@ -52,7 +52,7 @@ func parseTyped(p *Param, s string, cur val) (val, error) {
 	case TypeBool, TypeBoolRev:
 		b, ok := setBoolean(s)
 		if !ok {
-			return val{}, fmt.Errorf("%q is not a boolean value for %q", s, p.Name)
+			return val{}, fmt.Errorf("%q is not a boolean value for %q", clip(s), p.Name)
 		}
 		if p.Type == TypeBoolRev {
 			b = !b
@@ -68,13 +68,13 @@ func parseTyped(p *Param, s string, cur val) (val, error) {
 	case TypeOctal:
 		n, ok := sscanfOctal(s)
 		if !ok {
-			return val{}, fmt.Errorf("invalid octal number %q for %q", s, p.Name)
+			return val{}, fmt.Errorf("invalid octal number %q for %q", clip(s), p.Name)
 		}
 		return val{n: n}, nil
 	case TypeBytes:
 		v, ok := convStrSize(s)
 		if !ok || v > 1<<31-1 {
-			return val{}, fmt.Errorf("%q is not a valid size for %q", s, p.Name)
+			return val{}, fmt.Errorf("%q is not a valid size for %q", clip(s), p.Name)
 		}
 		return val{n: int(v)}, nil
 	case TypeCmdList:
@@ -94,7 +94,7 @@ func parseTyped(p *Param, s string, cur val) (val, error) {
 	case TypeEnum:
 		e, ok := enumLookup(p, s)
 		if !ok {
-			return val{}, fmt.Errorf("invalid value %q for %q", s, p.Name)
+			return val{}, fmt.Errorf("invalid value %q for %q", clip(s), p.Name)
 		}
 		return val{s: e}, nil
 	}
@@ -135,7 +135,7 @@ func editList(p *Param, s string, cur val) (val, error) {
 			}
 		default:
 			if i != 0 {
-				return cur, fmt.Errorf("unsupported list syntax for %q: %q", p.Name, s)
+				return cur, fmt.Errorf("unsupported list syntax for %q: %q", p.Name, clip(s))
 			}
 			return val{list: nl}, nil
 		}
