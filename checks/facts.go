@@ -67,7 +67,9 @@ type Facts struct {
 	// credentials" is told apart from a login that was not attempted).
 	HasPassword bool
 	// Account is the scoring user as passdb and the Unix account database
-	// see it (pdbedit -Lv USER, getent passwd USER); nil when not gathered.
+	// see it (pdbedit -Lv USER, getent passwd USER); nil when not gathered
+	// (no user, or a probe run whose login and share steps all succeeded:
+	// then nothing needs explaining).
 	Account *AccountFacts
 	// Net is the host's interfaces and routes; nil when not gathered.
 	Net *NetFacts

@@ -244,11 +244,18 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		n := gatherNet(ctx, cfg.RemoteClientIP, run, o.LookPath)
 		commit(func() { f.Net = n })
 	})
-	if f.User != "" {
-		spawn("account", func() {
-			a := gatherAccount(ctx, f.User, cfg.SMBConf, f.Now, run, o.LookPath)
-			commit(func() { f.Account = a })
-		})
+	// The account lookup (pdbedit, a Samba binary start that costs about
+	// what a whole smbclient -L does) only explains a failed or guest
+	// login: with a probe to run, it waits for the probe and runs only when
+	// the probe found something wrong (probeNeedsAccount).
+	probing := !o.SkipProbe && terr == nil
+	accountSkipped := false
+	lookupAccount := func() {
+		a := gatherAccount(ctx, f.User, cfg.SMBConf, f.Now, run, o.LookPath)
+		commit(func() { f.Account = a })
+	}
+	if f.User != "" && !probing {
+		spawn("account", lookupAccount)
 	}
 	var masterArgs []string
 	if f.Smbd.Master != nil {
@@ -287,6 +294,14 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		spawn("probe", func() {
 			r := probe.Run(ctx, host, popts)
 			commit(func() { f.Probe = r })
+			if f.User == "" {
+				return
+			}
+			if !probeNeedsAccount(r) {
+				commit(func() { accountSkipped = true })
+				return
+			}
+			lookupAccount()
 		})
 	}
 	done := make(chan struct{})
@@ -309,7 +324,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	} else if f.Net.Err != "" {
 		f.addErr("network", errors.New(f.Net.Err))
 	}
-	if f.User != "" && f.Account == nil {
+	if f.User != "" && f.Account == nil && !accountSkipped {
 		f.addErr("account", errors.New(late("looking up "+f.User)))
 	} else if f.Account != nil && f.Account.Err != "" {
 		f.addErr("account", errors.New(f.Account.Err))
@@ -475,4 +490,14 @@ func firstStackLine(st []byte) string {
 		}
 	}
 	return ""
+}
+
+// probeNeedsAccount: the account facts (passdb flags, Unix account) explain
+// a login that failed or fell back to guest, and what followed from it
+// (IPC$, shares); a clean probe run with a real login needs none.
+func probeNeedsAccount(r *probe.Result) bool {
+	if r == nil || r.Login == nil || !r.Login.OK() || r.Login.Guest || r.Login.Anonymous {
+		return true
+	}
+	return len(r.Failures()) > 0
 }

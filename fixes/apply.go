@@ -377,6 +377,12 @@ func validate(ctx context.Context, p *Plan, env *Env) error {
 	}
 	for _, pf := range p.Fixes {
 		for _, e := range pf.Edits {
+			if e.Param == "log level" {
+				// testparm semantics: the tool's own log level locks the
+				// parameter, so the model cannot show the written value
+				// (smbd reads it; the editor verified the line itself).
+				continue
+			}
 			v, ok := c.Lookup(e.Section, e.Param)
 			switch {
 			case e.Remove:

@@ -91,7 +91,7 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 	}
 	asJSON := cfg.Output.JSON
 	ctx := cmd.Context()
-	env, err := fixEnv(s, cfg, o, asJSON)
+	env, err := fixEnv(ctx, s, cfg, o, asJSON)
 	if err != nil {
 		return withCode(exitUnknown, err)
 	}
@@ -212,7 +212,7 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 }
 
 // fixEnv builds the transaction's environment from the configuration.
-func fixEnv(s *streams, cfg *configs.Config, o fixOptions, asJSON bool) (fixes.Env, error) {
+func fixEnv(ctx context.Context, s *streams, cfg *configs.Config, o fixOptions, asJSON bool) (fixes.Env, error) {
 	split := func(key, v string) ([]string, error) {
 		argv, err := configs.SplitCommand(v)
 		if err != nil {
@@ -228,7 +228,7 @@ func fixEnv(s *streams, cfg *configs.Config, o fixOptions, asJSON bool) (fixes.E
 		ProveTimeout: cfg.Fix.ProveTimeout,
 		AllowSMB1:    cfg.Fix.AllowSMB1,
 		Fault:        fixes.InjectedFault(),
-		Approver:     terminalApprover(s, o.yes),
+		Approver:     terminalApprover(ctx, s, o.yes),
 		Prober: func(ctx context.Context) (*checks.Report, error) {
 			rep, _, err := checks.Diagnose(ctx, cfg)
 			return rep, err
@@ -273,7 +273,7 @@ func fixEnv(s *streams, cfg *configs.Config, o fixOptions, asJSON bool) (fixes.E
 // answer from stdin, "y" or "yes" approves and anything else (an empty
 // line, end of input) does not. Without a terminal on stdin it refuses
 // unless --yes was given.
-func terminalApprover(s *streams, yes bool) fixes.Approver {
+func terminalApprover(ctx context.Context, s *streams, yes bool) fixes.Approver {
 	return func(prompt string) (bool, error) {
 		if yes {
 			fmt.Fprintf(s.err, "%syes (--yes)\n", prompt)
@@ -284,12 +284,26 @@ func terminalApprover(s *streams, yes bool) fixes.Approver {
 			return false, errors.New("no terminal to ask for approval on; pass --yes to apply without asking")
 		}
 		fmt.Fprint(s.err, prompt)
-		line, err := bufio.NewReader(f).ReadString('\n')
-		if err != nil && line == "" {
-			fmt.Fprintln(s.err)
+		type answer struct {
+			line string
+			err  error
 		}
-		ans := strings.ToLower(strings.TrimSpace(line))
-		return ans == "y" || ans == "yes", nil
+		got := make(chan answer, 1)
+		go func() {
+			line, err := bufio.NewReader(f).ReadString('\n')
+			got <- answer{line, err}
+		}()
+		select {
+		case <-ctx.Done(): // Ctrl-C at the prompt: no
+			fmt.Fprintln(s.err)
+			return false, errors.New("interrupted at the prompt")
+		case a := <-got:
+			if a.err != nil && a.line == "" {
+				fmt.Fprintln(s.err)
+			}
+			ans := strings.ToLower(strings.TrimSpace(a.line))
+			return ans == "y" || ans == "yes", nil
+		}
 	}
 }
 
