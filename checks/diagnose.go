@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // ErrBadInput marks Diagnose errors caused by the configuration (an
@@ -32,7 +33,8 @@ func Diagnose(ctx context.Context, cfg *configs.Config) (*Report, *Facts, error)
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	started := time.Now()
-	f := Gather(ctx, GatherOptions{Config: cfg, Clients: clients, Password: pw})
+	f := Gather(ctx, GatherOptions{Config: cfg, Clients: clients, Password: pw,
+		VersionCache: smbconf.DefaultVersionCache()})
 	// The scoring account and share name the findings and the commands;
 	// the password itself never enters Facts.
 	if f.User == "" {

@@ -45,6 +45,10 @@ type GatherOptions struct {
 	Now func() time.Time
 	// SkipProbe leaves Facts.Probe nil (no network I/O).
 	SkipProbe bool
+	// VersionCache remembers what the installed smbd reported, so that
+	// `smbd --version` (as costly as a whole probe run) runs once per
+	// installed binary; nil runs it every time.
+	VersionCache *smbconf.VersionCache
 }
 
 // Budget of the local gatherers, and what Gather may take beyond the
@@ -133,7 +137,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		// A wedged version command leaves a third of the budget to load
 		// smb.conf with the generated table's defaults.
 		vctx, vcancel := context.WithTimeout(localCtx, localBudget*2/3)
-		r.version, r.source, r.verErr = resolveVersion(vctx, cfg, run, o.LookPath)
+		r.version, r.source, r.verErr = resolveVersion(vctx, cfg, run, o.LookPath, o.VersionCache)
 		vcancel()
 		r.config, r.configErr = loadSmbConf(cfg.SMBConf, r.version)
 		files := []string{cfg.SMBConf}

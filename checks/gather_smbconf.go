@@ -27,7 +27,7 @@ var versionCommands = [][]string{{"smbd", "--version"}, {"testparm", "-V"}}
 // resolveVersion picks the Samba version whose defaults apply: the
 // configured samba_version (--samba-version), else what the installed
 // smbd (or testparm) says. It returns the version and its source.
-func resolveVersion(ctx context.Context, cfg *configs.Config, run runFunc, lookPath func(string) (string, error)) (smbconf.SambaVersion, string, error) {
+func resolveVersion(ctx context.Context, cfg *configs.Config, run runFunc, lookPath func(string) (string, error), cache *smbconf.VersionCache) (smbconf.SambaVersion, string, error) {
 	if s := strings.TrimSpace(cfg.SambaVersion); s != "" {
 		v, err := smbconf.ParseSambaVersion(s)
 		src := "config"
@@ -42,9 +42,13 @@ func resolveVersion(ctx context.Context, cfg *configs.Config, run runFunc, lookP
 	var problems []string
 	for _, argv := range versionCommands {
 		name := strings.Join(argv, " ")
-		if _, err := lookPath(argv[0]); err != nil {
+		bin, err := lookPath(argv[0])
+		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: not installed", argv[0]))
 			continue
+		}
+		if v, ok := cache.Get(bin); ok {
+			return v, name + " (cached)", nil
 		}
 		out, err := run(ctx, argv[0], argv[1:]...)
 		if err != nil {
@@ -56,6 +60,7 @@ func resolveVersion(ctx context.Context, cfg *configs.Config, run runFunc, lookP
 		}
 		for _, line := range strings.Split(string(out), "\n") {
 			if v, err := smbconf.ParseSambaVersion(strings.TrimSpace(line)); err == nil {
+				cache.Put(bin, v)
 				return v, name, nil
 			}
 		}

@@ -387,13 +387,22 @@ func interfacesScenario(t *testing.T) (*harness.Smbd, []string) {
 // starts with the server's directory, which would include the agent
 // waiting for its restart command.
 func v6Args(s *harness.Smbd) []string {
-	args := diagArgs(s)
-	for i := 0; i < len(args); i++ {
-		switch args[i] {
-		case s.Addr():
+	args := restartSafeArgs(s)
+	for i := range args {
+		if args[i] == s.Addr() {
 			args[i] = net.JoinHostPort("::1", strconv.Itoa(s.Port()))
-		case "--smb-conf":
-			args = append(append(args[:i:i], "--smb-conf="+args[i+1]), args[i+2:]...)
+		}
+	}
+	return args
+}
+
+// restartSafeArgs are diagArgs with --smb-conf=PATH as one word (see
+// v6Args).
+func restartSafeArgs(s *harness.Smbd) []string {
+	args := diagArgs(s)
+	for i := 0; i < len(args)-1; i++ {
+		if args[i] == "--smb-conf" {
+			return append(append(args[:i:i], "--smb-conf="+args[i+1]), args[i+2:]...)
 		}
 	}
 	return args
@@ -594,5 +603,39 @@ func TestFixRefusals(t *testing.T) {
 		require.True(t, out.Plan.Fixes[0].EnablesSMB1)
 		require.NotEmpty(t, out.Plan.Fixes[0].Risk)
 		requireSame(t, snap)
+	})
+}
+
+// TestFixOtherPatterns: the safe fixes of other patterns, applied and
+// proven: a stopped smbd is started; rpc start on demand helpers = no
+// (no samba-dcerpcd running) is set back to yes, with no smbd action.
+func TestFixOtherPatterns(t *testing.T) {
+	t.Parallel()
+	t.Run("smbd stopped", func(t *testing.T) {
+		t.Parallel()
+		s := harness.StartT(t, harness.Config{Users: []harness.User{{Name: probeUser, Password: probePass}}, Shares: []harness.Share{{Name: "data"}}})
+		require.NoError(t, s.Stop())
+		ctl := newSmbdCtl(t, s, nil)
+		e := newFixEnv(t, fmt.Sprintf("  start_cmd: %q\n", ctl.cmd()))
+		snap := snapshot(t, s.ConfPath())
+		r := e.run(t, requireAgent(t), nil, append(restartSafeArgs(s), "--apply", "--yes")...)
+		require.Equal(t, 0, r.code)
+		require.Contains(t, r.stdout, "connection-refused/smbd-not-running")
+		require.Equal(t, int32(1), ctl.calls.Load())
+		require.NotZero(t, s.PID())
+		requireSame(t, snap)
+	})
+	t.Run("rpc start on demand helpers = no", func(t *testing.T) {
+		t.Parallel()
+		s := harness.StartT(t, harness.Config{Global: []string{"rpc start on demand helpers = no"},
+			Users: []harness.User{{Name: probeUser, Password: probePass}}, Shares: []harness.Share{{Name: "data"}}})
+		e := newFixEnv(t, "")
+		snap := snapshot(t, s.ConfPath())
+		r := e.run(t, requireAgent(t), nil, append(diagArgs(s), "--apply", "--yes")...)
+		require.Equal(t, 0, r.code)
+		got, _ := os.ReadFile(s.ConfPath())
+		require.Equal(t, strings.Replace(string(snap[s.ConfPath()]), "rpc start on demand helpers = no", "rpc start on demand helpers = yes", 1), string(got))
+		d := diagnose(t, diagArgs(s)...)
+		require.Equal(t, 0, d.code, "%+v", d.report.Findings)
 	})
 }

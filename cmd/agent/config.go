@@ -130,7 +130,7 @@ func loadForCommand(ctx context.Context, s *streams, f *configFlags) (*smbconf.C
 		ver = v
 	} else {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		v, err := smbconf.DetectSambaVersion(dctx)
+		v, err := smbconf.DetectSambaVersionCached(dctx, smbconf.DefaultVersionCache())
 		cancel()
 		if err != nil {
 			fmt.Fprintf(s.err, "warning: %v; using the defaults of Samba %s\n", err, smbconf.TableSambaVersion)

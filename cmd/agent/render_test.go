@@ -131,11 +131,11 @@ func TestRenderNagiosSanitises(t *testing.T) {
 
 func TestPickFormat(t *testing.T) {
 	for _, tc := range []struct {
-		format              string
-		formatSet, jsonCfg  bool
-		jsonSet             bool
-		want                string
-		err                 bool
+		format             string
+		formatSet, jsonCfg bool
+		jsonSet            bool
+		want               string
+		err                bool
 	}{
 		{"", false, false, false, formatText, false},
 		{"", false, true, true, formatJSON, false},
