@@ -130,8 +130,9 @@ func TestEveryKindFromEnvironmentAndFlags(t *testing.T) {
 	AddServeFlags(fs)
 	AddFixFlags(fs)
 	fs.StringSlice("log-path", nil, "")
+	fs.String("file", "", "") // as `agent diagnose` defines it
 	require.NoError(t, fs.Parse([]string{
-		"--json", "--listen", "0.0.0.0:9000", "--listen-public",
+		"--file", "scored/flag.txt", "--share", "files", "--json", "--listen", "0.0.0.0:9000", "--listen-public",
 		"--restart-cmd", "systemctl restart 'smbd.service'", "--allow-smb1",
 		"--log-path", "/a.log,/b.log", "--client", "windows-7", "--user", "scorer",
 	}))
@@ -172,6 +173,7 @@ func TestEveryKindFromEnvironmentAndFlags(t *testing.T) {
 	require.Equal(t, 4.2, cfg.Serve.Scoring.PointsPerCheck)
 	require.Equal(t, 2*time.Minute, cfg.Serve.Scoring.CheckInterval)
 	require.Equal(t, "/run/secret", cfg.Credentials.PasswordFile)
+	require.Equal(t, "scored/flag.txt", cfg.File.Path)
 	require.Equal(t, "10.0.0.7", cfg.RemoteClientIP)
 	require.Equal(t, "Version 4.17.12-Debian", cfg.SambaVersion)
 
@@ -253,7 +255,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad number", file: "serve:\n  jitter: lots\n",
 			want: []string{`FILE: serve.jitter: invalid number "lots"`}},
 		{name: "jitter out of range", file: "serve:\n  jitter: 1.5\n",
-			want: []string{"FILE: serve.jitter: must be a fraction in [0, 1), got 1.5 (line 2)"}},
+			want: []string{"FILE: serve.jitter: must be a fraction in [0, 0.5], got 1.5 (line 2)"}},
 		{name: "bad size", file: "logs:\n  max_bytes: -3\n",
 			want: []string{`FILE: logs.max_bytes: invalid size "-3"`}},
 		{name: "zero size", file: "logs:\n  max_bytes: 0\n",

@@ -34,7 +34,7 @@ var defaultFlagKeys = map[string]string{
 	// Defined by commands that need them; bound when present.
 	"guest":            "credentials.guest",
 	"remote-client-ip": "remote_client_ip",
-	"file-path":        "file.path",
+	"file":             "file.path",
 	"file-sha256":      "file.sha256",
 	"log-path":         "logs.paths",
 	"backup-dir":       "fix.backup_dir",

@@ -87,8 +87,8 @@ func (c *Config) validate() []*ValidationError {
 	if c.Serve.Interval < time.Second {
 		bad("serve.interval", "must be at least 1s, got %s", c.Serve.Interval)
 	}
-	if c.Serve.Jitter < 0 || c.Serve.Jitter >= 1 {
-		bad("serve.jitter", "must be a fraction in [0, 1), got %g", c.Serve.Jitter)
+	if c.Serve.Jitter < 0 || c.Serve.Jitter > 0.5 || c.Serve.Jitter != c.Serve.Jitter {
+		bad("serve.jitter", "must be a fraction in [0, 0.5], got %g", c.Serve.Jitter)
 	}
 	sc := c.Serve.Scoring
 	if sc.PointsPerCheck < 0 {

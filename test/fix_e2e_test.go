@@ -634,7 +634,8 @@ func TestFixOtherPatterns(t *testing.T) {
 		r := e.run(t, requireAgent(t), nil, append(diagArgs(s), "--apply", "--yes")...)
 		require.Equal(t, 0, r.code)
 		got, _ := os.ReadFile(s.ConfPath())
-		require.Equal(t, strings.Replace(string(snap[s.ConfPath()]), "rpc start on demand helpers = no", "rpc start on demand helpers = yes", 1), string(got))
+		// The line goes: the default (yes) applies.
+		require.Equal(t, strings.Replace(string(snap[s.ConfPath()]), "   rpc start on demand helpers = no\n", "", 1), string(got))
 		d := diagnose(t, diagArgs(s)...)
 		require.Equal(t, 0, d.code, "%+v", d.report.Findings)
 	})
