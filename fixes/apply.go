@@ -217,6 +217,15 @@ func Apply(ctx context.Context, p *Plan, env Env) (Result, error) {
 		return t.fail(ctx, p, m, false, "backup", err)
 	}
 
+	// smbd notices a changed file by its modification time in whole
+	// seconds (the include list keeps a time_t per file, source3/param/
+	// loadparm.c): a file rewritten within the second of its last write
+	// looks unchanged to the children, which then keep the old settings.
+	// Write in a later second than the file's current one.
+	if err := env.pastMtimeSecond(ctx, p.Changed()); err != nil {
+		return t.fail(ctx, p, m, false, "write", err)
+	}
+
 	// Write, each file atomically.
 	for i, fe := range p.Files {
 		if err := writeAtomic(fe.Path, fe.After, m.Files[i].meta(), env.fault); err != nil {
@@ -409,6 +418,22 @@ func validate(ctx context.Context, p *Plan, env *Env) error {
 
 func normValue(s string) string {
 	return strings.ToLower(strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' }), " "))
+}
+
+// pastMtimeSecond waits (at most a second) until the clock is past the
+// whole second of every file's modification time.
+func (e *Env) pastMtimeSecond(ctx context.Context, paths []string) error {
+	var latest time.Time
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.ModTime().After(latest) {
+			latest = fi.ModTime()
+		}
+	}
+	next := latest.Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
+	if d := next.Sub(time.Now()); d > 0 && d <= 2*time.Second {
+		return SleepContext(ctx, d)
+	}
+	return nil
 }
 
 // act runs the smbd action's command.

@@ -125,7 +125,7 @@ func (l optList) get(key string) (opt, bool) {
 // service is one share.
 type service struct {
 	name   string
-	slots  []slot
+	slots  []*slot // shared, immutable slots: a share starts as a copy of sDefault's pointers
 	set    []bool // set explicitly in this share: "copy =" leaves these alone
 	opts   optList
 	header Origin // where the section was first opened
@@ -149,9 +149,9 @@ type Config struct {
 	files    []string
 	hostname string
 
-	g      []slot // [global] values of global parameters
+	g      []*slot // [global] values of global parameters
 	gDef   []bool // per global slot: still "default" (FLAG_DEFAULT)
-	sd     []slot // sDefault: share parameters as modified by [global]
+	sd     []*slot // sDefault: share parameters as modified by [global]
 	sdDef  []bool
 	dflt   *defaults
 	gopts  optList
@@ -256,11 +256,11 @@ func (c *Config) Lookup(section, name string) (Value, bool) {
 	case p.Class == ClassGlobal && svc != nil:
 		return Value{}, false
 	case p.Class == ClassGlobal:
-		sl = c.g[p.slot]
+		sl = *c.g[p.slot]
 	case svc != nil:
-		sl = svc.slots[p.slot]
+		sl = *svc.slots[p.slot]
 	default:
-		sl = c.sd[p.slot]
+		sl = *c.sd[p.slot]
 	}
 	return c.value(p, sl), true
 }

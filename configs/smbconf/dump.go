@@ -71,7 +71,7 @@ func (c *Config) walkDump(f func(section string, start bool, name, printed strin
 	t := params()
 	f("global", true, "", "", nil, nil)
 	for _, p := range t.globalDmp {
-		sl := &c.g[p.slot]
+		sl := c.g[p.slot]
 		if c.gDef[p.slot] || isDefaultVal(p.Type, c.dflt.g[p.slot], sl.v) {
 			continue
 		}
@@ -81,7 +81,7 @@ func (c *Config) walkDump(f func(section string, start bool, name, printed strin
 		f("global", false, c.gopts[i].key, c.gopts[i].value, nil, &c.gopts[i])
 	}
 	for _, p := range t.localDmp {
-		sl := &c.sd[p.slot]
+		sl := c.sd[p.slot]
 		if c.sdDef[p.slot] || isDefaultVal(p.Type, c.dflt.l[p.slot], sl.v) {
 			continue
 		}
@@ -94,7 +94,7 @@ func (c *Config) walkDump(f func(section string, start bool, name, printed strin
 		}
 		f(s.name, true, "", "", nil, nil)
 		for _, p := range t.localDmp {
-			sl := &s.slots[p.slot]
+			sl := s.slots[p.slot]
 			if equalVal(p.Type, sl.v, c.sd[p.slot].v) {
 				continue
 			}

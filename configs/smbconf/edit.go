@@ -175,11 +175,11 @@ func (r *replay) findShare(name string) *service {
 func slotOf(c *Config, p *Param, tgt int) slot {
 	switch {
 	case tgt >= 0:
-		return c.svcs[tgt].slots[p.slot]
+		return *c.svcs[tgt].slots[p.slot]
 	case p.Class == ClassGlobal:
-		return c.g[p.slot]
+		return *c.g[p.slot]
 	}
-	return c.sd[p.slot]
+	return *c.sd[p.slot]
 }
 
 // checkValue refuses a value that would not survive tini.c as written.

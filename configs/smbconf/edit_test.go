@@ -630,7 +630,7 @@ func FuzzEdit(f *testing.F) {
 			if s == nil {
 				t.Fatalf("share [%s] lost", section)
 			}
-			v = after.value(p, s.slots[p.slot])
+			v = after.value(p, *s.slots[p.slot])
 		} else {
 			v, _ = after.Lookup("", ft.param)
 		}

@@ -38,7 +38,7 @@ func init() {
 }
 
 func setSlot(l *loader, p *Param, s *service, v val, a *assign) {
-	*l.target(p, s) = slot{v: v, a: a}
+	*l.target(p, s) = &slot{v: v, a: a}
 }
 
 // handleInclude is lp_include (source3/param/loadparm.c): the value is
@@ -248,7 +248,7 @@ func handlePrinting(l *loader, p *Param, s *service, value string, a *assign) er
 			cp := mustParam(pc.param)
 			o := a.o
 			o.Name, o.Note = pc.param, "set by "+a.o.Name+" = "+value+" (init_printer_values)"
-			s.slots[cp.slot] = slot{v: val{s: pc.value}, a: &assign{o: o, raw: pc.value}}
+			s.slots[cp.slot] = &slot{v: val{s: pc.value}, a: &assign{o: o, raw: pc.value}}
 		}
 	}
 	return nil
@@ -384,7 +384,7 @@ func handleKdcEnctypes(defaultDomain bool) handler {
 // character set, Samba uses CP850 instead.
 func handleDosCharset(l *loader, p *Param, s *service, value string, a *assign) error {
 	v := value
-	if isUTF8Name(v) && l.target(p, s).v.s != v {
+	if isUTF8Name(v) && (*l.target(p, s)).v.s != v {
 		l.warn(a.o.File, a.o.Line, "'dos charset' must not be UTF8; Samba uses CP850 instead")
 		v = "CP850"
 	}

@@ -154,13 +154,13 @@ func newLoader(path string, opts LoadOptions) (*loader, error) {
 // lp_load_ex always sets.
 func (c *Config) reset() {
 	d := c.dflt
-	c.g = make([]slot, len(d.g))
+	c.g = make([]*slot, len(d.g))
 	for i, v := range d.g {
-		c.g[i] = slot{v: v}
+		c.g[i] = &slot{v: v}
 	}
-	c.sd = make([]slot, len(d.l))
+	c.sd = make([]*slot, len(d.l))
 	for i, v := range d.l {
-		c.sd[i] = slot{v: v}
+		c.sd[i] = &slot{v: v}
 	}
 	c.gDef = make([]bool, len(d.g))
 	for i := range c.gDef {
@@ -415,14 +415,14 @@ func serviceKey(name string) string {
 
 // addService is add_a_service: an existing share of that name (any case)
 // is returned as is; a new one starts as a copy of base.
-func (l *loader) addService(name string, o Origin, base []slot, set []bool) *service {
+func (l *loader) addService(name string, o Origin, base []*slot, set []bool) *service {
 	c := l.c
 	key := serviceKey(name)
 	if s, ok := c.byName[key]; ok {
 		return s
 	}
 	s := &service{name: name, header: o, idx: len(c.svcs)}
-	s.slots = make([]slot, len(base))
+	s.slots = make([]*slot, len(base))
 	copy(s.slots, base)
 	s.set = make([]bool, len(base))
 	if set != nil {
@@ -444,15 +444,15 @@ func (l *loader) serviceOK(s *service) bool {
 	if strwicmpEqual(s.name, "printers") {
 		if s.slots[d.printable].v.n == 0 {
 			l.warn(o.File, o.Line, "[%s] service MUST be printable; Samba sets printable = yes", s.name)
-			s.slots[d.printable] = slot{v: boolVal(true), a: derived(o, "printable", "forced for [printers] (lpcfg_service_ok)")}
+			s.slots[d.printable] = &slot{v: boolVal(true), a: derived(o, "printable", "forced for [printers] (lpcfg_service_ok)")}
 		}
 		if s.slots[d.browseable].v.n != 0 {
-			s.slots[d.browseable] = slot{v: boolVal(false), a: derived(o, "browseable", "forced for [printers] (lpcfg_service_ok)")}
+			s.slots[d.browseable] = &slot{v: boolVal(false), a: derived(o, "browseable", "forced for [printers] (lpcfg_service_ok)")}
 		}
 	}
 	if s.slots[d.path].v.s == "" && !strwicmpEqual(s.name, "homes") && s.slots[d.msdfsProxy].v.s == "" {
 		l.warn(o.File, o.Line, "no path in share [%s]: Samba makes it unavailable", s.name)
-		s.slots[d.available] = slot{v: boolVal(false), a: derived(o, "available", "no path: made unavailable (lpcfg_service_ok)")}
+		s.slots[d.available] = &slot{v: boolVal(false), a: derived(o, "available", "no path: made unavailable (lpcfg_service_ok)")}
 	}
 	return true
 }
@@ -544,7 +544,11 @@ func (l *loader) parametric(s *service, name, value string, a *assign) bool {
 }
 
 // target is where p is stored for a share (s != nil) or in [global].
-func (l *loader) target(p *Param, s *service) *slot {
+//
+// Slots are replaced whole, never changed in place: a share starts with
+// sDefault's pointers (copy_service without copying 150 values per share),
+// so writing through one would change every share that shares it.
+func (l *loader) target(p *Param, s *service) **slot {
 	switch {
 	case s != nil:
 		return &s.slots[p.slot]
@@ -563,8 +567,8 @@ func (l *loader) setVariable(p *Param, s *service, value string, a *assign, onGl
 	} else {
 		t := l.target(p, s)
 		var v val
-		if v, err = parseTyped(p, value, t.v); err == nil {
-			*t = slot{v: v, a: a}
+		if v, err = parseTyped(p, value, (*t).v); err == nil {
+			*t = &slot{v: v, a: a}
 		}
 	}
 	if err != nil {
@@ -702,11 +706,11 @@ func (l *loader) autoServices() {
 		}
 		hp := homes.slots[d.path].v.s
 		if hp == "" || strequal(hp, c.sd[d.path].v.s) {
-			s.slots[d.path] = slot{v: val{s: home}, a: &assign{o: o, raw: home}}
+			s.slots[d.path] = &slot{v: val{s: home}, a: &assign{o: o, raw: home}}
 		}
 		if s.slots[d.comment].v.s == "" {
 			cm := "Home directory of " + name
-			s.slots[d.comment] = slot{v: val{s: cm}, a: &assign{o: o, raw: cm}}
+			s.slots[d.comment] = &slot{v: val{s: cm}, a: &assign{o: o, raw: cm}}
 		}
 		s.slots[d.browseable] = c.sd[d.browseable]
 		s.slots[d.abse] = c.sd[d.abse]
@@ -718,10 +722,10 @@ func (l *loader) allowedClientAuth() {
 	c := l.c
 	v2, lm, pt := mustParam("client NTLMv2 auth"), mustParam("client lanman auth"), mustParam("client plaintext auth")
 	if c.g[v2.slot].v.n != 0 && c.g[lm.slot].v.n != 0 {
-		c.g[lm.slot] = slot{v: boolVal(false), a: derivedFrom(c.g[v2.slot].a, "client lanman auth", "forced off by client NTLMv2 auth = yes (set_allowed_client_auth)")}
+		c.g[lm.slot] = &slot{v: boolVal(false), a: derivedFrom(c.g[v2.slot].a, "client lanman auth", "forced off by client NTLMv2 auth = yes (set_allowed_client_auth)")}
 	}
 	if c.g[lm.slot].v.n == 0 && c.g[pt.slot].v.n != 0 {
-		c.g[pt.slot] = slot{v: boolVal(false), a: derivedFrom(c.g[lm.slot].a, "client plaintext auth", "forced off by client lanman auth = no (set_allowed_client_auth)")}
+		c.g[pt.slot] = &slot{v: boolVal(false), a: derivedFrom(c.g[lm.slot].a, "client plaintext auth", "forced off by client lanman auth = no (set_allowed_client_auth)")}
 	}
 }
 
