@@ -126,7 +126,7 @@ func (l optList) get(key string) (opt, bool) {
 type service struct {
 	name   string
 	slots  []*slot // shared, immutable slots: a share starts as a copy of sDefault's pointers
-	set    []bool // set explicitly in this share: "copy =" leaves these alone
+	set    []bool  // set explicitly in this share: "copy =" leaves these alone
 	opts   optList
 	header Origin // where the section was first opened
 	killed bool   // removed by "config backend = registry"
@@ -150,7 +150,7 @@ type Config struct {
 	hostname string
 
 	g      []*slot // [global] values of global parameters
-	gDef   []bool // per global slot: still "default" (FLAG_DEFAULT)
+	gDef   []bool  // per global slot: still "default" (FLAG_DEFAULT)
 	sd     []*slot // sDefault: share parameters as modified by [global]
 	sdDef  []bool
 	dflt   *defaults

@@ -249,5 +249,3 @@ func trimOneSpaceString(b string) string {
 	}
 	return b
 }
-
-
