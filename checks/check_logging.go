@@ -117,7 +117,7 @@ func checkLogging(f *Facts) []Finding {
 		return nil
 	}
 	var missing []string
-	if s, ok := smb1Probe(f, probe.OfferPysmb); ok && s.Class == probe.ClassNoCommonDialect && classLevel(lv, "smb2") < 3 && len(f.Logs.Offers) == 0 {
+	if s, ok := smb1Probe(f, probe.OfferPysmb); ok && s.Class == probe.ClassNoCommonDialect && smb1ClientRefused(f) && classLevel(lv, "smb2") < 3 && len(f.Logs.Offers) == 0 {
 		missing = append(missing, "the failed negotiation (class smb2 needs level 3)")
 	}
 	if l := f.Probe.Login; l != nil && isAuthFailure(l.Class) && classLevel(lv, "auth_audit") < 2 {
@@ -165,6 +165,33 @@ func isAuthFailure(c probe.Class) bool {
 	switch c {
 	case probe.ClassLogonFailure, probe.ClassBadPassword, probe.ClassUnknownUser, probe.ClassAccountDisabled:
 		return true
+	}
+	return false
+}
+
+// smb1ClientRefused reports whether a client the agent judges opens with an
+// SMB1 NEGOTIATE (pysmb's way) and is refused, by smb.conf or by the live
+// smbd. Only such a failure is what the smb2:3 lines would record: when
+// every configured client negotiates SMB2 directly, the agent's own
+// pysmb-style probe failing is no client's failure and needs no evidence.
+func smb1ClientRefused(f *Facts) bool {
+	cfg, cfgOK := ConfigPolicy(f)
+	if f.ConfigErr != nil {
+		cfgOK = false
+	}
+	live, liveOK := LivePolicy(f.Probe)
+	for _, c := range judgedClients(f) {
+		if len(c.Profile.SMB1Offer) == 0 {
+			continue
+		}
+		if liveOK {
+			if v, ok := liveVerdict(f, c.Profile, live); ok && !v.OK {
+				return true
+			}
+		}
+		if cfgOK && !JudgeClient(c.Profile, cfg).OK {
+			return true
+		}
 	}
 	return false
 }

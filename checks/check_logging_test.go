@@ -19,6 +19,13 @@ func TestLoggingInsufficient(t *testing.T) {
 	require.Equal(t, Warning, fs[0].Severity)
 	require.Equal(t, "1 auth_audit:2 smb2:3", fs[0].Fix.Changes[0].Value)
 
+	// The same probe result, but the only client negotiates SMB2 directly
+	// and smb.conf admits it: the refused pysmb-style probe is no client's
+	// failure, so there is nothing the smb2:3 lines would have to record.
+	f = newFacts(t, "[global]\nserver min protocol = SMB2_10\n", withLogLevel(map[string]int{"all": 0, "smb2": 0, "auth_audit": 0}),
+		withClientProfiles(dialectClient(t, "SMB2_02-SMB2_10")))
+	require.Empty(t, runOne(t, PatternLogging, f))
+
 	// Level already 3 for smb2: no warning.
 	f = newFacts(t, "[global]\nserver min protocol = SMB3\n", withLogLevel(map[string]int{"all": 1, "smb2": 3, "auth_audit": 2}))
 	require.Empty(t, runOne(t, PatternLogging, f))

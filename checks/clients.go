@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -559,6 +560,25 @@ func ConfigAccepts(s ServerPolicy, d string) bool {
 	return s.Max != "" && rank(d) >= rank(s.Min) && rank(d) <= rank(s.Max)
 }
 
+// ownProbeOffer reports whether a logged offer is one of the agent's own
+// SMB1 probes: one of its offers, from a loopback address. Why: with the
+// "log level = 1 auth_audit:2 smb2:3" the agent recommends, smbd logs the
+// agent's previous runs too; counted as clients, the agent's own NT1 probe
+// would ask for SMB1 to be enabled. A remote scorer sending the same offer
+// is still counted: it does not come from loopback.
+func ownProbeOffer(o ClientOffer) bool {
+	a, err := netip.ParseAddr(strings.Trim(o.ClientIP, "[]"))
+	if err != nil || !a.Unmap().IsLoopback() {
+		return false
+	}
+	for _, offer := range probe.SMB1Offers {
+		if sameOffer(o.Dialects, offer) {
+			return true
+		}
+	}
+	return false
+}
+
 // ObservedClients turns the client offers read from smbd's logs ("Requested
 // protocol [...]", level 3 for class smb2) into client profiles: a client
 // range read from the logs counts as evidence. Only failed negotiations
@@ -571,7 +591,7 @@ func ObservedClients(l LogFacts, limit int) ([]configs.ClientProfile, []ClientOf
 	)
 	for i := len(l.Offers) - 1; i >= 0 && len(out) < limit; i-- { // newest first
 		o := l.Offers[i]
-		if !o.NoProtocol || len(o.Dialects) == 0 {
+		if !o.NoProtocol || len(o.Dialects) == 0 || ownProbeOffer(o) {
 			continue
 		}
 		key := o.ClientIP + "|" + strings.Join(o.Dialects, ",")

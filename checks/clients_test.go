@@ -173,3 +173,23 @@ func TestObservedClients(t *testing.T) {
 	require.Equal(t, "observed:10.0.0.9", ps[1].Name)
 	require.Equal(t, 40, src[1].Line, "newest offer of a client")
 }
+
+func TestObservedClientsSkipsTheAgentsOwnProbes(t *testing.T) {
+	l := LogFacts{Offers: []ClientOffer{
+		// The agent's previous runs, logged at level 3: its NT1-only and
+		// pysmb offers from loopback.
+		{ClientIP: "127.0.0.1", Dialects: []string{"NT LM 0.12"}, NoProtocol: true},
+		{ClientIP: "::1", Dialects: []string{"NT LM 0.12", "SMB 2.002"}, NoProtocol: true},
+		{ClientIP: "::ffff:127.0.0.1", Dialects: []string{"NT LM 0.12"}, NoProtocol: true},
+		// A local client with an offer of its own, and the remote scorer
+		// with pysmb's offer: both real.
+		{ClientIP: "127.0.0.1", Dialects: []string{"NT LANMAN 1.0", "NT LM 0.12"}, NoProtocol: true},
+		{ClientIP: "192.0.2.10", Dialects: []string{"NT LM 0.12", "SMB 2.002"}, NoProtocol: true},
+	}}
+	ps, _ := ObservedClients(l, 10)
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	require.Equal(t, []string{"observed:192.0.2.10", "observed:127.0.0.1"}, names)
+}

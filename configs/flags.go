@@ -39,6 +39,7 @@ var defaultFlagKeys = map[string]string{
 	"log-path":         "logs.paths",
 	"backup-dir":       "fix.backup_dir",
 	"audit-log":        "fix.audit_log",
+	"lock-file":        "fix.lock_file",
 	"prove-timeout":    "fix.prove_timeout",
 }
 

@@ -73,16 +73,9 @@ running, a fix that needs --allow-smb1).`,
 	return cmd
 }
 
-func fixFlagKeys() map[string]string {
-	keys := configs.DefaultFlagKeys()
-	keys["file"] = "file.path"
-	keys["lock-file"] = "fix.lock_file"
-	return keys
-}
-
 func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 	fl := cmd.Flags()
-	cfg, err := configs.Load(configs.LoadOptions{File: globals.configFile, Flags: fl, FlagKeys: fixFlagKeys()})
+	cfg, err := configs.Load(configs.LoadOptions{File: globals.configFile, Flags: fl})
 	if err != nil {
 		return withCode(exitUnknown, err)
 	}
