@@ -202,6 +202,20 @@ func (t *tap) lastStatus(mark int, cmd uint16) (NTStatus, bool) {
 	return 0, false
 }
 
+// isTransform reports whether a frame is an encrypted TRANSFORM_HEADER.
+func isTransform(p []byte) bool { return len(p) >= 4 && bytes.Equal(p[:4], transformMagic) }
+
+// sessionEstablished reports whether a SESSION_SETUP succeeded on this
+// connection, which is when go-smb2 starts decrypting.
+func (t *tap) sessionEstablished() bool {
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.sessionSetup) >= smb2HeaderLen && NTStatus(binary.LittleEndian.Uint32(t.sessionSetup[8:12])) == 0
+}
+
 func (t *tap) negotiateResponse() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -269,6 +283,14 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		frame, err := readFrame(g.Conn, maxGuardFrame)
 		if err == nil {
 			err = ValidateSMB2Frame(frame)
+		}
+		if err == nil && isTransform(frame) && !g.tap.sessionEstablished() {
+			// go-smb2 decrypts only once it has a session; before that it
+			// parses a TRANSFORM_HEADER as a plain SMB2 header and slices
+			// by the "NextCommand" that is really nonce bytes (a panic in
+			// its receiver goroutine, found by FuzzGuardedNegotiate). A
+			// server never encrypts before the session exists.
+			err = frameErr("encrypted (TRANSFORM_HEADER) frame before a session was set up")
 		}
 		if err != nil {
 			g.err = err
