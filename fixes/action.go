@@ -83,11 +83,11 @@ type actionRule struct {
 // Why the table says what it says. Research scenarios.md §4 reproduced each
 // row against Samba 4.17.12 (../shared/scenarios/04-reload-config.sh).
 const (
-	srcPerConnection = "smbd_process() in every new child calls reload_services(..., true), which re-reads smb.conf when a file's mtime changed (source3/smbd/smb2_process.c; scenarios.md §4: server min protocol edited, next pysmb connection negotiated SMB2_02, no reload)"
-	srcNegprot       = "the SMB1 multi-protocol negprot also calls reload_services before computing min/max (source3/smbd/smb2_negprot.c; scenarios.md §4)"
-	srcParentHosts   = "[global] hosts allow/deny is checked in the new child before its reload, against the parent's copy; only reload-config refreshes it (scenarios.md §4, 11-ipc-unavailable.sh d)"
+	srcPerConnection = "smbd_process() in every new child calls reload_services(..., true), which re-reads smb.conf when a file's mtime changed (source3/smbd/smb2_process.c; verified on Samba 4.17.12: server min protocol edited, the next pysmb connection negotiated SMB2_02 with no reload)"
+	srcNegprot       = "each new smbd child re-reads a changed smb.conf, and the SMB1 multi-protocol negprot calls reload_services again before computing min/max (source3/smbd/smb2_negprot.c; verified on Samba 4.17.12)"
+	srcParentHosts   = "[global] hosts allow/deny is checked in the new child before its reload, against the parent's copy; only reload-config refreshes it (verified on Samba 4.17.12)"
 	srcParentLimit   = "the parent compares its child count with its own copy of max smbd processes before forking (source3/smbd/server.c smbd_accept_connection); reload-config refreshes it"
-	srcSockets       = "the listening sockets are bound once in open_sockets_smbd() at start; reload-config and SIGHUP do not rebind them (source3/smbd/server.c; scenarios.md §4: smb ports 4463 -> 4464 stayed on 4463 until a restart)"
+	srcSockets       = "the listening sockets are bound once in open_sockets_smbd() at start; reload-config and SIGHUP do not rebind them (source3/smbd/server.c; verified on Samba 4.17.12: smb ports 4463 -> 4464 stayed on 4463 until a restart)"
 	srcStartOnly     = "read once when smbd starts (directories, pid file, passdb backend and server role are set up in main() before the accept loop, source3/smbd/server.c)"
 	srcOnDemand      = "local_np_connect() runs in the smbd child and reads rpc start on demand helpers from the child's re-read config (source3/rpc_client/local_np.c); verified on 4.17.12: set from no to yes, the next smbclient -L listed shares with no reload"
 	srcShare         = "share parameters are applied at tree connect by the child, which has re-read smb.conf (source3/smbd/service.c make_connection_snum)"
