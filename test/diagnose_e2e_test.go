@@ -523,3 +523,40 @@ func TestDiagnoseNagiosAndText(t *testing.T) {
 	require.NotContains(t, out, "\x1b[")
 	require.Contains(t, out, s.ConfPath()+":")
 }
+
+func TestDiagnoseConnectFailed(t *testing.T) {
+	t.Parallel()
+	t.Run("[global] hosts deny for the remote checker", func(t *testing.T) {
+		t.Parallel()
+		// The probes come from loopback, which Samba always lets in: the
+		// remote checker's address is judged from smb.conf, as
+		// `testparm CONF HOST IP` does. No packet goes to 10.20.30.40.
+		s := startDiag(t, harness.Config{Global: []string{"hosts deny = 10.20.30.0/24"}})
+		r := diagnose(t, diagArgs(s, "--remote-client-ip", "10.20.30.40")...)
+		require.Equal(t, 2, r.code)
+		f := finding(t, r, "connect-failed", "hosts-deny-global")
+		requireEvidenceAt(t, f, s.ConfPath(), confLine(t, s.ConfPath(), "hosts deny = 10.20.30.0/24"))
+		require.NotNil(t, f.Fix)
+		require.Equal(t, checks.FixConfig, f.Fix.Kind)
+
+		// The same smbd, judged for an address the list does not name: OK.
+		r = diagnose(t, diagArgs(s, "--remote-client-ip", "10.20.31.40")...)
+		for _, f := range r.report.Findings {
+			require.NotEqual(t, "connect-failed", f.Pattern, "%+v", f)
+		}
+	})
+	t.Run("a program that is not smbd holds the port", func(t *testing.T) {
+		t.Parallel()
+		s := startDiag(t, harness.Config{})
+		peer, err := harness.StartFakePeer(func(c net.Conn) {
+			_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = peer.Close() })
+		args := []string{"--smb-conf", s.ConfPath(), "--target", peer.Addr(), "--user", probeUser, "--share", "data", "--timeout", "5s"}
+		r := diagnose(t, args...)
+		require.Equal(t, 2, r.code)
+		f := finding(t, r, "connect-failed", "non-smb-listener")
+		require.Contains(t, f.Summary, strconv.Itoa(peer.Port()))
+	})
+}

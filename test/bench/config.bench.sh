@@ -3,7 +3,8 @@
 # 1,000-share, ~15,000-line smb.conf with includes (test/bench/genconf.sh),
 # both timed as whole processes side by side. Also times the agent with
 # --samba-version given, which skips the `smbd --version` child the agent
-# runs to pick its defaults: the difference is what that child costs.
+# would run to pick its defaults (cached per installed binary, so the two
+# should match), and `agent version`, the floor of any agent process.
 # Checks first that both print the same bytes. Prints the ratios.
 #
 # Usage: test/bench/config.bench.sh [RUNS]   (default 30; needs testparm, smbd)
@@ -42,12 +43,12 @@ echo "$RUNS runs each; load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc)
 TP="testparm -s smb.conf"
 AG="$AGENT_BIN config dump --smb-conf smb.conf"
 AGV="$AGENT_BIN config dump --smb-conf smb.conf --samba-version $VER"
-NAMES=(testparm agent-dump agent-dump-samba-version smbd-version)
+NAMES=(testparm agent-dump agent-dump-samba-version agent-start)
 declare -A MEAN MED
 if command -v hyperfine >/dev/null; then
     hyperfine --style basic -N --warmup 3 --runs "$RUNS" --export-json "$DIR/h.json" --output null \
         -n testparm "$TP" -n agent-dump "$AG" -n agent-dump-samba-version "$AGV" \
-        -n smbd-version "smbd --version" | sed 's/^/  /'
+        -n agent-start "$AGENT_BIN version" | sed 's/^/  /'
     while read -r name mean med; do MEAN[$name]=$mean; MED[$name]=$med; done < <(
         python3 -c 'import json,sys
 for r in json.load(open(sys.argv[1]))["results"]: print(r["command"], r["mean"]*1000, r["median"]*1000)' "$DIR/h.json")
@@ -57,7 +58,7 @@ else
     timed() { local name=$1 t0 t1; shift; t0=$(date +%s%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N); T[$name]+="$(( t1 - t0 )) "; }
     for _ in $(seq 1 "$RUNS"); do
         # shellcheck disable=SC2086 # word splitting of the command lines is intended
-        { timed testparm $TP; timed agent-dump $AG; timed agent-dump-samba-version $AGV; timed smbd-version smbd --version; }
+        { timed testparm $TP; timed agent-dump $AG; timed agent-dump-samba-version $AGV; timed agent-start "$AGENT_BIN" version; }
     done
     for n in "${NAMES[@]}"; do
         read -r MEAN[$n] MED[$n] < <(tr ' ' '\n' <<<"${T[$n]}" | grep . | sort -n | awk '{a[NR]=$1; s+=$1} END{printf "%.2f %.2f\n", s/NR/1e6, a[int((NR+1)/2)]/1e6}')
@@ -66,13 +67,13 @@ else
 fi
 
 echo
-printf 'mean (median) wall time: testparm -s %.1f (%.1f) ms | agent config dump %.1f (%.1f) ms | with --samba-version %.1f (%.1f) ms | smbd --version alone %.1f (%.1f) ms\n' \
+printf 'mean (median) wall time: testparm -s %.1f (%.1f) ms | agent config dump %.1f (%.1f) ms | with --samba-version %.1f (%.1f) ms | agent version (process start) %.1f (%.1f) ms\n' \
     "${MEAN[testparm]}" "${MED[testparm]}" "${MEAN[agent-dump]}" "${MED[agent-dump]}" \
-    "${MEAN[agent-dump-samba-version]}" "${MED[agent-dump-samba-version]}" "${MEAN[smbd-version]}" "${MED[smbd-version]}"
-awk -v t="${MEAN[testparm]}" -v a="${MEAN[agent-dump]}" -v v="${MEAN[agent-dump-samba-version]}" \
+    "${MEAN[agent-dump-samba-version]}" "${MED[agent-dump-samba-version]}" "${MEAN[agent-start]}" "${MED[agent-start]}"
+awk -v t="${MEAN[testparm]}" -v a="${MEAN[agent-dump]}" -v st="${MEAN[agent-start]}" -v v="${MEAN[agent-dump-samba-version]}" \
     -v tm="${MED[testparm]}" -v am="${MED[agent-dump]}" -v vm="${MED[agent-dump-samba-version]}" 'BEGIN{
     printf "speedup testparm / agent config dump                  = %.2fx (median %.2fx)\n", t/a, tm/am
     printf "speedup testparm / agent config dump --samba-version  = %.2fx (median %.2fx)\n", t/v, tm/vm
     if (t/a >= 5) print "goal met: agent config dump is at least 5x faster than testparm -s"
-    else print "goal NOT met (5x): the agent runs `smbd --version` (a full Samba binary start) to pick its defaults; see the smbd-version line"
+    else printf "goal NOT met (5x): %.1f ms of the agent'"'"'s %.1f ms is its own process start (agent version); the rest is loading and printing. smbd --version is cached per installed binary, so with and without --samba-version match\n", st, a
 }'
