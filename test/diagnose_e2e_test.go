@@ -560,3 +560,65 @@ func TestDiagnoseConnectFailed(t *testing.T) {
 		require.Contains(t, f.Summary, strconv.Itoa(peer.Port()))
 	})
 }
+
+// rpcWorkers are the rpcd_classic processes samba-dcerpcd started for s
+// (they detach, so they are found by the config file on their command line).
+func rpcWorkers(t *testing.T, s *harness.Smbd) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 1 && filepath.Base(args[0]) == "rpcd_classic" && strings.Contains(string(b), s.Dir()+"/") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func TestDiagnoseRPCBindFailed(t *testing.T) {
+	t.Parallel()
+	// The seed's "Unable to bind to Server Service RPC endpoint": the srvsvc
+	// pipe opens, and the rpcd_classic worker behind it dies before it
+	// answers the bind (as research scenario 10 stages it: the worker hangs,
+	// then is killed).
+	s := startDiag(t, harness.Config{})
+	require.NoError(t, s.WarmRPC(harness.User{Name: probeUser, Password: probePass}, 20*time.Second))
+	var workers []int
+	for i := 0; i < 100 && len(workers) == 0; i++ {
+		workers = rpcWorkers(t, s)
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NotEmpty(t, workers, "no rpcd_classic worker after a share listing")
+	for _, p := range workers {
+		require.NoError(t, syscall.Kill(p, syscall.SIGSTOP))
+	}
+	t.Cleanup(func() {
+		for _, p := range workers {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	})
+	// Two seconds into the run the agent is waiting for the bind reply:
+	// kill the hung workers then (from a timer, so that the test's own
+	// goroutine runs the agent and may fail).
+	killed := time.AfterFunc(2*time.Second, func() {
+		for _, p := range workers {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	})
+	defer killed.Stop()
+	r := diagnose(t, diagArgs(s, "--timeout", "8s")...)
+	require.Equal(t, 2, r.code)
+	f := finding(t, r, "rpc-bind-failed", "")
+	require.Equal(t, "SMB operation failed: Failed to list shares: Unable to bind to Server Service RPC endpoint", f.ScoringMessage)
+	require.Contains(t, []string{"rpc-worker-died", "rpc-bind-transient"}, f.Cause)
+}
