@@ -8,99 +8,24 @@
 #
 # Usage: test/bench/probe.bench.sh [RUNS]   (default 20; needs root, smbd, smbclient)
 # Uses hyperfine when installed (apt-get install hyperfine), a date +%s%N loop
-# otherwise. Everything lives in a temp dir that is removed at exit; smbd and
-# the samba-dcerpcd it spawns are killed by PID.
+# otherwise. smbd runs in its own process group and temp dir (lib.sh); it
+# and the samba-dcerpcd it spawns are killed by PID at exit.
 set -euo pipefail
 
 RUNS=${1:-20}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PASS='B3nch!pw-probe'
 
-die() { echo "probe.bench: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root (smbd manages its own passdb)"
-for b in smbd smbpasswd smbclient go ss; do command -v "$b" >/dev/null || die "missing $b"; done
+BENCH_NAME=probe-bench
+# shellcheck source=lib.sh
+source "$ROOT/test/bench/lib.sh"
+die() { bench_die "$@"; }
 
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/probe-bench.XXXXXX")
-chmod 0755 "$DIR"
-SMBD_PID=
-cleanup() {
-    set +e
-    if [ -n "$SMBD_PID" ]; then
-        kill -TERM -- "-$SMBD_PID" 2>/dev/null
-        for _ in $(seq 1 50); do kill -0 "$SMBD_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL -- "-$SMBD_PID" 2>/dev/null
-    fi
-    # samba-dcerpcd and rpcd_* detach from smbd; find them by their config path.
-    for f in /proc/[0-9]*/cmdline; do
-        p=${f#/proc/}; p=${p%/cmdline}
-        { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -qF -- "--configfile=$DIR/" && kill -KILL "$p" 2>/dev/null
-    done
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A free loopback port.
-PORT=
-for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 40000 ))
-    if [ -z "$(ss -Hltn "sport = :$p")" ]; then PORT=$p; break; fi
-done
-[ -n "$PORT" ] || die "no free port"
-
-mkdir -p "$DIR"/{private,lock,state,cache,pid,ncalrpc,log,share}
-chmod 0777 "$DIR/share"
-echo "bench file" >"$DIR/share/hello.txt"
-cat >"$DIR/smb.conf" <<CONF
-[global]
-   workgroup = BENCH
-   netbios name = BENCHSRV
-   server role = standalone server
-   smb ports = $PORT
-   interfaces = lo
-   bind interfaces only = yes
-   disable netbios = yes
-   private dir = $DIR/private
-   lock directory = $DIR/lock
-   state directory = $DIR/state
-   cache directory = $DIR/cache
-   pid directory = $DIR/pid
-   ncalrpc dir = $DIR/ncalrpc
-   log file = $DIR/log/log.%m
-   passdb backend = tdbsam:$DIR/private/passdb.tdb
-   load printers = no
-   printing = bsd
-   printcap name = /dev/null
-   log level = 0
-[data]
-   path = $DIR/share
-   read only = no
-CONF
-printf '%s\n%s\n' "$PASS" "$PASS" | smbpasswd -c "$DIR/smb.conf" -s -a root >/dev/null
-
-# make bench passes the built binary as $AGENT; otherwise build one here.
-AGENT_BIN=${AGENT:-}
-if [ -z "$AGENT_BIN" ] || [ ! -x "$AGENT_BIN" ]; then
-    echo "building agent..."
-    (cd "$ROOT" && go build -o "$DIR/agent" ./cmd/agent)
-    AGENT_BIN=$DIR/agent
-fi
-
-# setsid: a --no-process-group smbd signals its whole process group on
-# SIGTERM (source3/smbd/server.c); it must not be ours.
-setsid smbd --foreground --no-process-group -s "$DIR/smb.conf" -l "$DIR/log" >"$DIR/smbd.out" 2>&1 &
-SMBD_PID=$!
-for _ in $(seq 1 100); do
-    [ -n "$(ss -Hltn "sport = :$PORT")" ] && break
-    sleep 0.1
-done
-[ -n "$(ss -Hltn "sport = :$PORT")" ] || { cat "$DIR/smbd.out"; die "smbd did not start"; }
-
+bench_start_smbd "$PASS"
+bench_agent
 # The password reaches the tools without the command line: SMB_AGENT_PASSWORD
-# for the agent, an authentication file for smbclient.
+# for the agent, the authentication file lib.sh wrote for smbclient.
 export SMB_AGENT_PASSWORD=$PASS
-printf 'username = root\npassword = %s\n' "$PASS" >"$DIR/auth"
-chmod 0600 "$DIR/auth"
 
 AGENT_CMD="$AGENT_BIN probe --target 127.0.0.1:$PORT --user root --share data"
 PLAIN="smbclient -L //127.0.0.1 -p $PORT -A $DIR/auth"
