@@ -70,7 +70,7 @@ func (a Action) Describe() string {
 	case ActionStart:
 		return "start smbd"
 	}
-	return "none: smbd's children re-read smb.conf on each new connection; open sessions keep their settings"
+	return "none needed (open sessions keep their settings until they reconnect)"
 }
 
 // actionRule is one entry of the table: the action a changed parameter
