@@ -10,6 +10,9 @@
 #
 # Needs root (smbd manages its own passdb), smbd, smbpasswd, smbclient, ss.
 
+# shellcheck source=smbconf.sh
+source "$(dirname "${BASH_SOURCE[0]}")/smbconf.sh"
+
 bench_die() { echo "${BENCH_NAME:-bench}: $*" >&2; exit 1; }
 
 DIR=
@@ -45,35 +48,13 @@ bench_start_smbd() {
         if [ -z "$(ss -Hltn "sport = :$p")" ]; then PORT=$p; break; fi
     done
     [ -n "$PORT" ] || bench_die "no free port"
-    mkdir -p "$DIR"/{private,lock,state,cache,pid,ncalrpc,log,share}
+    mkdir -p "$DIR/share"
     chmod 0777 "$DIR/share"
     echo "bench file" >"$DIR/share/hello.txt"
-    cat >"$DIR/smb.conf" <<CONF
-[global]
-   workgroup = BENCH
-   netbios name = BENCHSRV
-   server role = standalone server
-   smb ports = $PORT
-   interfaces = lo
-   bind interfaces only = yes
-   disable netbios = yes
-   private dir = $DIR/private
-   lock directory = $DIR/lock
-   state directory = $DIR/state
-   cache directory = $DIR/cache
-   pid directory = $DIR/pid
-   ncalrpc dir = $DIR/ncalrpc
-   log file = $DIR/log/log.%m
-   passdb backend = tdbsam:$DIR/private/passdb.tdb
-   load printers = no
-   printing = bsd
-   printcap name = /dev/null
-   log level = 0
-$extra
-[data]
-   path = $DIR/share
-   read only = no
-CONF
+    {
+        bench_smbconf_global "$DIR" "$PORT"
+        printf '   log level = 0\n%s\n[data]\n   path = %s/share\n   read only = no\n' "$extra" "$DIR"
+    } >"$DIR/smb.conf"
     printf '%s\n%s\n' "$pass" "$pass" | smbpasswd -c "$DIR/smb.conf" -s -a root >/dev/null
     # setsid: a --no-process-group smbd signals its whole process group on
     # SIGTERM (source3/smbd/server.c); it must not be ours.

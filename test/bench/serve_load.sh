@@ -28,6 +28,8 @@
 set -euo pipefail
 
 SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=smbconf.sh
+source "$SL_ROOT/test/bench/smbconf.sh"
 export PATH=$PATH:/usr/local/go/bin
 
 SL_DIR=""
@@ -100,28 +102,11 @@ sl_setup() {
     (cd "$SL_ROOT" && go build -o "$SL_DIR/loadgen" ./test/loadgen) || sl_die "build test/loadgen"
 
     SL_SMBD_PORT=$(sl_free_port)
-    cat >"$SL_DIR/smb.conf" <<EOF
-[global]
-   workgroup = AGENTTEST
-   netbios name = AGENTSRV
-   server role = standalone server
-   smb ports = $SL_SMBD_PORT
-   interfaces = lo
-   bind interfaces only = yes
-   disable netbios = yes
-   private dir = $SL_DIR/private
-   lock directory = $SL_DIR/lock
-   state directory = $SL_DIR/state
-   cache directory = $SL_DIR/cache
-   pid directory = $SL_DIR/pid
-   ncalrpc dir = $SL_DIR/ncalrpc
-   log file = $SL_DIR/log/log.%m
+    {
+        bench_smbconf_global "$SL_DIR" "$SL_SMBD_PORT"
+        cat <<EOF
    max log size = 0
    log level = 1
-   passdb backend = tdbsam:$SL_DIR/private/passdb.tdb
-   load printers = no
-   printing = bsd
-   printcap name = /dev/null
    map to guest = bad user
 
 [share]
@@ -129,6 +114,7 @@ sl_setup() {
    guest ok = yes
    read only = yes
 EOF
+    } >"$SL_DIR/smb.conf"
     setsid smbd --foreground --no-process-group -s "$SL_DIR/smb.conf" </dev/null >"$SL_DIR/smbd.out" 2>&1 &
     SL_PIDS+=($!)
     sl_wait_port "$SL_SMBD_PORT" 20 || sl_die "smbd did not listen on $SL_SMBD_PORT: $(tail -5 "$SL_DIR/smbd.out")"
