@@ -30,6 +30,19 @@ func gatherSockets(procRoot string, ports []int) SocketFacts {
 	var out SocketFacts
 	var errs []string
 	found := false
+	// The live host: ask sock_diag for the listeners (gather_sockets_diag.go
+	// says why); /proc/net/tcp{,6} when that fails or /proc is a fixture.
+	if procRoot == "/proc" {
+		if ls, err := listenersSockDiag(); err == nil {
+			found = true
+			for _, l := range ls {
+				if slices.Contains(ports, l.Port) {
+					out.Listeners = append(out.Listeners, l)
+				}
+			}
+			return finishSockets(procRoot, out, found, errs)
+		}
+	}
 	for _, name := range []string{"tcp", "tcp6"} {
 		path := filepath.Join(procRoot, "net", name)
 		data, err := os.ReadFile(path)
@@ -52,6 +65,11 @@ func gatherSockets(procRoot string, ports []int) SocketFacts {
 			}
 		}
 	}
+	return finishSockets(procRoot, out, found, errs)
+}
+
+// finishSockets finds each listener's owner and orders them.
+func finishSockets(procRoot string, out SocketFacts, found bool, errs []string) SocketFacts {
 	if len(out.Listeners) > 0 {
 		inodes := make(map[uint64]bool, len(out.Listeners))
 		for _, l := range out.Listeners {
