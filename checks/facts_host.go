@@ -56,7 +56,7 @@ type SmbdFacts struct {
 	Err       string    `json:"error,omitempty"`
 }
 
-// Listener is a listening TCP socket from /proc/net/tcp{,6}.
+// Listener is a listening TCP socket (sock_diag, or /proc/net/tcp{,6}).
 type Listener struct {
 	Addr string `json:"addr"` // IP literal, "0.0.0.0" / "::" for any
 	Port int    `json:"port"`
@@ -66,7 +66,7 @@ type Listener struct {
 	Inode   uint64 `json:"inode"`
 	// PID owns the socket, when it could be found (0 otherwise).
 	PID int `json:"pid,omitempty"`
-	// Family is "tcp" (/proc/net/tcp) or "tcp6" (/proc/net/tcp6). An
+	// Family is "tcp" (IPv4) or "tcp6" (IPv6), as /proc/net names them. An
 	// IPv4-mapped tcp6 listener (::ffff:a.b.c.d) is shown with Addr
 	// a.b.c.d, and "::" may or may not take IPv4 (Samba sets IPV6_V6ONLY
 	// on its own v6 sockets).
