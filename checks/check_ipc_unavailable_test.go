@@ -30,14 +30,12 @@ func TestIPCUnavailableCauses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := runOne(t, PatternIPCUnavailable, newFacts(t, tc.conf, tc.mods...))
-			if tc.cause == "" {
-				require.Empty(t, fs, "%v", causes(fs))
+			fd, ok := requireCause(t, fs, tc.cause)
+			if !ok {
 				return
 			}
-			require.Len(t, fs, 1, "%v", causes(fs))
-			require.Equal(t, tc.cause, fs[0].Cause)
 			if tc.line > 0 {
-				require.True(t, hasEvidenceAt(fs[0], testConf, tc.line), "%+v", fs[0].Evidence)
+				require.True(t, hasEvidenceAt(fd, testConf, tc.line), "%+v", fd.Evidence)
 			}
 		})
 	}

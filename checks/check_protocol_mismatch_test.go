@@ -54,13 +54,10 @@ func TestProtocolMismatchCauses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFacts(t, tc.conf, tc.mods...)
 			fs := runOne(t, PatternProtocolMismatch, f)
-			if tc.cause == "" {
-				require.Empty(t, fs, "%v", causes(fs))
+			fd, ok := requireCause(t, fs, tc.cause)
+			if !ok {
 				return
 			}
-			require.Len(t, fs, 1, "%v", causes(fs))
-			fd := fs[0]
-			require.Equal(t, tc.cause, fd.Cause)
 			require.Equal(t, tc.severity, fd.Severity, fd.Summary)
 			require.NotEmpty(t, fd.Summary)
 			require.NotEmpty(t, fd.Explanation)

@@ -32,18 +32,16 @@ func TestShareUnavailableCauses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := runOne(t, PatternShareUnavailable, newFacts(t, tc.conf, tc.mods...))
-			if tc.cause == "" {
-				require.Empty(t, fs, "%v", causes(fs))
+			fd, ok := requireCause(t, fs, tc.cause)
+			if !ok {
 				return
 			}
-			require.Len(t, fs, 1, "%v", causes(fs))
-			require.Equal(t, tc.cause, fs[0].Cause, fs[0].Summary)
-			require.Equal(t, tc.severity, fs[0].Severity)
+			require.Equal(t, tc.severity, fd.Severity)
 			if tc.line > 0 {
-				require.True(t, hasEvidenceAt(fs[0], testConf, tc.line), "%+v", fs[0].Evidence)
+				require.True(t, hasEvidenceAt(fd, testConf, tc.line), "%+v", fd.Evidence)
 			}
-			if fs[0].Fix != nil {
-				for _, c := range fs[0].Fix.Changes {
+			if fd.Fix != nil {
+				for _, c := range fd.Fix.Changes {
 					require.Equal(t, "data", c.Section, "share fixes change the share")
 				}
 			}

@@ -256,6 +256,20 @@ func runOne(t *testing.T, id string, f *Facts) []Finding {
 }
 
 // causes lists pattern/cause of findings.
+// requireCause checks what one check returned in a table test: no finding
+// when cause is "", else exactly one finding, with that cause. It returns
+// the finding and whether there is one to look at further.
+func requireCause(t *testing.T, fs []Finding, cause string) (Finding, bool) {
+	t.Helper()
+	if cause == "" {
+		require.Empty(t, fs, "%v", causes(fs))
+		return Finding{}, false
+	}
+	require.Len(t, fs, 1, "%v", causes(fs))
+	require.Equal(t, cause, fs[0].Cause, fs[0].Summary)
+	return fs[0], true
+}
+
 func causes(fs []Finding) []string {
 	var out []string
 	for _, f := range fs {
