@@ -269,7 +269,7 @@ func TestCommandExpectationsOnSamba(t *testing.T) {
 	// without reload, and the engine-like negotiate fails as documented.
 	conf, err := os.ReadFile(s.conf)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(s.conf, bytes.Replace(conf, []byte("[global]\n"), []byte("[global]\n   server min protocol = SMB3\n"), 1), 0o644))
+	rewriteConf(t, s.conf, bytes.Replace(conf, []byte("[global]\n"), []byte("[global]\n   server min protocol = SMB3\n"), 1))
 	out, code = runShell(t, render("protocol-mismatch", "Effective server min protocol"))
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "SMB3")
@@ -284,11 +284,31 @@ func TestCommandExpectationsOnSamba(t *testing.T) {
 	e, err := cause.Fix.Edits[0].Render(v)
 	require.NoError(t, err)
 	require.Equal(t, ApplyNone, cause.Fix.Apply)
-	require.NoError(t, os.WriteFile(s.conf, bytes.Replace(conf, []byte("[global]\n"), []byte("[global]\n   "+e.Parameter+" = "+e.Value+"\n"), 1), 0o644))
+	rewriteConf(t, s.conf, bytes.Replace(conf, []byte("[global]\n"), []byte("[global]\n   "+e.Parameter+" = "+e.Value+"\n"), 1))
 	for _, st := range cause.Fix.Steps {
 		cmd, err := st.Render(v)
 		require.NoError(t, err)
 		out, code := runShell(t, strings.ReplaceAll(cmd, "-U nobody", "-N"))
 		require.Equal(t, 0, code, "%s\n%s", cmd, out)
 	}
+}
+
+// rewriteConf replaces smb.conf the way an admin's edit would, and makes sure
+// smbd can tell. Samba notices an edit by the file's modification time in
+// whole seconds (lp_file_list_changed keeps a time_t per file, source3/param/
+// loadparm.c), so an edit within the second of the previous write goes unseen
+// and the children keep the old settings; this test edits within a second of
+// starting smbd, a real host does not. Each rewrite is therefore stamped at
+// least one second after the file's previous mtime (about half of the runs
+// failed on Samba 4.17.12 without it).
+func rewriteConf(t *testing.T, path string, data []byte) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	stamp := time.Now()
+	if next := fi.ModTime().Truncate(time.Second).Add(time.Second); stamp.Before(next) {
+		stamp = next
+	}
+	require.NoError(t, os.Chtimes(path, stamp, stamp))
 }

@@ -296,6 +296,19 @@ func (s *Smbd) WriteConf(cfg Config) error {
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("write smb.conf: %w", err)
 	}
+	// smbd's children notice an edit by the file's mtime in whole seconds
+	// (lp_file_list_changed keeps a time_t, source3/param/loadparm.c): a
+	// rewrite within the second of the previous one would go unseen. Tests
+	// rewrite quickly, so stamp each rewrite a second past the last.
+	if fi, err := os.Stat(s.ConfPath()); err == nil {
+		stamp := time.Now()
+		if next := fi.ModTime().Truncate(time.Second).Add(time.Second); stamp.Before(next) {
+			stamp = next
+		}
+		if err := os.Chtimes(tmp, stamp, stamp); err != nil {
+			return fmt.Errorf("stamp smb.conf: %w", err)
+		}
+	}
 	if err := os.Rename(tmp, s.ConfPath()); err != nil {
 		return fmt.Errorf("install smb.conf: %w", err)
 	}
