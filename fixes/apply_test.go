@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -141,6 +142,26 @@ func TestApplyRestartPlan(t *testing.T) {
 	res, err := Apply(context.Background(), p, env)
 	require.NoError(t, err, "%+v", res)
 	require.Contains(t, w.commands(), "restart-smbd")
+}
+
+// A host without systemd: systemctl fails, `service smbd restart` (the
+// shipped fallback) restarts smbd, and the fix stands.
+func TestApplyRestartFallsBack(t *testing.T) {
+	w := &fakeWorld{fail: map[string]int{"systemctl": 1}}
+	env := testEnv(t, w)
+	env.Restart = []string{"systemctl", "restart", "smbd"}
+	env.RestartFallback = []string{"service", "smbd", "restart"}
+	p, conf := portsPlan(t)
+	before := read(t, conf)
+	res, err := Apply(context.Background(), p, env)
+	require.NoError(t, err, "%+v", res)
+	require.Equal(t, ResultApplied, res.Result)
+	require.NotEqual(t, before, read(t, conf))
+	cmds := w.commands()
+	i := slices.Index(cmds, "systemctl restart smbd")
+	require.GreaterOrEqual(t, i, 0, "%q", cmds)
+	require.Less(t, i+1, len(cmds))
+	require.Equal(t, "service smbd restart", cmds[i+1], "the fallback runs right after the failed restart")
 }
 
 // TestApplyFailuresRollBack: every failure leaves the file byte-identical.
