@@ -19,14 +19,11 @@ const (
 	defaultSMBPorts = "445 139"
 )
 
-// versionCommands are asked, in order, for the installed Samba's version,
-// as smbconf.DetectSambaVersion does; run here through GatherOptions.Run so
-// that the command is bounded by Gather's deadline and faked in tests.
-var versionCommands = [][]string{{"smbd", "--version"}, {"testparm", "-V"}}
-
 // resolveVersion picks the Samba version whose defaults apply: the
 // configured samba_version (--samba-version), else what the installed
-// smbd (or testparm) says. It returns the version and its source.
+// smbd (or testparm) says, asked through Gather's runner so the command is
+// bounded by Gather's deadline and faked in tests. It returns the version
+// and its source.
 func resolveVersion(ctx context.Context, cfg *configs.Config, run runFunc, lookPath func(string) (string, error), cache *smbconf.VersionCache) (smbconf.SambaVersion, string, error) {
 	if s := strings.TrimSpace(cfg.SambaVersion); s != "" {
 		v, err := smbconf.ParseSambaVersion(s)
@@ -39,34 +36,16 @@ func resolveVersion(ctx context.Context, cfg *configs.Config, run runFunc, lookP
 		}
 		return v, src, nil
 	}
-	var problems []string
-	for _, argv := range versionCommands {
-		name := strings.Join(argv, " ")
-		bin, err := lookPath(argv[0])
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: not installed", argv[0]))
-			continue
-		}
-		if v, ok := cache.Get(bin); ok {
-			return v, name + " (cached)", nil
-		}
-		out, err := run(ctx, argv[0], argv[1:]...)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
-			if ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if v, err := smbconf.ParseSambaVersion(strings.TrimSpace(line)); err == nil {
-				cache.Put(bin, v)
-				return v, name, nil
-			}
-		}
-		problems = append(problems, fmt.Sprintf("%s: no version in %q", name, truncate(strings.TrimSpace(string(out)), 60)))
+	d := smbconf.VersionDetector{
+		Run:      func(ctx context.Context, argv []string) ([]byte, error) { return run(ctx, argv[0], argv[1:]...) },
+		LookPath: lookPath,
+		Cache:    cache,
 	}
-	return smbconf.SambaVersion{}, "", fmt.Errorf("detect the Samba version (set samba_version to skip): %s", strings.Join(problems, "; "))
+	v, src, err := d.Detect(ctx)
+	if err != nil {
+		return v, "", fmt.Errorf("%w (set samba_version to skip)", err)
+	}
+	return v, src, nil
 }
 
 // loadSmbConf loads smb.conf with the version's defaults. On a

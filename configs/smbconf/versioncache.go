@@ -3,9 +3,7 @@ package smbconf
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -139,31 +137,6 @@ func (c *VersionCache) Put(binary string, v SambaVersion) {
 // whose identity is unchanged since it last reported its version is not
 // run again. A nil cache means DetectSambaVersion.
 func DetectSambaVersionCached(ctx context.Context, cache *VersionCache) (SambaVersion, error) {
-	if cache == nil {
-		return DetectSambaVersion(ctx)
-	}
-	var problems []string
-	for _, argv := range verDetectCommands {
-		bin, err := exec.LookPath(argv[0])
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: not installed", argv[0]))
-			continue
-		}
-		if abs, err := filepath.Abs(bin); err == nil {
-			bin = abs
-		}
-		if v, ok := cache.Get(bin); ok {
-			return v, nil
-		}
-		v, err := verRunDetect(ctx, append([]string{bin}, argv[1:]...))
-		if err == nil {
-			cache.Put(bin, v)
-			return v, nil
-		}
-		problems = append(problems, err.Error())
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return SambaVersion{}, fmt.Errorf("detect Samba version: %s", strings.Join(problems, "; "))
+	v, _, err := VersionDetector{Cache: cache}.Detect(ctx)
+	return v, err
 }

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"math"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -97,22 +98,81 @@ const verDetectTimeout = 5 * time.Second
 // --version`, falling back to `testparm -V`. Commands run without a shell,
 // each for at most 5 s (less if ctx ends sooner).
 func DetectSambaVersion(ctx context.Context) (SambaVersion, error) {
-	var problems []string
-	for _, argv := range verDetectCommands {
-		v, err := verRunDetect(ctx, argv)
-		if err == nil {
-			return v, nil
-		}
-		problems = append(problems, err.Error())
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return SambaVersion{}, fmt.Errorf("detect Samba version: %s", strings.Join(problems, "; "))
+	v, _, err := VersionDetector{}.Detect(ctx)
+	return v, err
 }
 
-func verRunDetect(ctx context.Context, argv []string) (SambaVersion, error) {
-	name := strings.Join(argv, " ")
+// VersionDetector finds the installed Samba's version. Its zero value runs
+// the commands itself; callers with their own command runner (deadlines,
+// fakes in tests) and a cache fill in the fields.
+type VersionDetector struct {
+	// Run runs argv without a shell and returns its stdout; nil runs it
+	// with exec, for at most 5 s, with stderr's first line in the error.
+	Run func(ctx context.Context, argv []string) ([]byte, error)
+	// LookPath finds a command; nil = exec.LookPath.
+	LookPath func(string) (string, error)
+	// Cache skips the command for a binary that has not changed since it
+	// last reported its version; nil = always ask.
+	Cache *VersionCache
+}
+
+// Detect tries each version command in order and returns the first version
+// found and the command it came from ("smbd --version", with " (cached)"
+// when the cache answered).
+func (d VersionDetector) Detect(ctx context.Context) (SambaVersion, string, error) {
+	run, lookPath := d.Run, d.LookPath
+	if run == nil {
+		run = verExec
+	}
+	if lookPath == nil {
+		lookPath = exec.LookPath
+	}
+	var problems []string
+	for _, argv := range verDetectCommands {
+		name := strings.Join(argv, " ")
+		bin, err := lookPath(argv[0])
+		if err != nil {
+			problems = append(problems, name+": not installed")
+			continue
+		}
+		if abs, err := filepath.Abs(bin); err == nil {
+			bin = abs
+		}
+		if v, ok := d.Cache.Get(bin); ok {
+			return v, name + " (cached)", nil
+		}
+		out, err := run(ctx, argv)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		v, ok := verFind(out)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: no version in output %q", name, verFirstLine(string(out))))
+			continue
+		}
+		d.Cache.Put(bin, v)
+		return v, name, nil
+	}
+	return SambaVersion{}, "", fmt.Errorf("detect Samba version: %s", strings.Join(problems, "; "))
+}
+
+// verFind returns the first version line of a command's output.
+func verFind(out []byte) (SambaVersion, bool) {
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, err := ParseSambaVersion(strings.TrimSpace(line)); err == nil {
+			return v, true
+		}
+	}
+	return SambaVersion{}, false
+}
+
+// verExec runs one version command: bounded by verDetectTimeout, and with
+// the first line of its stderr in the error.
+func verExec(ctx context.Context, argv []string) ([]byte, error) {
 	cctx, cancel := context.WithTimeout(ctx, verDetectTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, argv[0], argv[1:]...)
@@ -121,19 +181,14 @@ func verRunDetect(ctx context.Context, argv []string) (SambaVersion, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if cctx.Err() != nil {
-			return SambaVersion{}, fmt.Errorf("%s: %w", name, cctx.Err())
+			return nil, cctx.Err()
 		}
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return SambaVersion{}, fmt.Errorf("%s: %w: %s", name, err, verFirstLine(msg))
+			return nil, fmt.Errorf("%w: %s", err, verFirstLine(msg))
 		}
-		return SambaVersion{}, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
-	for _, line := range strings.Split(stdout.String(), "\n") {
-		if v, err := ParseSambaVersion(line); err == nil {
-			return v, nil
-		}
-	}
-	return SambaVersion{}, fmt.Errorf("%s: no version in output %q", name, verFirstLine(stdout.String()))
+	return stdout.Bytes(), nil
 }
 
 func verFirstLine(s string) string {
