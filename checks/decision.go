@@ -351,16 +351,10 @@ func decidingList(f *Facts, section string) configValue {
 	return lookup(f, section, "hosts deny")
 }
 
+// hasSection says whether smb.conf has share name, found as Lookup finds
+// it (so "[%h-share]" counts as "myhost-share").
 func hasSection(f *Facts, name string) bool {
-	if f.Config == nil {
-		return false
-	}
-	for _, s := range f.Config.Sections() {
-		if strings.EqualFold(s, name) {
-			return true
-		}
-	}
-	return false
+	return f.Config != nil && f.Config.HasSection(name)
 }
 
 func ansHostsExclude(c *answerCtx) (string, bool) {

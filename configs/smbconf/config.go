@@ -180,6 +180,10 @@ func (c *Config) Sections() []string {
 	return out
 }
 
+// HasSection reports whether a share of that name exists, found the way
+// Lookup finds it (lp_servicenumber: case-insensitive, after %-substitution).
+func (c *Config) HasSection(name string) bool { return c.findService(name) != nil }
+
 // valid is the hidden "-valid" parameter: a share with "-valid = no" is
 // skipped by the dump and by every lookup (LP_SNUM_OK).
 func (c *Config) valid(s *service) bool {

@@ -442,6 +442,9 @@ func TestFindServiceSubstitution(t *testing.T) {
 		var g bytes.Buffer
 		_ = cfg.PrintParameter(&g, "path", q)
 		assert.Equalf(t, string(w.stdout), g.String(), "--section-name=%q", q)
+		// Every share has a path, so testparm prints one exactly when it
+		// finds the section.
+		assert.Equalf(t, len(w.stdout) > 0, cfg.HasSection(q), "HasSection(%q)", q)
 	}
 }
 
