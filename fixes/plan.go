@@ -289,12 +289,12 @@ func resolveChanges(c *smbconf.Config, changes []checks.Change) ([]Edit, error) 
 			from = cur.Printed
 		}
 		for _, fc := range fcs {
-			e := Edit{Path: fc.Path, Line: fc.Line, Section: sec, Param: param, Name: param,
-				From: from, To: ch.Value, Remove: ch.Remove, Desc: fc.Desc}
-			if known && !cur.Origin.IsDefault() && cur.Origin.Name != "" && sameFile(cur.Origin.File, fc.Path) && cur.Origin.Line == fc.Line {
-				e.Name = cur.Origin.Name
-			} else if !ch.Remove {
-				e.Insert = true
+			// The editor says what it did and under which spelling.
+			e := Edit{Path: fc.Path, Line: fc.Line, Section: sec, Param: param, Name: fc.Name,
+				From: from, To: ch.Value, Remove: fc.Kind == smbconf.ChangeRemove,
+				Insert: fc.Kind == smbconf.ChangeInsert, Desc: fc.Desc}
+			if e.Name == "" {
+				e.Name = param
 			}
 			e.fc = fc
 			out = append(out, e)

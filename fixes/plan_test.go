@@ -127,6 +127,43 @@ func TestPlanIncludedFileAndSynonym(t *testing.T) {
 	require.Equal(t, []string{inc}, p.Changed())
 }
 
+// TestPlanEditKind: an edit says whether it rewrites the line in effect
+// (under the spelling written there), adds one, or removes one, as the
+// editor did it; the line's value cannot mislead it ("log level" printed
+// from a "debuglevel" line with several classes).
+func TestPlanEditKind(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf     string
+		change         checks.Change
+		line           int
+		spelled        string
+		insert, remove bool
+	}{
+		{name: "replace under a synonym", conf: "[global]\n   debuglevel = 0 auth:1\n",
+			change: checks.Change{Section: "global", Param: "log level", Value: "1 smb2:3"}, line: 2, spelled: "debuglevel"},
+		{name: "replace a continued line", conf: "[global]\n   log level = 1 \\\n      auth:2\n",
+			change: checks.Change{Section: "global", Param: "log level", Value: "1 smb2:3"}, line: 2, spelled: "log level"},
+		{name: "insert", conf: "[global]\n   workgroup = X\n",
+			change: checks.Change{Section: "global", Param: "log level", Value: "1 smb2:3"}, line: 3, spelled: "log level", insert: true},
+		{name: "remove", conf: "[global]\n   workgroup = X\n   protocol = SMB3\n",
+			change: checks.Change{Section: "global", Param: "server max protocol", Remove: true}, line: 3, spelled: "protocol", remove: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, f := confDir(t, map[string]string{"smb.conf": tc.conf})
+			fd := configFix("logging", "level-too-low", checks.Warning, tc.change)
+			p, err := MakePlan(report(fd), f, PlanOptions{})
+			require.NoError(t, err)
+			require.Len(t, p.Fixes, 1)
+			require.Len(t, p.Fixes[0].Edits, 1)
+			e := p.Fixes[0].Edits[0]
+			require.Equal(t, tc.line, e.Line)
+			require.Equal(t, tc.spelled, e.Name)
+			require.Equal(t, tc.insert, e.Insert, "insert")
+			require.Equal(t, tc.remove, e.Remove, "remove")
+		})
+	}
+}
+
 // TestPlanAction: the lightest smbd action that makes each change work.
 func TestPlanAction(t *testing.T) {
 	for _, tc := range []struct {

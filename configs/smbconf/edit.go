@@ -24,9 +24,23 @@ type FileChange struct {
 	// the line of a new assignment.
 	Line   int
 	Desc   string // e.g. `/etc/samba/smb.conf:12: server min protocol = SMB3 -> SMB2_02 (written as "min protocol")`
+	Kind   ChangeKind
+	// Name is the parameter's spelling on the changed line: a synonym
+	// ("min protocol") when that is what the file says, the asked name
+	// for an inserted line, the first removed line's for a removal.
+	Name   string
 	Before []byte // the file's bytes as the parser read them
 	After  []byte
 }
+
+// ChangeKind says what a FileChange does to the assignment.
+type ChangeKind string
+
+const (
+	ChangeReplace ChangeKind = "replace" // the value of the line in effect is rewritten
+	ChangeInsert  ChangeKind = "insert"  // a new line is added
+	ChangeRemove  ChangeKind = "remove"  // the lines in effect are removed
+)
 
 // ErrNotEditable is wrapped by every error for a parameter, section or
 // value the editor refuses.
@@ -276,7 +290,7 @@ func (e *edit) replace(t traceLine, value string) (*FileChange, error) {
 	if !strequal(ln.Name, e.canon.Name) {
 		desc += fmt.Sprintf(" (written as %q)", ln.Name)
 	}
-	fc := &FileChange{Path: t.file, Line: ln.FirstLine, Desc: desc, Before: src, After: after}
+	fc := &FileChange{Path: t.file, Line: ln.FirstLine, Desc: desc, Kind: ChangeReplace, Name: ln.Name, Before: src, After: after}
 	if err := e.verify(fc, value, w); err != nil {
 		return nil, err
 	}
@@ -391,7 +405,7 @@ func (e *edit) insert(value string) (*FileChange, error) {
 		text += nl
 	}
 	after := splice(src, pos, pos, text)
-	fc := &FileChange{Path: anchor.file, Line: lineNo, Before: src, After: after,
+	fc := &FileChange{Path: anchor.file, Line: lineNo, Kind: ChangeInsert, Name: name, Before: src, After: after,
 		Desc: fmt.Sprintf("%s:%d: %s = %s added to [%s] (was the default)", anchor.file, lineNo, name, value, e.secName)}
 	if err := e.verify(fc, value, value); err != nil {
 		return nil, err
@@ -428,7 +442,7 @@ func (e *edit) insertGlobalSection(name, value string) (*FileChange, error) {
 		lineNo++
 	}
 	after := splice(src, pos, pos, text)
-	fc := &FileChange{Path: main, Line: lineNo, Before: src, After: after,
+	fc := &FileChange{Path: main, Line: lineNo, Kind: ChangeInsert, Name: name, Before: src, After: after,
 		Desc: fmt.Sprintf("%s:%d: %s = %s added in a new [global] section (was the default)", main, lineNo, name, value)}
 	if err := e.verify(fc, value, value); err != nil {
 		return nil, err
@@ -492,7 +506,7 @@ func (e *edit) remove() ([]FileChange, error) {
 		}
 		out = append(out, src[pos:]...)
 		over[f] = out
-		fcs = append(fcs, FileChange{Path: f, Line: cuts[0].ln.FirstLine, Desc: strings.Join(descs, "; "), Before: src, After: out})
+		fcs = append(fcs, FileChange{Path: f, Line: cuts[0].ln.FirstLine, Desc: strings.Join(descs, "; "), Kind: ChangeRemove, Name: cuts[0].ln.Name, Before: src, After: out})
 	}
 	if err := e.verifyOver(over, "", "", "", 0, false); err != nil {
 		return nil, err
