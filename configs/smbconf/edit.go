@@ -22,9 +22,9 @@ type FileChange struct {
 	// Line is the first physical line of the assignment changed or
 	// removed (the first one, when several in the file are removed), or
 	// the line of a new assignment.
-	Line   int
-	Desc   string // e.g. `/etc/samba/smb.conf:12: server min protocol = SMB3 -> SMB2_02 (written as "min protocol")`
-	Kind   ChangeKind
+	Line int
+	Desc string // e.g. `/etc/samba/smb.conf:12: server min protocol = SMB3 -> SMB2_02 (written as "min protocol")`
+	Kind ChangeKind
 	// Name is the parameter's spelling on the changed line: a synonym
 	// ("min protocol") when that is what the file says, the asked name
 	// for an inserted line, the first removed line's for a removal.
