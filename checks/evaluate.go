@@ -419,39 +419,10 @@ func probeTimings(r *probe.Result) []Timing {
 		return nil
 	}
 	out := []Timing{{Step: "probe", Seconds: r.DurationMS / 1000, OK: len(r.Failures()) == 0}}
-	add := func(name string, s probe.Step) {
-		if s.Class == probe.ClassSkipped {
-			return
+	for _, s := range r.Steps() {
+		if s.Step.Class != probe.ClassSkipped {
+			out = append(out, Timing{Step: s.Name, Seconds: s.Step.LatencyMS / 1000, OK: s.Step.OK()})
 		}
-		out = append(out, Timing{Step: name, Seconds: s.LatencyMS / 1000, OK: s.OK()})
-	}
-	for _, t := range r.TCP {
-		add("tcp:"+strconv.Itoa(t.Port), t.Step)
-	}
-	for _, s := range r.SMB1 {
-		add("smb1:"+s.Offer, s.Step)
-	}
-	for _, d := range r.Dialects {
-		add("negotiate:"+d.Dialect.String(), d.Negotiate.Step)
-		if d.Login != nil {
-			add("login:"+d.Dialect.String(), *d.Login)
-		}
-	}
-	add("negotiate:all", r.Multi.Step)
-	if r.Login != nil {
-		add("login", r.Login.Step)
-	}
-	if r.IPC != nil {
-		add("ipc", *r.IPC)
-	}
-	if r.Shares != nil {
-		add("shares", r.Shares.Step)
-	}
-	if r.Share != nil {
-		add("share", r.Share.Step)
-	}
-	if r.File != nil {
-		add("file", r.File.Step)
 	}
 	return out
 }

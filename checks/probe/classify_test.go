@@ -79,6 +79,36 @@ func TestFailuresOrderAndScope(t *testing.T) {
 	}, r.Failures())
 }
 
+// TestStepsNamesEveryStep: the timings and metrics take their step names
+// from Steps, so every recorded step is there, once, in a fixed order.
+func TestStepsNamesEveryStep(t *testing.T) {
+	ok := Step{Class: ClassOK}
+	r := &Result{
+		TCP:       []TCPResult{{Port: 445, Step: ok}},
+		SMB1:      []SMB1Result{{Offer: OfferPysmb, Step: ok, Accepted: false, Login: &SessionResult{Step: ok}}, {Offer: OfferNT1, Step: ok}},
+		Dialects:  []DialectResult{{Dialect: SMB2_02, Negotiate: SMB2Result{Step: ok}, Login: &ok}, {Dialect: SMB3_11, Negotiate: SMB2Result{Step: ok}}},
+		Multi:     SMB2Result{Step: ok},
+		Login:     &LoginResult{Step: ok},
+		Anonymous: &SessionResult{Step: ok},
+		NTLMv1:    &SessionResult{Step: ok},
+		IPC:       &ok,
+		Shares:    &SharesResult{Step: ok},
+		Share:     &ShareResult{Step: ok, List: ok},
+		File:      &FileResult{Step: ok},
+	}
+	var names []string
+	classes := map[string]Class{}
+	for _, s := range r.Steps() {
+		names = append(names, s.Name)
+		classes[s.Name] = s.Step.Class
+	}
+	require.Equal(t, []string{"tcp:445", "smb1:pysmb", "smb1:pysmb:login", "smb1:nt1", "negotiate:SMB2_02", "login:SMB2_02",
+		"negotiate:SMB3_11", "negotiate", "login", "anonymous", "ntlmv1", "ipc", "shares", "share", "share-list", "file"}, names)
+	require.Equal(t, ClassNoCommonDialect, classes["smb1:pysmb"], "an answered pysmb offer with no dialect chosen is the scorer's failure")
+	require.Equal(t, ClassOK, classes["smb1:nt1"])
+	require.Equal(t, []Failure{{Step: "smb1:pysmb", Class: ClassNoCommonDialect}}, r.Failures())
+}
+
 func TestRefineSMB1OnlyAndNTLMPolicy(t *testing.T) {
 	r := &Result{
 		SMB1:     []SMB1Result{{Offer: OfferNT1, Accepted: true}},

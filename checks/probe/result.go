@@ -237,6 +237,71 @@ type Failure struct {
 	Error string `json:"error,omitempty"`
 }
 
+// NamedStep is one step of a run under its stable name: "tcp:445",
+// "smb1:pysmb", "smb1:pysmb:login", "negotiate:SMB2_02", "login:SMB2_02",
+// "negotiate" (all dialects), "login", "anonymous", "ntlmv1", "ipc",
+// "shares", "share", "share-list", "file".
+type NamedStep struct {
+	Name string
+	Step Step
+	// Client is true for the steps that stand for a real client (see
+	// Failures); false for per-dialect and extra SMB1 offers, which map
+	// what the server accepts.
+	Client bool
+}
+
+// Steps lists every step of the run that was recorded, in a fixed order.
+func (r *Result) Steps() []NamedStep {
+	var out []NamedStep
+	add := func(name string, s Step, client bool) {
+		out = append(out, NamedStep{Name: name, Step: s, Client: client})
+	}
+	for _, t := range r.TCP {
+		add("tcp:"+strconv.Itoa(t.Port), t.Step, true)
+	}
+	for _, s := range r.SMB1 {
+		st, pysmb := s.Step, s.Offer == OfferPysmb
+		if pysmb && st.Class == ClassOK && !s.Accepted {
+			// The scorer's own offer answered with "none of these".
+			st.Class = ClassNoCommonDialect
+		}
+		add("smb1:"+s.Offer, st, pysmb)
+		if s.Login != nil {
+			add("smb1:"+s.Offer+":login", s.Login.Step, pysmb)
+		}
+	}
+	for _, d := range r.Dialects {
+		add("negotiate:"+d.Dialect.String(), d.Negotiate.Step, false)
+		if d.Login != nil {
+			add("login:"+d.Dialect.String(), *d.Login, false)
+		}
+	}
+	add("negotiate", r.Multi.Step, true)
+	if r.Login != nil {
+		add("login", r.Login.Step, true)
+	}
+	if r.Anonymous != nil {
+		add("anonymous", r.Anonymous.Step, true)
+	}
+	if r.NTLMv1 != nil {
+		add("ntlmv1", r.NTLMv1.Step, true)
+	}
+	if r.IPC != nil {
+		add("ipc", *r.IPC, true)
+	}
+	if r.Shares != nil {
+		add("shares", r.Shares.Step, true)
+	}
+	if r.Share != nil {
+		add("share", r.Share.Step, true)
+		add("share-list", r.Share.List, true)
+	}
+	if r.File != nil {
+		add("file", r.File.Step, true)
+	}
+	return out
+}
+
 // Failures lists the steps that failed, in a fixed order. A dialect the
 // server refuses is a fact, not a failure, except for the offers that stand
 // for a real client: the primary TCP port, the all-dialect negotiate, the
@@ -245,48 +310,10 @@ type Failure struct {
 // not failures of their own: the step that caused the skip is.
 func (r *Result) Failures() []Failure {
 	var out []Failure
-	add := func(name string, s Step) {
-		if s.Class != ClassOK && s.Class != ClassSkipped {
-			out = append(out, Failure{Step: name, Class: s.Class, Error: s.Error})
+	for _, s := range r.Steps() {
+		if s.Client && s.Step.Class != ClassOK && s.Step.Class != ClassSkipped {
+			out = append(out, Failure{Step: s.Name, Class: s.Step.Class, Error: s.Step.Error})
 		}
-	}
-	for _, t := range r.TCP {
-		add("tcp:"+strconv.Itoa(t.Port), t.Step)
-	}
-	for _, s := range r.SMB1 {
-		if s.Offer == OfferPysmb {
-			st := s.Step
-			if st.Class == ClassOK && !s.Accepted {
-				st.Class = ClassNoCommonDialect
-			}
-			add("smb1:"+s.Offer, st)
-			if s.Login != nil {
-				add("smb1:"+s.Offer+":login", s.Login.Step)
-			}
-		}
-	}
-	add("negotiate", r.Multi.Step)
-	if r.Login != nil {
-		add("login", r.Login.Step)
-	}
-	if r.Anonymous != nil {
-		add("anonymous", r.Anonymous.Step)
-	}
-	if r.NTLMv1 != nil {
-		add("ntlmv1", r.NTLMv1.Step)
-	}
-	if r.IPC != nil {
-		add("ipc", *r.IPC)
-	}
-	if r.Shares != nil {
-		add("shares", r.Shares.Step)
-	}
-	if r.Share != nil {
-		add("share", r.Share.Step)
-		add("share-list", r.Share.List)
-	}
-	if r.File != nil {
-		add("file", r.File.Step)
 	}
 	return out
 }
