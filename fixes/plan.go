@@ -293,9 +293,6 @@ func resolveChanges(c *smbconf.Config, changes []checks.Change) ([]Edit, error) 
 			e := Edit{Path: fc.Path, Line: fc.Line, Section: sec, Param: param, Name: fc.Name,
 				From: from, To: ch.Value, Remove: fc.Kind == smbconf.ChangeRemove,
 				Insert: fc.Kind == smbconf.ChangeInsert, Desc: fc.Desc}
-			if e.Name == "" {
-				e.Name = param
-			}
 			e.fc = fc
 			out = append(out, e)
 		}

@@ -1,148 +1,45 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smb-agent/smb-agent/test/harness"
 )
 
-// sandboxSmbd is a real smbd on a free loopback port, with every path under
-// a temp dir (nothing touches /etc/samba or the system smbd).
-type sandboxSmbd struct {
-	dir  string
-	conf string
-	port int
-	cmd  *exec.Cmd
+// sandboxConfig is a real smbd on a free loopback port (test/harness:
+// every path under a temp dir, nothing touches /etc/samba), with one share
+// that guests can list.
+func sandboxConfig(global ...string) harness.Config {
+	return harness.Config{
+		Global: append([]string{"map to guest = bad user"}, global...),
+		Shares: []harness.Share{{Name: "data"}},
+	}
 }
 
-func freePort(t *testing.T) int {
+func startSandboxSmbd(t *testing.T) *harness.Smbd {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return harness.StartT(t, sandboxConfig())
 }
 
-func startSandboxSmbd(t *testing.T) *sandboxSmbd {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{"private", "lock", "state", "cache", "pid", "ncalrpc", "log", "share"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
-	}
-	s := &sandboxSmbd{dir: dir, conf: filepath.Join(dir, "smb.conf"), port: freePort(t)}
-	conf := fmt.Sprintf(`[global]
-   workgroup = CATTEST
-   netbios name = CATSRV
-   server role = standalone server
-   smb ports = %[2]d
-   interfaces = lo
-   bind interfaces only = yes
-   disable netbios = yes
-   private dir = %[1]s/private
-   lock directory = %[1]s/lock
-   state directory = %[1]s/state
-   cache directory = %[1]s/cache
-   pid directory = %[1]s/pid
-   ncalrpc dir = %[1]s/ncalrpc
-   log file = %[1]s/log/log.%%m
-   max log size = 0
-   passdb backend = tdbsam:%[1]s/private/passdb.tdb
-   load printers = no
-   printcap name = /dev/null
-   map to guest = bad user
-
-[data]
-   path = %[1]s/share
-`, dir, s.port)
-	require.NoError(t, os.WriteFile(s.conf, []byte(conf), 0o644))
-
-	s.cmd = exec.Command("smbd", "--foreground", "--no-process-group", "-s", s.conf, "-l", filepath.Join(dir, "log"))
-	// Own process group: smbd's SIGTERM handler signals its whole group.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out bytes.Buffer
-	s.cmd.Stdout, s.cmd.Stderr = &out, &out
-	require.NoError(t, s.cmd.Start())
-	t.Cleanup(s.stop)
-
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)), 500*time.Millisecond)
-		if err == nil {
-			c.Close()
-			if _, err := os.Stat(filepath.Join(dir, "pid", "smbd.pid")); err == nil {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("smbd did not come up on port %d: %s", s.port, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// stop ends smbd and the samba-dcerpcd/rpcd_* helpers it started (they
-// detach into their own session), found by the config path in their
-// command line, each by PID.
-func (s *sandboxSmbd) stop() {
-	pids := func() []int {
-		var out []int
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil || pid == os.Getpid() {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if err == nil && bytes.Contains(b, []byte(s.conf)) {
-				out = append(out, pid)
-			}
-		}
-		return out
-	}
-	if s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGCONT)
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, pid := range pids() {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-	}
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for left := pids(); len(left) > 0 && time.Now().Before(deadline); left = pids() {
-		time.Sleep(100 * time.Millisecond)
-	}
-	for _, pid := range pids() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
-
-func (s *sandboxSmbd) vars() Vars {
+// sandboxVars are the values the catalog's commands are rendered with.
+func sandboxVars(s *harness.Smbd) Vars {
 	return Vars{
-		SmbConf:  s.conf,
-		Port:     s.port,
+		SmbConf:  s.ConfPath(),
+		Port:     s.Port(),
 		Host:     "127.0.0.1",
 		User:     "nobody",
 		Share:    "data",
-		LogDir:   filepath.Join(s.dir, "log"),
-		PidDir:   filepath.Join(s.dir, "pid"),
+		LogDir:   filepath.Join(s.Dir(), "log"),
+		PidDir:   filepath.Join(s.Dir(), "pid"),
 		ClientIP: "127.0.0.1",
 	}
 }
@@ -191,7 +88,7 @@ func runShell(t *testing.T, command string) (string, int) {
 func TestReadOnlyCommandsRunOnSamba(t *testing.T) {
 	needSamba(t)
 	s := startSandboxSmbd(t)
-	v := s.vars()
+	v := sandboxVars(s)
 	ran := 0
 	seen := map[string]bool{}
 	forEachStep(t, func(where string, st Step) {
@@ -227,7 +124,7 @@ func TestReadOnlyCommandsRunOnSamba(t *testing.T) {
 func TestCommandExpectationsOnSamba(t *testing.T) {
 	needSamba(t)
 	s := startSandboxSmbd(t)
-	v := s.vars()
+	v := sandboxVars(s)
 	render := func(patternID, title string) string {
 		p, ok := Get(patternID)
 		require.True(t, ok)
@@ -262,14 +159,12 @@ func TestCommandExpectationsOnSamba(t *testing.T) {
 	require.Contains(t, out, "Unknown section IPC$")
 
 	out, _ = runShell(t, render("connection-refused", "Who listens on the port, on which addresses?"))
-	require.Contains(t, out, fmt.Sprintf("127.0.0.1:%d", s.port))
+	require.Contains(t, out, fmt.Sprintf("127.0.0.1:%d", s.Port()))
 	require.Contains(t, out, `"smbd"`)
 
 	// The headline case: raise server min protocol; new connections read it
 	// without reload, and the engine-like negotiate fails as documented.
-	conf, err := os.ReadFile(s.conf)
-	require.NoError(t, err)
-	rewriteConf(t, s.conf, bytes.Replace(conf, []byte("[global]\n"), []byte("[global]\n   server min protocol = SMB3\n"), 1))
+	require.NoError(t, s.WriteConf(sandboxConfig("server min protocol = SMB3")))
 	out, code = runShell(t, render("protocol-mismatch", "Effective server min protocol"))
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "SMB3")
@@ -284,31 +179,11 @@ func TestCommandExpectationsOnSamba(t *testing.T) {
 	e, err := cause.Fix.Edits[0].Render(v)
 	require.NoError(t, err)
 	require.Equal(t, ApplyNone, cause.Fix.Apply)
-	rewriteConf(t, s.conf, bytes.Replace(conf, []byte("[global]\n"), []byte("[global]\n   "+e.Parameter+" = "+e.Value+"\n"), 1))
+	require.NoError(t, s.WriteConf(sandboxConfig(e.Parameter+" = "+e.Value)))
 	for _, st := range cause.Fix.Steps {
 		cmd, err := st.Render(v)
 		require.NoError(t, err)
 		out, code := runShell(t, strings.ReplaceAll(cmd, "-U nobody", "-N"))
 		require.Equal(t, 0, code, "%s\n%s", cmd, out)
 	}
-}
-
-// rewriteConf replaces smb.conf the way an admin's edit would, and makes sure
-// smbd can tell. Samba notices an edit by the file's modification time in
-// whole seconds (lp_file_list_changed keeps a time_t per file, source3/param/
-// loadparm.c), so an edit within the second of the previous write goes unseen
-// and the children keep the old settings; this test edits within a second of
-// starting smbd, a real host does not. Each rewrite is therefore stamped at
-// least one second after the file's previous mtime (about half of the runs
-// failed on Samba 4.17.12 without it).
-func rewriteConf(t *testing.T, path string, data []byte) {
-	t.Helper()
-	fi, err := os.Stat(path)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(path, data, 0o644))
-	stamp := time.Now()
-	if next := fi.ModTime().Truncate(time.Second).Add(time.Second); stamp.Before(next) {
-		stamp = next
-	}
-	require.NoError(t, os.Chtimes(path, stamp, stamp))
 }
