@@ -12,7 +12,7 @@ DESTDIR    ?=
 FUZZTIME   ?= 8s
 TESTFLAGS  ?=
 
-.PHONY: all build test unit fuzz bench demo install lint deps samba soak clean
+.PHONY: all build test unit fuzz bench demo install lint deps samba soak clean vuln
 
 all: build
 
@@ -43,6 +43,11 @@ unit: deps
 
 fuzz: deps
 	@FUZZTIME=$(FUZZTIME) test/scripts/fuzz.sh
+
+# Known vulnerabilities: govulncheck against vuln.go.dev; offline, every
+# module in the binary is checked to be at its latest served release.
+vuln: deps
+	@GO=$(GO) test/scripts/vuln.sh
 
 # Go benchmarks (only the packages that have some, so that a package being
 # edited elsewhere does not stop them), then whole-command comparisons
