@@ -589,3 +589,12 @@ func writeFuzzFile(t *testing.T, dir, content string) string {
 	}
 	return p
 }
+
+func TestCheckHost(t *testing.T) {
+	for _, h := range []string{"127.0.0.1", "::1", "fe80::1%eth0", "fe80::1%nosuch", "files.example.org", "FILES-01", "nb_name", "host."} {
+		require.NoError(t, CheckHost(h), h)
+	}
+	for _, h := range []string{"", "a\nb", "a b", "a/b", "\x1b[31mred", "a..b", "fe80::1%", "fe80::1%a\nb", strings.Repeat("a", 64) + ".example", strings.Repeat("a.", 130)} {
+		require.Error(t, CheckHost(h), "%q", h)
+	}
+}

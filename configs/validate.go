@@ -161,6 +161,9 @@ func checkHostPort(s string) error {
 	if host == "" {
 		return fmt.Errorf("invalid address %q: no host", s)
 	}
+	if err := CheckHost(host); err != nil {
+		return fmt.Errorf("invalid address %q: %w", s, err)
+	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("invalid address %q: port must be a number from 1 to 65535", s)
@@ -255,4 +258,36 @@ func (c *Config) Clients() ([]ClientProfile, error) {
 		}
 	}
 	return out, nil
+}
+
+// CheckHost accepts what can name an SMB server: an IP address (IPv6 with
+// an optional %zone) or a host name of letters, digits, '-', '_' and '.'
+// (RFC 1123 labels, plus the '_' that NetBIOS-style names carry), at most
+// 253 characters. Anything else (a newline, a space, a control character,
+// a slash) is bad input: it would otherwise reach the resolver, the report
+// and the terminal as it is.
+func CheckHost(host string) error {
+	if host == "" {
+		return fmt.Errorf("no host")
+	}
+	if ip := strings.SplitN(host, "%", 2); net.ParseIP(ip[0]) != nil {
+		if len(ip) == 2 && (ip[1] == "" || strings.IndexFunc(ip[1], func(r rune) bool { return r <= ' ' || r > '~' || r == '/' }) >= 0) {
+			return fmt.Errorf("invalid zone %q", ip[1])
+		}
+		return nil
+	}
+	if len(host) > 253 {
+		return fmt.Errorf("host name longer than 253 characters")
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("host name %q: empty or over-long label", host)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("host name %q: character %q is not allowed", host, r)
+			}
+		}
+	}
+	return nil
 }

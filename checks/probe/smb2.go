@@ -273,6 +273,9 @@ type rawConn struct {
 // dialTCP connects with the context's deadline and sets it on the conn as a
 // backstop for every read and write.
 func dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	if err := invalidName(addr); err != nil {
+		return nil, err
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

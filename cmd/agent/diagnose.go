@@ -51,6 +51,9 @@ printed.`,
 			if err != nil {
 				return withCode(exitUnknown, err)
 			}
+			if err := requireSmbConf(cfg); err != nil {
+				return err
+			}
 			fmtName, err := pickFormat(format, fl.Changed("format"), cfg.Output.JSON, fl.Changed("json"))
 			if err != nil {
 				return withCode(exitUnknown, err)

@@ -82,6 +82,11 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 	if o.rollback && (o.apply || o.only != "") {
 		return usageError("--rollback restores the last applied fix; it takes neither --apply nor --only")
 	}
+	if !o.rollback {
+		if err := requireSmbConf(cfg); err != nil {
+			return err
+		}
+	}
 	asJSON := cfg.Output.JSON
 	ctx := cmd.Context()
 	env, err := fixEnv(ctx, s, cfg, o, asJSON)
@@ -141,6 +146,17 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 			return withCode(exitUnknown, errors.New(strings.TrimPrefix(err.Error(), checks.ErrBadInput.Error()+": ")))
 		}
 		return withCode(exitUnknown, fmt.Errorf("diagnose: %w", err))
+	}
+	if why := facts.LiveViewError(); why != "" && !o.rollback {
+		// Same report as diagnose (CRITICAL); but no plan is made from
+		// it: a change planned against a host the agent never reached
+		// would be a guess applied as root.
+		if asJSON {
+			if jerr := writeJSON(out, map[string]any{"status": rep.Status, "refused": "target not observed: " + why}); jerr != nil {
+				return withCode(exitUnknown, jerr)
+			}
+		}
+		return withCode(exitCritical, fmt.Errorf("no plan: the target %s could not be observed (%s); run agent diagnose for the findings", rep.Target, why))
 	}
 	plan, err := fixes.MakePlan(rep, facts, fixes.PlanOptions{AllowSMB1: cfg.Fix.AllowSMB1, Only: o.only})
 	if err != nil {

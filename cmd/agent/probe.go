@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs"
 )
 
 func init() { registerCommand(newProbeCommand) }
@@ -155,14 +156,17 @@ func splitTarget(t string) (string, int, error) {
 	if err != nil {
 		// No port: a bare host or a bracketed / bare IPv6 address.
 		h := strings.TrimSuffix(strings.TrimPrefix(t, "["), "]")
-		if strings.ContainsAny(h, "[]/ ") {
-			return "", 0, fmt.Errorf("--target %q: want HOST[:PORT]", t)
+		if err := configs.CheckHost(h); err != nil {
+			return "", 0, fmt.Errorf("--target %q: want HOST[:PORT]: %w", t, err)
 		}
 		return h, 0, nil
 	}
 	p, err := strconv.Atoi(ps)
 	if err != nil || p < 1 || p > 65535 || host == "" {
 		return "", 0, fmt.Errorf("--target %q: want HOST[:PORT] with a port 1-65535", t)
+	}
+	if err := configs.CheckHost(host); err != nil {
+		return "", 0, fmt.Errorf("--target %q: %w", t, err)
 	}
 	return host, p, nil
 }

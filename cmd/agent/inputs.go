@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/smb-agent/smb-agent/configs"
+)
+
+// requireSmbConf turns an smb.conf the one-shot commands cannot even open
+// into bad input (exit 3) instead of a diagnosis. A file that exists but
+// does not load is a finding (config-invalid, CRITICAL): that is the host's
+// problem. A path that names nothing, or names a directory or a FIFO, is
+// the caller's: the agent did not get to look at the host's configuration
+// at all, and "could not look" is never reported as a verdict on the host.
+// `serve` does not use this: a daemon keeps running and reports the missing
+// file as a finding each round.
+func requireSmbConf(cfg *configs.Config) error {
+	path := cfg.SMBConf
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usageError("smb.conf %s: no such file (set --smb-conf or smb_conf)", path)
+	case err != nil:
+		return usageError("smb.conf %s: %v", path, unwrapPathError(err))
+	case !fi.Mode().IsRegular():
+		return usageError("smb.conf %s is %s, not a regular file", path, fileKind(fi.Mode()))
+	}
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// fileKind names a file type the way a person would say it.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsRegular():
+		return "a regular file"
+	}
+	return fmt.Sprintf("of type %v", m.Type())
+}
