@@ -45,6 +45,9 @@ type Daemon struct {
 	// watchdog use it to notice a wedged scheduler.
 	lastStart atomic.Int64
 	snap      atomic.Pointer[snapshot]
+	// nextRound is when the scheduler plans the next round (unix ns by
+	// d.now), 0 while a round runs or before the first: the page shows it.
+	nextRound atomic.Int64
 	ready     atomic.Bool
 
 	tracker *tracker // scheduler goroutine only
@@ -255,7 +258,9 @@ func (d *Daemon) loop(ctx context.Context) {
 		o := d.cfg.Load()
 		// Go 1.23+ timers: Reset discards a pending expiry, so a trigger
 		// that ran this round leaves no stale tick behind.
-		timer.Reset(nextDelay(o.Interval, o.Jitter, d.rand()))
+		delay := nextDelay(o.Interval, o.Jitter, d.rand())
+		d.nextRound.Store(d.now().Add(delay).UnixNano())
+		timer.Reset(delay)
 	}
 }
 
@@ -271,15 +276,23 @@ func (d *Daemon) runRound(ctx context.Context) {
 	o := d.cfg.Load()
 	start := d.now()
 	d.lastStart.Store(start.UnixNano())
+	d.nextRound.Store(0)
 	rctx, cancel := context.WithTimeout(ctx, o.RoundTimeout)
-	rep, err := callRound(rctx, o.Round)
+	round := o.PlannedRound
+	if round == nil {
+		round = func(ctx context.Context) (*checks.Report, map[string]FixPreview, error) {
+			rep, err := o.Round(ctx)
+			return rep, nil, err
+		}
+	}
+	rep, previews, err := callRound(rctx, round)
 	deadlineHit := errors.Is(rctx.Err(), context.DeadlineExceeded)
 	cancel()
 	end := d.now()
 	if ctx.Err() != nil {
 		return
 	}
-	res := roundResult{start: start, end: end, err: err}
+	res := roundResult{start: start, end: end, err: err, previews: previews}
 	switch {
 	case rep == nil:
 		if err == nil {
@@ -319,10 +332,10 @@ func (d *Daemon) runRound(ctx context.Context) {
 // callRound runs the round function, turning a panic into an error: the
 // diagnosis is the biggest piece of code the daemon runs, and one bad fact
 // should cost one round, not the service.
-func callRound(ctx context.Context, round RoundFunc) (rep *checks.Report, err error) {
+func callRound(ctx context.Context, round PlannedRoundFunc) (rep *checks.Report, previews map[string]FixPreview, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			rep = nil
+			rep, previews = nil, nil
 			err = fmt.Errorf("check round panicked: %v\n%s", p, debug.Stack())
 		}
 	}()
@@ -386,6 +399,8 @@ func (d *Daemon) applyReload() {
 	}
 	merged := *old
 	merged.Round = next.Round
+	merged.PlannedRound = next.PlannedRound
+	merged.FixCommand = next.FixCommand
 	merged.Interval = next.Interval
 	merged.Jitter = next.Jitter
 	merged.RoundTimeout = next.RoundTimeout

@@ -26,14 +26,9 @@ func (d *Daemon) routes() http.Handler {
 		// whole scrape: node_exporter users hated all-or-nothing.
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "smb-agent: /healthz /readyz /status /status/{pattern} /events /metrics")
-	})
+	// The page (and its stylesheet and icon): the same snapshot as
+	// /status, rendered for a person.
+	mux.HandleFunc("/", d.handlePage)
 	return readOnly(mux)
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/fixes"
 )
 
 // Defaults, the same as configs' serve.* defaults, for callers that build
@@ -40,6 +41,9 @@ const (
 	// other steps of a round, so that a slow-but-answering smbd shows up as
 	// a "timeout" finding rather than as a cancelled round.
 	minRoundTimeout = 30 * time.Second
+	// DefaultHistory is how many rounds the page lists and draws.
+	DefaultHistory = 100
+	maxHistory     = 10000
 	// shutdownTimeout bounds everything Run does after its context ends,
 	// under the 5 s the issue allows (systemd's TimeoutStopSec is larger).
 	shutdownTimeout = 4 * time.Second
@@ -60,10 +64,30 @@ var DefaultPatterns = []string{
 // not be modified afterwards.
 type RoundFunc func(ctx context.Context) (*checks.Report, error)
 
+// PlannedRoundFunc is a RoundFunc that also returns, for each fix the
+// report proposes, the dry run of `agent fix --only ID` made from the same
+// round's facts (fixes.MakePlan is pure), keyed by fix id. The page at /
+// shows them; the daemon never applies anything.
+type PlannedRoundFunc func(ctx context.Context) (*checks.Report, map[string]FixPreview, error)
+
+// FixPreview is one fix's dry-run plan, or why it could not be planned.
+type FixPreview struct {
+	Plan *fixes.Plan
+	Err  string
+}
+
 // Options configure a Daemon. Only Round is required.
 type Options struct {
 	// Round runs one diagnosis (the same engine as `agent diagnose`).
 	Round RoundFunc
+	// PlannedRound, when set, is used instead of Round: the same diagnosis
+	// plus the fix previews the page shows.
+	PlannedRound PlannedRoundFunc
+	// FixCommand is how the page tells a person to run the fixer on this
+	// host ("agent fix", with --config when serve has one); "" = "agent fix".
+	FixCommand string
+	// History is how many rounds the page lists; 0 = DefaultHistory.
+	History int
 	// Interval between the end of one round and the start of the next,
 	// before jitter. 0 = DefaultInterval; at least MinInterval.
 	Interval time.Duration
@@ -108,8 +132,17 @@ type Options struct {
 // withDefaults fills the zero values and validates the result. It does not
 // resolve the listen address (see ResolveListen).
 func (o Options) withDefaults() (Options, error) {
-	if o.Round == nil {
+	if o.Round == nil && o.PlannedRound == nil {
 		return o, errors.New("agent options: no round function")
+	}
+	if o.History == 0 {
+		o.History = DefaultHistory
+	}
+	if o.History < 0 || o.History > maxHistory {
+		return o, fmt.Errorf("agent options: history %d is outside 1..%d", o.History, maxHistory)
+	}
+	if o.FixCommand == "" {
+		o.FixCommand = "agent fix"
 	}
 	if o.Interval == 0 {
 		o.Interval = DefaultInterval

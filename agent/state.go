@@ -71,7 +71,42 @@ type snapshot struct {
 	patterns    []string // known ids, sorted; includes every id ever seen
 	// severities is the worst severity per pattern in this round.
 	severities map[string]checks.Status
+	// previews are the round's fix dry runs by fix id (PlannedRound).
+	previews map[string]FixPreview
+	// history is the latest rounds, oldest first: at least the last
+	// Options.History, and every round of the last hour (see keepHistory).
+	history []roundRecord
+	// hour is each pattern's events and points over the hour before the
+	// latest round's start.
+	hour map[string]hourStat
 }
+
+// roundRecord is one round as the page's history lists it.
+type roundRecord struct {
+	start, end time.Time
+	status     checks.Status
+	failed     bool
+	// patterns are the distinct patterns the round reported, most severe
+	// first (the report's order).
+	patterns []string
+	headline string
+	// points is the estimate charged to the headline pattern this round.
+	points float64
+	err    string
+}
+
+// hourStat is a pattern's share of the last hour.
+type hourStat struct {
+	rounds uint64
+	points float64
+}
+
+// historyWindow is how far back the "last hour" figures look.
+const historyWindow = time.Hour
+
+// maxHourRecords bounds the history kept for the hour figures: one round a
+// second (MinInterval) for an hour.
+const maxHourRecords = int(historyWindow / MinInterval)
 
 // patternStatus is a pattern's status in the latest round: its worst
 // severity when reported, unknown when the whole round failed (nothing can
@@ -89,7 +124,8 @@ func (s *snapshot) patternStatus(id string) checks.Status {
 // roundResult is one finished round, as the scheduler hands it to the
 // state.
 type roundResult struct {
-	report *checks.Report
+	report   *checks.Report
+	previews map[string]FixPreview
 	failed bool
 	err    error
 	start  time.Time
@@ -109,6 +145,7 @@ type tracker struct {
 	// prevFindings is the previous successful round's findings by key, to
 	// log only what is new or changed.
 	prevFindings map[string]findingSig
+	history      []roundRecord
 }
 
 type findingSig struct {
@@ -166,6 +203,10 @@ func (t *tracker) record(r roundResult, cfg Options) (*snapshot, []change) {
 	t.rounds++
 	if r.failed {
 		t.roundErrors++
+	}
+	rec := roundRecord{start: r.start, end: r.end, status: r.report.Status, failed: r.failed}
+	if r.err != nil {
+		rec.err = r.err.Error()
 	}
 	severities := map[string]checks.Status{}
 	var changes []change
@@ -240,8 +281,16 @@ func (t *tracker) record(r roundResult, cfg Options) (*snapshot, []change) {
 			pts := pointsForRound(cfg.PointsPerCheck, cfg.CheckInterval, sinceLast, cfg.Interval)
 			t.pointsLost += pts
 			t.events[headline].PointsLost += pts
+			rec.points = pts
+		}
+		rec.headline = headline
+		for _, f := range r.report.Findings {
+			if f.Pattern != "" && !slices.Contains(rec.patterns, f.Pattern) {
+				rec.patterns = append(rec.patterns, f.Pattern)
+			}
 		}
 	}
+	t.history = keepHistory(append(t.history, rec), cfg.History, r.start)
 
 	snap := &snapshot{
 		report:      r.report,
@@ -256,6 +305,9 @@ func (t *tracker) record(r roundResult, cfg Options) (*snapshot, []change) {
 		ppc:         cfg.PointsPerCheck,
 		checkIvl:    cfg.CheckInterval,
 		severities:  severities,
+		previews:    r.previews,
+		history:     slices.Clone(t.history),
+		hour:        hourStats(t.history, r.start),
 	}
 	if r.err != nil {
 		snap.lastErr = r.err.Error()
@@ -276,6 +328,52 @@ func (t *tracker) record(r roundResult, cfg Options) (*snapshot, []change) {
 	}
 	snap.reportJSON = append(b, '\n')
 	return snap, changes
+}
+
+// keepHistory drops the oldest rounds beyond both the last keep rounds and
+// the rounds of the hour before now, so that the page can list keep rounds
+// and still sum the last hour; at most max(keep, maxHourRecords) remain.
+func keepHistory(h []roundRecord, keep int, now time.Time) []roundRecord {
+	limit := max(keep, maxHourRecords)
+	drop := 0
+	for i := range h {
+		n := len(h) - i // records kept if we drop the first i
+		if n <= keep {
+			break
+		}
+		if n <= limit && now.Sub(h[i].start) <= historyWindow {
+			break
+		}
+		drop = i + 1
+	}
+	if drop == 0 {
+		return h
+	}
+	// Copy down instead of re-slicing, so the backing array does not grow
+	// without bound.
+	n := copy(h, h[drop:])
+	clear(h[n:])
+	return h[:n]
+}
+
+// hourStats sums each pattern's rounds and points over the hour before now.
+func hourStats(h []roundRecord, now time.Time) map[string]hourStat {
+	out := map[string]hourStat{}
+	for i := len(h) - 1; i >= 0; i-- {
+		r := h[i]
+		if now.Sub(r.start) > historyWindow {
+			break
+		}
+		for _, p := range r.patterns {
+			st := out[p]
+			st.rounds++
+			if p == r.headline {
+				st.points += r.points
+			}
+			out[p] = st
+		}
+	}
+	return out
 }
 
 // eventsView renders the counters for /events.

@@ -175,6 +175,9 @@ type Fix struct {
 // DecisionStep is one question of a catalog decision tree, answered by the
 // agent from the facts.
 type DecisionStep struct {
+	// Node is the catalog node id of the question; empty for the closing
+	// "conclusion" and "stopped" steps.
+	Node     string `json:"node,omitempty"`
 	Question string `json:"question"`
 	Fact     string `json:"fact"`
 	Answer   string `json:"answer"`

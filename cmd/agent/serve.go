@@ -16,6 +16,7 @@ import (
 	"github.com/smb-agent/smb-agent/agent"
 	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/fixes"
 )
 
 func init() { registerCommand(newServeCommand) }
@@ -131,7 +132,8 @@ func serveOptions(fl *pflag.FlagSet, log *slog.Logger) (agent.Options, error) {
 		return agent.Options{}, err
 	}
 	return agent.Options{
-		Round:          diagnoseRound(cfg),
+		PlannedRound:   diagnoseRound(cfg),
+		FixCommand:     fixCommand(globals.configFile),
 		Interval:       cfg.Serve.Interval,
 		Jitter:         cfg.Serve.Jitter,
 		Listen:         cfg.Serve.Listen,
@@ -143,18 +145,60 @@ func serveOptions(fl *pflag.FlagSet, log *slog.Logger) (agent.Options, error) {
 	}, nil
 }
 
-// diagnoseRound is one check round: exactly what `agent diagnose` runs.
-func diagnoseRound(cfg *configs.Config) agent.RoundFunc {
-	return func(ctx context.Context) (*checks.Report, error) {
-		rep, _, err := checks.Diagnose(ctx, cfg)
+// diagnoseRound is one check round: exactly what `agent diagnose` runs,
+// plus, for the page, each proposed fix planned as `agent fix --only ID`
+// plans it (a dry run from the same facts; nothing is applied).
+func diagnoseRound(cfg *configs.Config) agent.PlannedRoundFunc {
+	return func(ctx context.Context) (*checks.Report, map[string]agent.FixPreview, error) {
+		rep, facts, err := checks.Diagnose(ctx, cfg)
 		if err != nil {
 			if errors.Is(err, checks.ErrBadInput) {
 				err = errors.New(strings.TrimPrefix(err.Error(), checks.ErrBadInput.Error()+": "))
 			}
-			return nil, err
+			return nil, nil, err
 		}
-		return rep, nil
+		previews := map[string]agent.FixPreview{}
+		for _, f := range rep.Findings {
+			if f.Fix == nil || f.Fix.ID == "" {
+				continue
+			}
+			if _, done := previews[f.Fix.ID]; done {
+				continue
+			}
+			plan, err := fixes.MakePlan(rep, facts, fixes.PlanOptions{AllowSMB1: cfg.Fix.AllowSMB1, Only: f.Fix.ID})
+			if err != nil {
+				previews[f.Fix.ID] = agent.FixPreview{Err: err.Error()}
+				continue
+			}
+			previews[f.Fix.ID] = agent.FixPreview{Plan: plan}
+		}
+		return rep, previews, nil
 	}
+}
+
+// fixCommand is the fixer's command line as the page shows it: with the
+// same agent configuration file as this daemon, when it has one.
+func fixCommand(configFile string) string {
+	if configFile == "" {
+		return "agent fix"
+	}
+	return "agent fix --config " + shellQuote(configFile)
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe
+// path characters.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r == '/' || r == '.' || r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func parseLogLevel(s string) (slog.Level, error) {
