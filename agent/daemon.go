@@ -48,6 +48,10 @@ type Daemon struct {
 	// nextRound is when the scheduler plans the next round (unix ns by
 	// d.now), 0 while a round runs or before the first: the page shows it.
 	nextRound atomic.Int64
+	// pageCache is the last rendered page; pageMu lets one request render
+	// it while the others wait for the result.
+	pageCache atomic.Pointer[renderedPage]
+	pageMu    sync.Mutex
 	ready     atomic.Bool
 
 	tracker *tracker // scheduler goroutine only

@@ -88,30 +88,64 @@ func (d *Daemon) handlePage(w http.ResponseWriter, r *http.Request) {
 	}
 	pageHeaders(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	var buf bytes.Buffer
-	code := http.StatusOK
-	if err := d.renderPage(&buf); err != nil {
+	p, err := d.page()
+	if err != nil {
 		http.Error(w, "render page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if d.snap.Load() == nil {
+	code := http.StatusOK
+	if p.snap == nil {
 		code = http.StatusServiceUnavailable
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(p.body)))
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
+		_, _ = w.Write(p.body)
 	}
 }
 
-// renderPage renders the page of the latest snapshot into buf.
-func (d *Daemon) renderPage(buf *bytes.Buffer) error {
+// renderedPage is the page of one snapshot as rendered in one second: the
+// text says "12 s ago" and "in 18 s", so it is rendered again when the
+// second, the snapshot or the next round's time changes, and at most once
+// per second however many requests arrive (a render costs milliseconds,
+// serving the cached bytes microseconds).
+type renderedPage struct {
+	snap *snapshot
+	sec  int64
+	next int64
+	body []byte
+}
+
+func (d *Daemon) page() (*renderedPage, error) {
+	snap, next, sec := d.snap.Load(), d.nextRound.Load(), d.now().Unix()
+	fresh := func(p *renderedPage) bool {
+		return p != nil && p.snap == snap && p.next == next && p.sec == sec
+	}
+	if p := d.pageCache.Load(); fresh(p) {
+		return p, nil
+	}
+	d.pageMu.Lock()
+	defer d.pageMu.Unlock()
+	if p := d.pageCache.Load(); fresh(p) {
+		return p, nil
+	}
+	var buf bytes.Buffer
+	if err := d.renderPage(&buf, snap, next); err != nil {
+		return nil, err
+	}
+	p := &renderedPage{snap: snap, sec: sec, next: next, body: buf.Bytes()}
+	d.pageCache.Store(p)
+	return p, nil
+}
+
+// renderPage renders the page of snap into buf.
+func (d *Daemon) renderPage(buf *bytes.Buffer, snap *snapshot, nextNS int64) error {
 	o := d.cfg.Load()
 	var next time.Time
-	if n := d.nextRound.Load(); n != 0 {
-		next = time.Unix(0, n)
+	if nextNS != 0 {
+		next = time.Unix(0, nextNS)
 	}
-	v := buildPage(d.snap.Load(), pageInput{
+	v := buildPage(snap, pageInput{
 		now: d.now(), since: d.started, next: next, interval: o.Interval,
 		history: o.History, fixCommand: o.FixCommand, version: o.Version,
 	})
@@ -196,14 +230,14 @@ type commandView struct {
 
 type fixView struct {
 	ID, Kind, Summary, Why, Risk string
-	Action, ActionWhy           string
-	Refusal                     string
-	Error                       string
-	Manual                      bool
-	Steps                       []string
-	Edits                       []string
-	Diffs                       []diffView
-	DryRun, Apply               string
+	Action, ActionWhy            string
+	Refusal                      string
+	Error                        string
+	Manual                       bool
+	Steps                        []string
+	Edits                        []string
+	Diffs                        []diffView
+	DryRun, Apply                string
 }
 
 type diffView struct {
@@ -788,4 +822,3 @@ func buildHistory(h []roundRecord, n int) []historyRow {
 	}
 	return out
 }
-

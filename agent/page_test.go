@@ -280,8 +280,9 @@ func benchSnapshot(b *testing.B) *Daemon {
 	return d
 }
 
-// BenchmarkPage renders / from the held report; compare with
-// BenchmarkStatusJSON (the same snapshot served as /status).
+// BenchmarkPage serves / from the held report (rendered at most once a
+// second); compare with BenchmarkStatusJSON (the same snapshot served as
+// /status) and BenchmarkPageRenderOnly (one render).
 func BenchmarkPage(b *testing.B) {
 	d := benchSnapshot(b)
 	h := d.Handler()
@@ -320,7 +321,7 @@ func BenchmarkPageRenderOnly(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := d.renderPage(&buf); err != nil {
+		if err := d.renderPage(&buf, d.snap.Load(), 0); err != nil {
 			b.Fatal(err)
 		}
 	}

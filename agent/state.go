@@ -126,10 +126,10 @@ func (s *snapshot) patternStatus(id string) checks.Status {
 type roundResult struct {
 	report   *checks.Report
 	previews map[string]FixPreview
-	failed bool
-	err    error
-	start  time.Time
-	end    time.Time
+	failed   bool
+	err      error
+	start    time.Time
+	end      time.Time
 }
 
 // tracker owns the counters. Only the scheduler goroutine calls it, so it
