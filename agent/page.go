@@ -400,7 +400,8 @@ func buildPage(s *snapshot, in pageInput) pageView {
 	rep := s.report
 	v.Ready = true
 	v.Status = rep.Status.String()
-	v.Headline = rep.Headline()
+	// The badge already says the status.
+	v.Headline = strings.TrimPrefix(rep.Headline(), v.Status+": ")
 	v.Target, v.SambaVersion, v.SmbConf = rep.Target, rep.SambaVersion, rep.SmbConf
 	v.Clients = rep.Clients
 	v.Checked = s.lastEnd
