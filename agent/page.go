@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -487,7 +488,7 @@ func buildFinding(f checks.Finding, anchor string, s *snapshot, in pageInput) fi
 		steps = p.Commands
 	}
 	for _, c := range f.Commands {
-		fv.Commands = append(fv.Commands, parseCommand(c, steps))
+		fv.Commands = append(fv.Commands, parseCommand(c, steps, s.report.SmbConf))
 	}
 	fv.Fix = buildFix(f, s.previews, in.fixCommand)
 	if ev, ok := s.events[f.Pattern]; ok {
@@ -501,7 +502,7 @@ func buildFinding(f checks.Finding, anchor string, s *snapshot, in pageInput) fi
 // parseCommand splits a report command ("# Title\ncommand\n#   expect: ...",
 // as checks renders the catalog steps) and adds the catalog's
 // interpretation of the step with the same title.
-func parseCommand(c string, steps []catalog.Step) commandView {
+func parseCommand(c string, steps []catalog.Step, smbConf string) commandView {
 	var cv commandView
 	var cmd []string
 	for _, line := range strings.Split(c, "\n") {
@@ -517,7 +518,7 @@ func parseCommand(c string, steps []catalog.Step) commandView {
 	cv.Command = strings.Join(cmd, "\n")
 	for _, st := range steps {
 		if st.Title == cv.Title {
-			cv.Interpret = strings.Join(strings.Fields(st.Interpret), " ")
+			cv.Interpret = fillProse(strings.Join(strings.Fields(st.Interpret), " "), smbConf)
 			cv.ReadOnly = st.ReadOnly
 			if cv.Expect == "" {
 				cv.Expect = strings.Join(strings.Fields(st.Expect), " ")
@@ -526,6 +527,22 @@ func parseCommand(c string, steps []catalog.Step) commandView {
 		}
 	}
 	return cv
+}
+
+// catalogVar is a {{.Name}} placeholder of the catalog's prose.
+var catalogVar = regexp.MustCompile(`\{\{\s*\.(\w+)\s*\}\}`)
+
+// fillProse fills the catalog's interpretation text, which is prose rather
+// than a rendered command: smb.conf's path from the report, other
+// placeholders as their names in capitals.
+func fillProse(s, smbConf string) string {
+	return catalogVar.ReplaceAllStringFunc(s, func(m string) string {
+		name := catalogVar.FindStringSubmatch(m)[1]
+		if name == "SmbConf" && smbConf != "" {
+			return smbConf
+		}
+		return strings.ToUpper(name)
+	})
 }
 
 // buildTree draws every node of the pattern's tree from the root, marking
@@ -609,11 +626,8 @@ func buildFix(f checks.Finding, previews map[string]FixPreview, fixCmd string) *
 			}
 			fv.Action, fv.ActionWhy, fv.Refusal = pf.Action.Describe(), pf.ActionWhy, pf.Refusal
 			for _, e := range pf.Edits {
-				at := e.Path
-				if e.Line > 0 {
-					at = fmt.Sprintf("%s:%d", e.Path, e.Line)
-				}
-				fv.Edits = append(fv.Edits, at+": "+e.Desc)
+				// The editor's description names the file and line.
+				fv.Edits = append(fv.Edits, e.Desc)
 			}
 		}
 	}

@@ -195,7 +195,7 @@ func TestPageShowsTheFixPreview(t *testing.T) {
 	require.Contains(t, body, `<span class="d-del">-   server min protocol = SMB3</span>`)
 	require.Contains(t, body, `<span class="d-add">&#43;   server min protocol = SMB2_02</span>`)
 	require.Contains(t, body, "agent fix --config /etc/smb-agent/agent.yaml --apply --only protocol-mismatch/server-min-above-client-max")
-	require.Contains(t, body, "/etc/samba/smb.conf:7: set server min protocol")
+	require.Contains(t, body, "set server min protocol = SMB2_02 (was SMB3)")
 }
 
 func TestHistoryKeepsTheLastRoundsAndTheLastHour(t *testing.T) {
@@ -242,6 +242,11 @@ func TestVisible(t *testing.T) {
 	require.Equal(t, `a\x1b[0mb\u202e\x00c`, visible("a\x1b[0mb\u202e\x00c"))
 	require.Equal(t, `bad\xff`, visible("bad\xff"))
 	require.Equal(t, "two\nlines", visible("two\nlines"))
+}
+
+func TestFillProse(t *testing.T) {
+	require.Equal(t, "edits to /srv/smb.conf never reach smbd; see LOGDIR",
+		fillProse("edits to {{.SmbConf}} never reach smbd; see {{ .LogDir }}", "/srv/smb.conf"))
 }
 
 func TestFormatPoints(t *testing.T) {

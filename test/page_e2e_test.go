@@ -153,14 +153,18 @@ func (b *browser) requireClean(t *testing.T) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	require.Empty(t, b.problems, "console errors, exceptions or failed loads")
-	require.NotEmpty(t, b.urls, "the network listener saw the page load")
+	loaded := map[string]bool{}
 	for _, u := range b.urls {
 		pu, err := url.Parse(u)
 		require.NoError(t, err, u)
 		host := pu.Hostname()
 		ip := net.ParseIP(host)
 		require.True(t, host == "localhost" || (ip != nil && ip.IsLoopback()), "request left loopback: %s", u)
+		loaded[pu.Path] = true
 	}
+	// The listener saw the page and its subresources, so an empty list of
+	// foreign hosts means something.
+	require.True(t, loaded["/"] && loaded["/page.css"] && loaded["/favicon.svg"], "requests seen: %q", b.urls)
 }
 
 // pageDOM is what the test reads from the rendered page.
@@ -199,7 +203,7 @@ const readDOM = `((W) => {
     taken: all('li.branch.taken').length,
     commands: text('.commands pre.command code'),
     apply: text('code.apply'),
-    diff: text('figure.diff').join('\n'),
+    diff: all('figure.diff pre').map(e => e.innerText).join('\n'),
     scripts: document.scripts.length,
     text: document.body.innerText,
     scrollWidth: document.documentElement.scrollWidth,
