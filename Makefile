@@ -12,7 +12,7 @@ DESTDIR    ?=
 FUZZTIME   ?= 8s
 TESTFLAGS  ?=
 
-.PHONY: all build test unit fuzz bench demo install lint deps samba soak clean vuln
+.PHONY: all build test unit fuzz bench demo install lint deps samba chromium screenshots soak clean vuln
 
 all: build
 
@@ -22,6 +22,10 @@ deps:
 # Samba (smbd, testparm, smbclient) is what the tests run against.
 samba:
 	@test/scripts/ensure-samba.sh
+
+# Headless chromium drives the status page's end-to-end test.
+chromium:
+	@test/scripts/ensure-chromium.sh
 
 build: deps
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/agent
@@ -34,7 +38,7 @@ lint:
 # Unit and integration tests (the integration ones start real smbd
 # processes on loopback), with the race detector, then a brief run of every
 # fuzz target.
-test: deps samba lint
+test: deps samba chromium lint
 	$(GO) test -race -timeout 14m $(TESTFLAGS) ./...
 	@FUZZTIME=$(FUZZTIME) test/scripts/fuzz.sh
 
@@ -72,6 +76,12 @@ SOAK_SECONDS  ?= 600
 soak: deps samba build
 	AGENT=$(CURDIR)/$(BIN) DURATION=$(LOAD_DURATION) INTERVAL=5s bash test/bench/serve_load.sh
 	AGENT=$(CURDIR)/$(BIN) DURATION=$(SOAK_SECONDS) INTERVAL=5s bash test/bench/serve_footprint.sh
+
+# Full-page screenshots of the page `agent serve` shows at / in each state
+# (healthy, min protocol SMB3, rpc helpers off, a hostile share name), taken
+# by the browser test on real smbd sandboxes, into docs/screenshots/.
+screenshots: deps samba chromium
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestPageInBrowser$$' ./test/
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/agent

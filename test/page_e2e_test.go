@@ -231,16 +231,17 @@ func (b *browser) visit(t *testing.T, base string, width int64) (pageDOM, []byte
 	require.NoError(t, err, "load %s/", base)
 	dom, err := chromedp.Run(b.ctx, chromedp.Evaluate[pageDOM](fmt.Sprintf(readDOM, width)))
 	require.NoError(t, err, "read the DOM")
-	// quality 100: PNG.
-	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	// JPEG (quality below 100), readable at a fraction of the PNG's size;
+	// WebP would be smaller but cannot hold a page over 16383 px tall.
+	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(75))
 	require.NoError(t, err, "screenshot")
 	return dom, shot
 }
 
-func saveShot(t *testing.T, name string, png []byte) {
+func saveShot(t *testing.T, name string, img []byte) {
 	t.Helper()
 	path := filepath.Join(screenshotDir(t), name)
-	require.NoError(t, os.WriteFile(path, png, 0o644))
+	require.NoError(t, os.WriteFile(path, img, 0o644))
 	t.Logf("screenshot: %s", path)
 }
 
@@ -284,7 +285,7 @@ func TestPageInBrowser(t *testing.T) {
 	t.Run("healthy", func(t *testing.T) {
 		_, sv := servePage(t, harness.Config{})
 		dom, shot := b.visit(t, sv.base, 1280)
-		saveShot(t, "page-healthy.png", shot)
+		saveShot(t, "page-healthy.jpg", shot)
 		require.Equal(t, "ok", dom.Status)
 		require.Contains(t, dom.Text, "No finding")
 		require.Empty(t, dom.Patterns)
@@ -296,7 +297,11 @@ func TestPageInBrowser(t *testing.T) {
 	t.Run("min protocol SMB3", func(t *testing.T) {
 		s, sv := servePage(t, harness.Config{Global: []string{"server min protocol = SMB3"}})
 		dom, shot := b.visit(t, sv.base, 1280)
-		saveShot(t, "page-protocol-mismatch.png", shot)
+		saveShot(t, "page-protocol-mismatch.jpg", shot)
+		// The first screen (PNG), for the README.
+		top, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+		require.NoError(t, err)
+		saveShot(t, "page-protocol-mismatch-top.png", top)
 		require.Equal(t, "critical", dom.Status)
 		require.Equal(t, "protocol-mismatch", dom.Patterns[0])
 		require.Equal(t, "server-min-above-client-max", dom.Causes[0])
@@ -321,7 +326,7 @@ func TestPageInBrowser(t *testing.T) {
 		// At 400 px the page itself does not scroll sideways (wide
 		// tables and the chart scroll inside their own boxes).
 		narrow, shot := b.visit(t, sv.base, 400)
-		saveShot(t, "page-protocol-mismatch-400px.png", shot)
+		saveShot(t, "page-protocol-mismatch-400px.jpg", shot)
 		require.LessOrEqual(t, narrow.ScrollWidth, 400, "wider than the viewport: %q", narrow.Overflow)
 		require.Equal(t, dom.Patterns, narrow.Patterns)
 	})
@@ -329,7 +334,7 @@ func TestPageInBrowser(t *testing.T) {
 	t.Run("rpc helpers off", func(t *testing.T) {
 		_, sv := servePage(t, harness.Config{Global: []string{"rpc start on demand helpers = no"}})
 		dom, shot := b.visit(t, sv.base, 1280)
-		saveShot(t, "page-rpc-endpoint-missing.png", shot)
+		saveShot(t, "page-rpc-endpoint-missing.jpg", shot)
 		require.Equal(t, "critical", dom.Status)
 		require.Contains(t, dom.Patterns, "rpc-endpoint-missing")
 		require.Contains(t, dom.Causes, "on-demand-helpers-off")
@@ -345,7 +350,7 @@ func TestPageInBrowser(t *testing.T) {
 			{Name: "data"}, {Name: hostileShare, Lines: []string{"available = no"}},
 		}}, "--share", hostileShare)
 		dom, shot := b.visit(t, sv.base, 1280)
-		saveShot(t, "page-hostile-share.png", shot)
+		saveShot(t, "page-hostile-share.jpg", shot)
 		require.Contains(t, dom.Patterns, "share-unavailable")
 		require.Zero(t, dom.Scripts, "no script element: the share name is text")
 		require.Contains(t, dom.Text, "x<script>alert(1)</script>", "the markup shows as text")
