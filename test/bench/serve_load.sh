@@ -1,8 +1,9 @@
 #!/bin/bash
 # Load test of `agent serve` (issue 5): thousands of requests a second to
-# /metrics and /status from a second process on loopback, for a bounded
-# time. Passes when there are no error responses, the agent's memory stays
-# bounded, and smbd sees one check round per interval, not one per request.
+# /metrics, /status and the page at / from a second process on loopback,
+# for a bounded time. Passes when there are no error responses, the agent's
+# memory stays bounded, and smbd sees one check round per interval, not one
+# per request.
 #
 # Self-contained (needs root and Samba): starts a scratch smbd on a free
 # loopback port, a counting TCP relay in front of it, and the agent with a
@@ -15,7 +16,7 @@
 #   URL=http://127.0.0.1:9445 PID=$(pidof agent) test/bench/serve_load.sh
 #
 # Environment:
-#   DURATION=30s  CONCURRENCY=32  PATHS=/metrics,/status
+#   DURATION=30s  CONCURRENCY=32  PATHS=/metrics,/status,/  (/ is the page)
 #   INTERVAL=5s   the agent's serve.interval in self-contained mode
 #   SERVE_CMD     how to start the daemon; @CONFIG@ @LISTEN@ @TARGET@
 #                 @INTERVAL@ @SMBCONF@ are substituted.
@@ -187,7 +188,7 @@ sl_seconds() { # "30s" / "2m" / "45" -> seconds
 }
 
 serve_load_main() {
-    local duration=${DURATION:-30s} conc=${CONCURRENCY:-32} paths=${PATHS:-/metrics,/status}
+    local duration=${DURATION:-30s} conc=${CONCURRENCY:-32} paths=${PATHS:-/metrics,/status,/}
     local url pid loadgen
     if [ -n "${URL:-}" ]; then
         url=$URL
