@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -264,27 +265,119 @@ serve:
     check_interval: 1m
 `
 
+// pageHost is one state of the host: an smbd and an `agent serve` on it.
+type pageHost struct {
+	name  string
+	cfg   harness.Config
+	extra []string
+
+	s    *harness.Smbd
+	base string // http://127.0.0.1:PORT
+	yaml string // the agent's config file
+	logs *lockedBuffer
+}
+
+// startPageHosts starts every smbd and every agent at once, so that their
+// first rounds (a cold samba-dcerpcd takes a second or two) overlap, and
+// waits until each agent has finished two rounds (the history and the chart
+// then have something to show).
+func startPageHosts(t *testing.T, hosts []*pageHost) {
+	t.Helper()
+	if why := harness.Available(); why != "" {
+		t.Skip("real smbd: " + why)
+	}
+	bin := requireAgent(t)
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		if len(h.cfg.Users) == 0 {
+			h.cfg.Users = []harness.User{{Name: probeUser, Password: probePass}}
+		}
+		if h.cfg.Shares == nil {
+			h.cfg.Shares = []harness.Share{{Name: "data"}}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.s, errs[i] = harness.Start(h.cfg)
+		}()
+	}
+	wg.Wait()
+	for i, h := range hosts {
+		if h.s != nil {
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("smbd %s logs:\n%s", h.name, tail(h.s.Logs(), 3000))
+				}
+				require.NoError(t, h.s.Close())
+			})
+		}
+		require.NoError(t, errs[i], "start smbd for %s", h.name)
+	}
+	for _, h := range hosts {
+		dir := t.TempDir()
+		h.yaml = filepath.Join(dir, "agent.yaml")
+		// smb.conf's path goes in agent.yaml, not on the command line: the
+		// harness's Stop kills every process whose command line names a
+		// file under smbd's directory.
+		require.NoError(t, os.WriteFile(h.yaml, []byte("smb_conf: "+h.s.ConfPath()+"\n"+pageAgentYAML), 0o600))
+		port, err := harness.FreePort()
+		require.NoError(t, err)
+		listen := fmt.Sprintf("127.0.0.1:%d", port)
+		args := append([]string{"serve", "--config", h.yaml, "--listen", listen, "--interval", "1s",
+			"--target", h.s.Addr(), "--user", probeUser, "--share", "data", "--timeout", "5s"}, h.extra...)
+		cmd := exec.Command(bin, args...)
+		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir,
+			"SMB_AGENT_PASSWORD=" + probePass}
+		h.logs = &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = h.logs, h.logs
+		require.NoError(t, cmd.Start())
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-done
+			if t.Failed() {
+				t.Logf("agent %s logs:\n%s", h.name, tail(h.logs.String(), 3000))
+			}
+		})
+		h.base = "http://" + listen
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(serveWait)
+	for _, h := range hosts {
+		for {
+			var ev struct{ Rounds int }
+			if resp, err := client.Get(h.base + "/events"); err == nil {
+				_ = json.NewDecoder(resp.Body).Decode(&ev)
+				resp.Body.Close()
+			}
+			if ev.Rounds >= 2 {
+				break
+			}
+			require.False(t, time.Now().After(deadline), "%s: no two rounds after %s", h.name, serveWait)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
 // TestPageInBrowser renders each state of the host in chromium.
 func TestPageInBrowser(t *testing.T) {
 	chromium := requireChromium(t)
+	healthy := &pageHost{name: "healthy"}
+	smb3 := &pageHost{name: "min protocol SMB3", cfg: harness.Config{Global: []string{"server min protocol = SMB3"}}}
+	rpcOff := &pageHost{name: "rpc helpers off", cfg: harness.Config{Global: []string{"rpc start on demand helpers = no"}}}
+	hostile := &pageHost{name: "hostile share name",
+		cfg: harness.Config{Shares: []harness.Share{{Name: "data"}, {Name: hostileShare, Lines: []string{"available = no"}}}},
+		extra: []string{"--share", hostileShare}}
+	t0 := time.Now()
+	startPageHosts(t, []*pageHost{healthy, smb3, rpcOff, hostile})
+	t.Logf("hosts ready after %s", time.Since(t0))
 	b := startBrowser(t, chromium)
-
-	// servePage starts smbd with cfg and `agent serve` on it, and waits
-	// for two rounds (so the history and the chart have something).
-	servePage := func(t *testing.T, cfg harness.Config, extra ...string) (*harness.Smbd, *served) {
-		s := startDiag(t, cfg)
-		sv := startServe(t, s, pageAgentYAML, extra...)
-		sv.waitFor(t, "two rounds", func() bool {
-			var ev struct{ Rounds int }
-			_, body := sv.get(t, "/events")
-			return json.Unmarshal([]byte(body), &ev) == nil && ev.Rounds >= 2
-		})
-		return s, sv
-	}
+	t.Logf("browser ready after %s", time.Since(t0))
 
 	t.Run("healthy", func(t *testing.T) {
-		_, sv := servePage(t, harness.Config{})
-		dom, shot := b.visit(t, sv.base, 1280)
+		dom, shot := b.visit(t, healthy.base, 1280)
 		saveShot(t, "page-healthy.jpg", shot)
 		require.Equal(t, "ok", dom.Status)
 		require.Contains(t, dom.Text, "No finding")
@@ -295,8 +388,8 @@ func TestPageInBrowser(t *testing.T) {
 	})
 
 	t.Run("min protocol SMB3", func(t *testing.T) {
-		s, sv := servePage(t, harness.Config{Global: []string{"server min protocol = SMB3"}})
-		dom, shot := b.visit(t, sv.base, 1280)
+		s := smb3.s
+		dom, shot := b.visit(t, smb3.base, 1280)
 		saveShot(t, "page-protocol-mismatch.jpg", shot)
 		// The first screen (PNG), for the README.
 		top, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
@@ -318,22 +411,21 @@ func TestPageInBrowser(t *testing.T) {
 		// Commands with this host's paths, in order, and the fix.
 		require.NotEmpty(t, dom.Commands)
 		require.Contains(t, dom.Commands[0], s.ConfPath())
-		require.Contains(t, dom.Apply, fmt.Sprintf("agent fix --config %s --apply --only protocol-mismatch/server-min-above-client-max", sv.cfg))
+		require.Contains(t, dom.Apply, fmt.Sprintf("agent fix --config %s --apply --only protocol-mismatch/server-min-above-client-max", smb3.yaml))
 		require.Regexp(t, `(?m)^-\s*server min protocol = SMB3$`, dom.Diff)
 		require.Regexp(t, `(?m)^\+\s*server min protocol = SMB2_02$`, dom.Diff)
 		require.Contains(t, dom.Text, "Patterns on this service, ranked by points")
 
 		// At 400 px the page itself does not scroll sideways (wide
 		// tables and the chart scroll inside their own boxes).
-		narrow, shot := b.visit(t, sv.base, 400)
+		narrow, shot := b.visit(t, smb3.base, 400)
 		saveShot(t, "page-protocol-mismatch-400px.jpg", shot)
 		require.LessOrEqual(t, narrow.ScrollWidth, 400, "wider than the viewport: %q", narrow.Overflow)
 		require.Equal(t, dom.Patterns, narrow.Patterns)
 	})
 
 	t.Run("rpc helpers off", func(t *testing.T) {
-		_, sv := servePage(t, harness.Config{Global: []string{"rpc start on demand helpers = no"}})
-		dom, shot := b.visit(t, sv.base, 1280)
+		dom, shot := b.visit(t, rpcOff.base, 1280)
 		saveShot(t, "page-rpc-endpoint-missing.jpg", shot)
 		require.Equal(t, "critical", dom.Status)
 		require.Contains(t, dom.Patterns, "rpc-endpoint-missing")
@@ -346,10 +438,7 @@ func TestPageInBrowser(t *testing.T) {
 	})
 
 	t.Run("hostile share name", func(t *testing.T) {
-		_, sv := servePage(t, harness.Config{Shares: []harness.Share{
-			{Name: "data"}, {Name: hostileShare, Lines: []string{"available = no"}},
-		}}, "--share", hostileShare)
-		dom, shot := b.visit(t, sv.base, 1280)
+		dom, shot := b.visit(t, hostile.base, 1280)
 		saveShot(t, "page-hostile-share.jpg", shot)
 		require.Contains(t, dom.Patterns, "share-unavailable")
 		require.Zero(t, dom.Scripts, "no script element: the share name is text")
