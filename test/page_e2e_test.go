@@ -368,7 +368,7 @@ func TestPageInBrowser(t *testing.T) {
 	smb3 := &pageHost{name: "min protocol SMB3", cfg: harness.Config{Global: []string{"server min protocol = SMB3"}}}
 	rpcOff := &pageHost{name: "rpc helpers off", cfg: harness.Config{Global: []string{"rpc start on demand helpers = no"}}}
 	hostile := &pageHost{name: "hostile share name",
-		cfg: harness.Config{Shares: []harness.Share{{Name: "data"}, {Name: hostileShare, Lines: []string{"available = no"}}}},
+		cfg:   harness.Config{Shares: []harness.Share{{Name: "data"}, {Name: hostileShare, Lines: []string{"available = no"}}}},
 		extra: []string{"--share", hostileShare}}
 	t0 := time.Now()
 	startPageHosts(t, []*pageHost{healthy, smb3, rpcOff, hostile})
