@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -422,6 +423,19 @@ func TestPageInBrowser(t *testing.T) {
 		saveShot(t, "page-protocol-mismatch-400px.jpg", shot)
 		require.LessOrEqual(t, narrow.ScrollWidth, 400, "wider than the viewport: %q", narrow.Overflow)
 		require.Equal(t, dom.Patterns, narrow.Patterns)
+
+		// Printed: the print stylesheet applies (no navigation), and the
+		// browser makes a PDF of it.
+		_, err = chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"})
+		require.NoError(t, err)
+		navShown, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('nav')).display`))
+		require.NoError(t, err)
+		require.Equal(t, "none", navShown)
+		_, err = chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
+		require.NoError(t, err)
+		pdf, err := chromedp.Call(b.ctx, page.PrintToPDF, page.PrintToPDFParams{})
+		require.NoError(t, err)
+		require.NotEmpty(t, pdf.Data)
 	})
 
 	t.Run("rpc helpers off", func(t *testing.T) {
