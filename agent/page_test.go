@@ -340,3 +340,22 @@ func planWithDiff(id, diff string) *fixes.Plan {
 		Files: []fixes.FileEdit{{Path: "/etc/samba/smb.conf", Diff: diff}},
 	}
 }
+
+func TestPageOfAFailedRound(t *testing.T) {
+	o := testOptions(nil)
+	d, err := New(o)
+	require.NoError(t, err)
+	start := time.Now()
+	res := roundResult{failed: true, start: start, end: start.Add(time.Second), err: fmt.Errorf("probe: %s", hostile)}
+	res.report = failedReport(res.err, res.start, res.end)
+	s, _ := d.tracker.record(res, *d.cfg.Load())
+	d.snap.Store(s)
+	rec := do(d.Handler(), "GET", "/")
+	require.Equal(t, 200, rec.Code)
+	body := rec.Body.String()
+	require.Contains(t, body, ">UNKNOWN</span>", "unknown is never shown as ok")
+	require.Contains(t, body, "The agent could not check everything")
+	require.Contains(t, body, "round failed")
+	require.NotContains(t, body, "No finding", "a failed round found nothing, which is not the same as no finding")
+	require.NotContains(t, body, "<script>")
+}
