@@ -186,6 +186,10 @@ type pageDOM struct {
 	Text        string   `json:"text"`
 	ScrollWidth int      `json:"scrollWidth"`
 	Stylesheet  bool     `json:"stylesheet"`
+	// VisitedBorder and OtherBorder are the drawn border widths of a
+	// visited and an unvisited tree node: the path is highlighted.
+	VisitedBorder string `json:"visitedBorder"`
+	OtherBorder   string `json:"otherBorder"`
 	// Overflow names the outermost elements wider than the viewport.
 	Overflow []string `json:"overflow"`
 }
@@ -209,6 +213,8 @@ const readDOM = `((W) => {
     scripts: document.scripts.length,
     text: document.body.innerText,
     scrollWidth: document.documentElement.scrollWidth,
+    visitedBorder: (e => e ? getComputedStyle(e).borderTopWidth : '')(document.querySelector('li.node.visited > .q')),
+    otherBorder: (e => e ? getComputedStyle(e).borderTopWidth : '')(document.querySelector('li.node:not(.visited) > .q')),
     overflow: all('body *').filter(e => e.getBoundingClientRect().right > W + 1 &&
       !(e.parentElement && e.parentElement.getBoundingClientRect().right > W + 1))
       .slice(0, 5).map(e => e.tagName + '.' + e.getAttribute('class') + ' ' + Math.round(e.getBoundingClientRect().right)),
@@ -408,6 +414,8 @@ func TestPageInBrowser(t *testing.T) {
 		require.Subset(t, dom.Visited, []string{"config-loads", "dialect-gap", "client-smb1-only"})
 		require.NotContains(t, dom.Visited, "encryption")
 		require.GreaterOrEqual(t, dom.Taken, 3)
+		require.Equal(t, "2px", dom.VisitedBorder, "visited nodes are drawn with a heavier border")
+		require.Equal(t, "1px", dom.OtherBorder)
 		require.Contains(t, dom.Text, "▶ taken")
 		// Commands with this host's paths, in order, and the fix.
 		require.NotEmpty(t, dom.Commands)
