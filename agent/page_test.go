@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -358,4 +359,41 @@ func TestPageOfAFailedRound(t *testing.T) {
 	require.Contains(t, body, "round failed")
 	require.NotContains(t, body, "No finding", "a failed round found nothing, which is not the same as no finding")
 	require.NotContains(t, body, "<script>")
+}
+
+// BenchmarkHourOfHistoryHeap fills the history the daemon keeps at the
+// shortest interval (a round a second for an hour, 15 patterns) and reports
+// the live heap it holds, for the RSS budget; it asserts nothing.
+func BenchmarkHourOfHistoryHeap(b *testing.B) {
+	o := testOptions(nil)
+	o.PointsPerCheck, o.CheckInterval, o.Interval = 4.2, time.Minute, time.Second
+	for b.Loop() {
+		d, err := New(o)
+		require.NoError(b, err)
+		base := seedReport(b, false)
+		pats := append(append([]string(nil), DefaultPatterns...), "custom-pattern")
+		t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+		cfg := d.cfg.Load()
+		var ms0, ms1 goruntime.MemStats
+		goruntime.GC()
+		goruntime.ReadMemStats(&ms0)
+		for i := range maxHourRecords + 100 {
+			r := *base
+			r.Findings = nil
+			for j, p := range pats {
+				if (i+j)%3 == 0 {
+					f := base.Findings[0]
+					f.Pattern = p
+					r.Findings = append(r.Findings, f)
+				}
+			}
+			r.Finalize()
+			s, _ := d.tracker.record(roundAt(t0, time.Duration(i)*time.Second, &r), *cfg)
+			d.snap.Store(s)
+		}
+		goruntime.GC()
+		goruntime.ReadMemStats(&ms1)
+		b.ReportMetric(float64(len(d.snap.Load().history)), "rounds-kept")
+		b.ReportMetric(float64(int64(ms1.HeapAlloc)-int64(ms0.HeapAlloc))/(1<<20), "MB-heap")
+	}
 }
