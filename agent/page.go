@@ -303,8 +303,10 @@ type chartView struct {
 type chartRow struct {
 	Y, TextY int
 	Label    string
-	Bar      float64 // width of the points bar
+	Bar      float64 // width of the bar since start
+	HourBar  float64 // width of the bar for the last hour, same scale
 	BarX     int
+	ValueX   int
 	Value    string
 	Cells    []chartCell
 }
@@ -772,7 +774,7 @@ const (
 	chartCellW = 5
 	chartBarW  = 160
 	chartLabel = 170
-	chartValue = 70
+	chartValue = 130
 )
 
 // buildChart lays out the chart: per pattern, a bar of the points lost
@@ -792,6 +794,12 @@ func buildChart(s *snapshot, rows []patternRow, n int) chartView {
 		}
 		return float64(r.Rounds)
 	}
+	hourVal := func(r patternRow) float64 {
+		if s.scoring {
+			return r.HourPoints
+		}
+		return float64(r.HourRounds)
+	}
 	var shown []patternRow
 	for _, r := range rows {
 		if r.Rounds > 0 {
@@ -802,14 +810,17 @@ func buildChart(s *snapshot, rows []patternRow, n int) chartView {
 	c.MaxPoints = maxV
 	cellsX := chartLabel + chartBarW + chartValue
 	for i, r := range shown {
-		cr := chartRow{Y: i * chartRowH, TextY: i*chartRowH + 13, Label: r.ID, BarX: chartLabel}
+		cr := chartRow{Y: i * chartRowH, TextY: i*chartRowH + 13, Label: r.ID, BarX: chartLabel, ValueX: chartLabel + chartBarW + 6}
 		if maxV > 0 {
 			cr.Bar = math.Max(1, val(r)/maxV*chartBarW)
+			if h := hourVal(r); h > 0 {
+				cr.HourBar = math.Max(1, h/maxV*chartBarW)
+			}
 		}
 		if s.scoring {
-			cr.Value = formatPoints(r.Points) + " pts"
+			cr.Value = formatPoints(r.Points) + " / " + formatPoints(r.HourPoints)
 		} else {
-			cr.Value = strconv.FormatUint(r.Rounds, 10) + " rounds"
+			cr.Value = strconv.FormatUint(r.Rounds, 10) + " / " + strconv.FormatUint(r.HourRounds, 10)
 		}
 		for j, h := range hist {
 			hit := slices.Contains(h.patterns, r.ID)
