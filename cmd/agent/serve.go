@@ -33,6 +33,9 @@ stored result.
 
 HTTP (serve.listen, --listen; 127.0.0.1:9445 by default, loopback only unless
 --listen-public):
+  /          the page for a person: the latest report as HTML (findings with
+             cause, evidence, commands, decision tree, planned fix and the
+             "agent fix --apply --only ID" to run; dialects, events, history)
   /healthz   200 while the scheduler works
   /readyz    200 once the first check round has finished
   /status    the latest report, the same JSON as "agent diagnose --json"
