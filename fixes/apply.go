@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"golang.org/x/sys/unix"
 
 	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
@@ -48,6 +50,8 @@ type Result struct {
 	// Recovered are transactions a killed run left in progress that this
 	// one undid first.
 	Recovered []Result `json:"recovered,omitempty"`
+	// AuditError is why the audit record could not be written.
+	AuditError string `json:"audit_error,omitempty"`
 	// After is the diagnosis that proved the fix (or the last one tried).
 	After *checks.Report `json:"-"`
 }
@@ -82,12 +86,25 @@ type tx struct {
 	env   *Env
 	res   *Result
 	start time.Time
+	// st is the backup directory, targets the files edited (held open,
+	// by the plan's path).
+	st      *store
+	targets map[string]*target
+	// auditErr is why the audit record could not be written.
+	auditErr error
 }
 
 func (t *tx) step(name string, ok bool, format string, args ...any) {
 	s := Step{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)}
 	t.res.Steps = append(t.res.Steps, s)
 	t.env.Progress(s)
+}
+
+func (t *tx) close() {
+	for _, tg := range t.targets {
+		tg.Close()
+	}
+	t.st.Close()
 }
 
 // finish stamps the duration and appends the audit record.
@@ -101,9 +118,36 @@ func (t *tx) finish() {
 		rec.Fixes = []string{}
 	}
 	if err := appendAudit(t.env.AuditLog, rec); err != nil {
+		t.auditErr = err
+		t.res.AuditError = err.Error()
 		t.step("audit", false, "%v", err)
 	}
 }
+
+// notRecorded turns a transaction that succeeded but could not be
+// written to the audit log into an error that says both.
+func (t *tx) notRecorded() error {
+	if t.auditErr == nil {
+		return nil
+	}
+	return &NotRecordedError{Result: t.res.Result, Err: t.auditErr}
+}
+
+// NotRecordedError: the transaction did what it says (Result), but its
+// audit record could not be written.
+type NotRecordedError struct {
+	Result string
+	Err    error
+}
+
+func (e *NotRecordedError) Error() string {
+	return fmt.Sprintf("the fix is %s, but it could not be recorded in the audit log: %v", e.Result, e.Err)
+}
+
+func (e *NotRecordedError) Unwrap() error { return e.Err }
+
+// ErrInterrupted: a signal came before anything was written; nothing was.
+var ErrInterrupted = errors.New("interrupted before anything was written: nothing was changed")
 
 // Apply carries out a plan as one transaction: lock, approval, backups,
 // atomic writes, validation (our parser, then testparm -s), the smbd action,
@@ -181,18 +225,21 @@ func Apply(ctx context.Context, p *Plan, env Env) (Result, error) {
 	t.step("approve", true, "approved")
 	t.start = env.Now() // the transaction's time is from approval on
 
-	// The files must still be what the plan was made from.
+	// The files must still be what the plan was made from. Each is held
+	// open from here to the end: its directory (every write is relative
+	// to it) and the file (the compare-and-swap before each rename).
+	t.targets = map[string]*target{}
+	defer t.close()
 	m := &Manifest{ID: newTransactionID(t.start), Op: "apply", Time: t.start.UTC(), State: StateInProgress,
-		Fixes: res.Fixes, Action: p.Action, SmbConf: p.SmbConf, SmbdConfig: p.SmbdConfig}
+		Fixes: res.Fixes, Action: p.Action, SmbConf: filepath.Clean(p.SmbConf), SmbdConfig: p.SmbdConfig}
 	current := map[string][]byte{}
 	for _, fe := range p.Files {
-		b, err := os.ReadFile(fe.Path)
-		if err == nil && !bytes.Equal(b, fe.Before) {
-			err = fmt.Errorf("%s %w; run agent fix again", fe.Path, ErrChanged)
-		}
-		var meta fileMeta
+		tg, b, err := openTarget(fe.Path, env.Force, true)
 		if err == nil {
-			meta, err = statMeta(fe.Path)
+			t.targets[fe.Path] = tg
+			if !bytes.Equal(b, fe.Before) {
+				err = fmt.Errorf("%s %w; run agent fix again", fe.Path, ErrChanged)
+			}
 		}
 		if err != nil {
 			res.Result, res.Error = ResultAborted, err.Error()
@@ -201,17 +248,31 @@ func Apply(ctx context.Context, p *Plan, env Env) (Result, error) {
 			return res, err
 		}
 		current[fe.Path] = b
-		m.Files = append(m.Files, ManifestFile{Path: fe.Path, BeforeSHA256: sha(fe.Before), AfterSHA256: sha(fe.After),
+		meta := tg.meta()
+		m.Files = append(m.Files, ManifestFile{Path: filepath.Clean(fe.Path), Real: tg.real, BeforeSHA256: sha(fe.Before), AfterSHA256: sha(fe.After),
 			Mode: meta.Mode, UID: meta.UID, GID: meta.GID})
 		res.Files = append(res.Files, auditFile(fe))
 	}
-	res.ID, res.Manifest = m.ID, manifestPath(env.BackupDir, m.ID)
-	if err := backupFiles(env.BackupDir, m, current); err != nil {
+	// A signal (Ctrl-C, SIGTERM) that came before this point stops the
+	// fix with nothing written: there is nothing to roll back.
+	if ctx.Err() != nil {
+		res.Result, res.Error = ResultAborted, ErrInterrupted.Error()
+		t.step("interrupted", false, "%v", ErrInterrupted)
+		t.finish()
+		return res, ErrInterrupted
+	}
+	st, err := openStore(env.BackupDir, true)
+	if err == nil {
+		t.st = st
+		err = t.backup(m, current)
+	}
+	if err != nil {
 		res.Result, res.Error = ResultAborted, err.Error()
 		t.step("backup", false, "%v", err)
 		t.finish()
 		return res, err
 	}
+	res.ID, res.Manifest = m.ID, st.path(m.ID)
 	t.step("backup", true, "%d file(s) backed up in %s", len(m.Files), filepath.Dir(res.Manifest))
 	if err := env.fault(FaultAfterBackup, ""); err != nil {
 		return t.fail(ctx, p, m, false, "backup", err)
@@ -226,9 +287,9 @@ func Apply(ctx context.Context, p *Plan, env Env) (Result, error) {
 		return t.fail(ctx, p, m, false, "write", err)
 	}
 
-	// Write, each file atomically.
+	// Write, each file atomically and only over the bytes the plan read.
 	for i, fe := range p.Files {
-		if err := writeAtomic(fe.Path, fe.After, m.Files[i].meta(), env.fault); err != nil {
+		if err := t.targets[fe.Path].replace(fe.After, m.Files[i].meta(), env.fault); err != nil {
 			return t.fail(ctx, p, m, false, "write", err)
 		}
 		t.step("write", true, "%s (%d edit(s))", fe.Path, len(fe.Edits))
@@ -272,12 +333,38 @@ func Apply(ctx context.Context, p *Plan, env Env) (Result, error) {
 	}
 
 	m.State = StateApplied
-	if err := saveManifest(env.BackupDir, m); err != nil {
+	if err := t.st.save(m); err != nil {
 		t.step("manifest", false, "%v", err)
 	}
 	res.Result = ResultApplied
 	t.finish()
-	return res, nil
+	return res, t.notRecorded()
+}
+
+// backup copies each file's bytes into a new directory of the backup
+// directory (exclusive creates, same owner and permission bits, fsynced)
+// and writes the manifest (state in-progress) before anything is touched.
+func (t *tx) backup(m *Manifest, current map[string][]byte) error {
+	dir, err := t.st.newTx(m.ID)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	for i := range m.Files {
+		mf := &m.Files[i]
+		name := backupName(i, mf.Path)
+		mf.Backup = dir.join(name)
+		if err := writeBackup(dir, name, current[mf.Path], mf.meta()); err != nil {
+			return fmt.Errorf("back up %s: %w", mf.Path, err)
+		}
+	}
+	if err := unix.Fsync(dir.fd); err != nil {
+		return fmt.Errorf("sync backup directory: %w", err)
+	}
+	if err := unix.Fsync(t.st.dir.fd); err != nil {
+		return fmt.Errorf("sync backup directory: %w", err)
+	}
+	return t.st.save(m)
 }
 
 // fail rolls back after a failure at stage: every file is restored byte for
@@ -292,7 +379,7 @@ func (t *tx) fail(ctx context.Context, p *Plan, m *Manifest, acted bool, stage s
 	rctx := context.WithoutCancel(ctx)
 	rb := AuditStep{OK: true}
 	var details []string
-	restored, err := restoreFiles(m, env.fault)
+	restored, err := t.restoreFiles(m)
 	if err != nil {
 		rb.OK = false
 		details = append(details, err.Error())
@@ -317,61 +404,116 @@ func (t *tx) fail(ctx context.Context, p *Plan, m *Manifest, acted bool, stage s
 	}
 	rb.Detail = strings.Join(details, "; ")
 	res.Rollback = &rb
-	if rb.OK {
+	switch {
+	case !rb.OK:
+		res.Result, m.State = ResultRollbackFailed, StateFailed
+	case errors.Is(cause, ErrConflict) && restored == 0 && !acted:
+		// Another writer's edit came first: it stays, and nothing of
+		// the fix was written.
+		res.Result, m.State = ResultAborted, StateAborted
+	default:
 		res.Result, m.State = ResultRolledBack, StateRolledBack
 		if restored == 0 && !acted {
 			m.State = StateAborted
 		}
-	} else {
-		res.Result, m.State = ResultRollbackFailed, StateFailed
 	}
 	t.step("rollback", rb.OK, "%s", rb.Detail)
-	if err := saveManifest(env.BackupDir, m); err != nil {
+	if err := t.st.save(m); err != nil {
 		t.step("manifest", false, "%v", err)
 	}
 	t.finish()
-	return *res, fmt.Errorf("fix failed at %s: %v; %s", stage, cause, rb.Detail)
+	return *res, fmt.Errorf("fix failed at %s: %w; %s", stage, cause, rb.Detail)
 }
 
-// restoreFiles puts back the backup of every file of m that differs from
-// it, and verifies each by its hash. It returns how many it rewrote.
-func restoreFiles(m *Manifest, fault func(point, path string) error) (int, error) {
+// restoreFiles puts back the backup of every file of m that the
+// transaction wrote, through the files and directories it holds. It
+// returns how many it rewrote.
+func (t *tx) restoreFiles(m *Manifest) (int, error) {
 	n := 0
-	var errs []string
-	for _, mf := range m.Files {
-		cur, err := os.ReadFile(mf.Path)
-		if err == nil && sha(cur) == mf.BeforeSHA256 {
-			cleanStaleTemps(mf.Path)
-			continue
+	var errs *multierror.Error
+	for i, mf := range m.Files {
+		tg := t.targets[mf.Path]
+		if tg == nil {
+			var err error
+			if tg, _, err = openTarget(mf.Real, true, false); err != nil {
+				errs = multierror.Append(errs, fmt.Errorf("restore %s: %w (the backup is %s)", mf.Path, err, mf.Backup))
+				continue
+			}
+			if t.targets == nil {
+				t.targets = map[string]*target{}
+			}
+			t.targets[mf.Path] = tg
 		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Sprintf("read %s: %v", mf.Path, err))
-			continue
-		}
-		b, err := os.ReadFile(mf.Backup)
-		if err == nil && sha(b) != mf.BeforeSHA256 {
-			err = fmt.Errorf("backup %s does not match its recorded hash", mf.Backup)
-		}
+		ok, err := restoreFile(t.st, m.ID, i, mf, tg)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("restore %s: %v", mf.Path, err))
-			continue
+			errs = multierror.Append(errs, err)
 		}
-		if err := writeAtomic(mf.Path, b, mf.meta(), nil); err != nil {
-			errs = append(errs, fmt.Sprintf("restore %s: %v (the backup is %s)", mf.Path, err, mf.Backup))
-			continue
+		if ok {
+			n++
 		}
-		cleanStaleTemps(mf.Path)
-		if cur, err := os.ReadFile(mf.Path); err != nil || sha(cur) != mf.BeforeSHA256 {
-			errs = append(errs, fmt.Sprintf("restore %s: the file does not read back as the backup", mf.Path))
-			continue
-		}
-		n++
 	}
-	_ = fault
-	if len(errs) > 0 {
-		return n, errors.New(strings.Join(errs, "; "))
+	if errs != nil {
+		errs.ErrorFormat = joinErrors
 	}
-	return n, nil
+	return n, errs.ErrorOrNil()
+}
+
+func joinErrors(es []error) string {
+	var s []string
+	for _, e := range es {
+		s = append(s, e.Error())
+	}
+	return strings.Join(s, "; ")
+}
+
+// restoreFile puts back the backup of mf (the i-th file of transaction
+// id) where the file still holds what the transaction wrote; the old
+// content already there is left as it is, and anything else (someone
+// edited the file since) is left alone with an error. The mode restored
+// never has set-id bits the file being replaced lacks.
+func restoreFile(st *store, id string, i int, mf ManifestFile, tg *target) (bool, error) {
+	if tg.sum == mf.BeforeSHA256 {
+		tg.cleanStaleTemps()
+		return false, nil
+	}
+	if tg.sum != mf.AfterSHA256 {
+		return false, fmt.Errorf("%s changed since the fix wrote it (neither the old nor the new content): left alone; its backup is %s", mf.Real, mf.Backup)
+	}
+	b, err := st.readBackup(id, backupName(i, mf.Path), mf.BeforeSHA256)
+	if err != nil {
+		return false, fmt.Errorf("restore %s: %w", mf.Real, err)
+	}
+	if err := tg.replace(b, mf.meta(), nil); err != nil {
+		return false, fmt.Errorf("restore %s: %w (the backup is %s)", mf.Real, err, mf.Backup)
+	}
+	tg.cleanStaleTemps()
+	if got, err := readAllBounded(tg.f, maxConfigFile); err != nil || sha(got) != mf.BeforeSHA256 {
+		return false, fmt.Errorf("restore %s: the file does not read back as the backup", mf.Real)
+	}
+	return true, nil
+}
+
+// namedByConfig checks that every file of m is smb.conf or a file it
+// includes: a fix edits nothing else, so a manifest naming another file
+// is not to be acted on.
+func (m *Manifest) namedByConfig() error {
+	c, err := smbconf.Load(m.SmbConf, smbconf.LoadOptions{})
+	if err != nil {
+		return fmt.Errorf("%w: transaction %s: cannot read %s to check the files it names: %v", ErrForgedManifest, m.ID, m.SmbConf, err)
+	}
+	named := map[string]bool{}
+	for _, f := range c.Files() {
+		named[filepath.Clean(f)] = true
+		if r, err := filepath.EvalSymlinks(f); err == nil {
+			named[r] = true
+		}
+	}
+	for _, mf := range m.Files {
+		if !named[mf.Path] || !named[mf.Real] {
+			return fmt.Errorf("%w: transaction %s names %s, which %s does not read: not a file a fix edits", ErrForgedManifest, m.ID, mf.Path, m.SmbConf)
+		}
+	}
+	return nil
 }
 
 // validate loads the new configuration with our parser (it must load, and
@@ -546,24 +688,49 @@ func auditFile(fe FileEdit) AuditFile {
 // has its files restored from the backups (when they are neither the old
 // nor the new bytes, they are left alone and the transaction is marked
 // failed), leftover temporary files are removed, and smbd's action is run
-// again when a file was restored. The caller must hold the lock.
+// again when a file was restored. A manifest this agent did not write, or
+// that names a file smb.conf does not read, is refused: nothing is done
+// for it and the error says why. The caller must hold the lock.
 func Recover(ctx context.Context, env Env) ([]Result, error) {
 	env.fill()
-	ms, err := manifests(env.BackupDir)
-	if err != nil {
+	st, err := openStore(env.BackupDir, false)
+	if err != nil || st == nil {
 		return nil, err
+	}
+	defer st.Close()
+	ms, refused := st.list()
+	var errs *multierror.Error
+	if refused != nil {
+		errs = multierror.Append(errs, refused)
 	}
 	var out []Result
 	for _, m := range ms {
 		if m.State != StateInProgress {
 			continue
 		}
-		res := Result{Op: "recover", ID: m.ID, Fixes: m.Fixes, Action: m.Action, Manifest: manifestPath(env.BackupDir, m.ID)}
-		t := &tx{env: &env, res: &res, start: env.Now()}
-		foreign := false
+		res := Result{Op: "recover", ID: m.ID, Fixes: m.Fixes, Action: m.Action, Manifest: st.path(m.ID)}
+		t := &tx{env: &env, res: &res, start: env.Now(), st: st, targets: map[string]*target{}}
 		for _, mf := range m.Files {
 			res.Files = append(res.Files, AuditFile{Path: mf.Path, BeforeSHA256: mf.BeforeSHA256, AfterSHA256: mf.AfterSHA256})
-			if cur, err := os.ReadFile(mf.Path); err == nil && sha(cur) != mf.BeforeSHA256 && sha(cur) != mf.AfterSHA256 {
+		}
+		if err := m.namedByConfig(); err != nil {
+			res.Result, res.Error = ResultRefused, err.Error()
+			t.step("recover", false, "%v", err)
+			t.finish()
+			out = append(out, res)
+			errs = multierror.Append(errs, err)
+			continue
+		}
+		foreign := false
+		for _, mf := range m.Files {
+			tg, _, err := openTarget(mf.Real, true, false)
+			if err != nil {
+				foreign = true
+				t.step("recover", false, "%s: %v: left alone (backup %s)", mf.Path, err, mf.Backup)
+				continue
+			}
+			t.targets[mf.Path] = tg
+			if tg.sum != mf.BeforeSHA256 && tg.sum != mf.AfterSHA256 {
 				foreign = true
 				t.step("recover", false, "%s is neither the old nor the new content: left alone (backup %s)", mf.Path, mf.Backup)
 			}
@@ -571,7 +738,7 @@ func Recover(ctx context.Context, env Env) ([]Result, error) {
 		if foreign {
 			m.State, res.Result, res.Error = StateFailed, ResultRollbackFailed, "a file changed after the interrupted fix"
 		} else {
-			n, err := restoreFiles(m, nil)
+			n, err := t.restoreFiles(m)
 			if err != nil {
 				m.State, res.Result, res.Error = StateFailed, ResultRollbackFailed, err.Error()
 			} else {
@@ -586,14 +753,20 @@ func Recover(ctx context.Context, env Env) ([]Result, error) {
 				}
 			}
 		}
+		for _, tg := range t.targets {
+			tg.Close()
+		}
 		res.Rollback = &AuditStep{OK: res.Result == ResultRolledBack, Detail: res.Error}
-		if err := saveManifest(env.BackupDir, m); err != nil {
+		if err := st.save(m); err != nil {
 			t.step("manifest", false, "%v", err)
 		}
 		t.finish()
 		out = append(out, res)
 	}
-	return out, nil
+	if errs != nil {
+		errs.ErrorFormat = joinErrors
+	}
+	return out, errs.ErrorOrNil()
 }
 
 // Rollback restores the files of the last applied fix from its backups (as
@@ -603,7 +776,8 @@ func Recover(ctx context.Context, env Env) ([]Result, error) {
 func Rollback(ctx context.Context, env Env) (Result, error) {
 	env.fill()
 	res := Result{Op: "rollback", Action: ActionNone, Fixes: []string{}}
-	t := &tx{env: &env, res: &res, start: env.Now()}
+	t := &tx{env: &env, res: &res, start: env.Now(), targets: map[string]*target{}}
+	defer t.close()
 	lock := env.Held
 	if lock == nil {
 		l, err := AcquireLock(env.LockFile)
@@ -614,11 +788,19 @@ func Rollback(ctx context.Context, env Env) (Result, error) {
 		defer l.Release()
 		res.Recovered, _ = Recover(ctx, env)
 	}
-	ms, err := manifests(env.BackupDir)
+	st, err := openStore(env.BackupDir, false)
 	if err != nil {
 		res.Result, res.Error = ResultAborted, err.Error()
 		return res, err
 	}
+	if st == nil {
+		res.Result = ResultNothing
+		return res, ErrNothingToRollBack
+	}
+	t.st = st
+	// Manifests refused here were reported by Recover; only verified
+	// ones are candidates.
+	ms, _ := st.list()
 	var last *Manifest
 	for i := len(ms) - 1; i >= 0; i-- {
 		if ms[i].Op == "apply" && ms[i].State == StateApplied {
@@ -634,13 +816,21 @@ func Rollback(ctx context.Context, env Env) (Result, error) {
 	if res.Action == ActionStart {
 		res.Action = ActionNone
 	}
+	if err := last.namedByConfig(); err != nil {
+		res.Result, res.Error = ResultRefused, err.Error()
+		t.finish()
+		return res, err
+	}
 	current := map[string][]byte{}
 	m := &Manifest{ID: newTransactionID(t.start), Op: "rollback", Time: t.start.UTC(), State: StateInProgress,
 		Fixes: last.Fixes, Action: res.Action, SmbConf: last.SmbConf, SmbdConfig: last.SmbdConfig, Of: last.ID}
 	for _, mf := range last.Files {
-		cur, err := os.ReadFile(mf.Path)
-		if err == nil && sha(cur) != mf.AfterSHA256 {
-			err = fmt.Errorf("%s changed since fix %s was applied; not overwriting it (its backup is %s)", mf.Path, last.ID, mf.Backup)
+		tg, cur, err := openTarget(mf.Real, true, false)
+		if err == nil {
+			t.targets[mf.Path] = tg
+			if tg.sum != mf.AfterSHA256 {
+				err = fmt.Errorf("%s changed since fix %s was applied; not overwriting it (its backup is %s)", mf.Path, last.ID, mf.Backup)
+			}
 		}
 		if err != nil {
 			res.Result, res.Error = ResultRefused, err.Error()
@@ -648,7 +838,7 @@ func Rollback(ctx context.Context, env Env) (Result, error) {
 			return res, fmt.Errorf("%w: %v", ErrChanged, err)
 		}
 		current[mf.Path] = cur
-		m.Files = append(m.Files, ManifestFile{Path: mf.Path, BeforeSHA256: mf.AfterSHA256, AfterSHA256: mf.BeforeSHA256, Mode: mf.Mode, UID: mf.UID, GID: mf.GID})
+		m.Files = append(m.Files, ManifestFile{Path: mf.Path, Real: mf.Real, BeforeSHA256: mf.AfterSHA256, AfterSHA256: mf.BeforeSHA256, Mode: mf.Mode, UID: mf.UID, GID: mf.GID})
 		res.Files = append(res.Files, AuditFile{Path: mf.Path, BeforeSHA256: mf.AfterSHA256, AfterSHA256: mf.BeforeSHA256})
 	}
 	if env.Approver != nil {
@@ -666,32 +856,29 @@ func Rollback(ctx context.Context, env Env) (Result, error) {
 			return res, fmt.Errorf("%w: %s", ErrRefused, res.Error)
 		}
 	}
-	res.ID, res.Manifest = m.ID, manifestPath(env.BackupDir, m.ID)
-	if err := backupFiles(env.BackupDir, m, current); err != nil {
+	if err := t.backup(m, current); err != nil {
 		res.Result, res.Error = ResultAborted, err.Error()
 		t.finish()
 		return res, err
 	}
+	res.ID, res.Manifest = m.ID, st.path(m.ID)
 	undo := func(stage string, cause error) (Result, error) {
 		res.Error = stage + ": " + cause.Error()
-		_, rerr := restoreFiles(m, nil)
+		_, rerr := t.restoreFiles(m)
 		res.Rollback = &AuditStep{OK: rerr == nil, Detail: "the files are as the fix left them"}
 		res.Result, m.State = ResultRolledBack, StateRolledBack
 		if rerr != nil {
 			res.Rollback.Detail = rerr.Error()
 			res.Result, m.State = ResultRollbackFailed, StateFailed
 		}
-		_ = saveManifest(env.BackupDir, m)
+		_ = st.save(m)
 		t.finish()
-		return res, fmt.Errorf("rollback failed at %s: %v", stage, cause)
+		return res, fmt.Errorf("rollback failed at %s: %w", stage, cause)
 	}
-	for _, mf := range last.Files {
-		b, err := os.ReadFile(mf.Backup)
-		if err == nil && sha(b) != mf.BeforeSHA256 {
-			err = fmt.Errorf("backup %s does not match its recorded hash", mf.Backup)
-		}
+	for i, mf := range last.Files {
+		b, err := st.readBackup(last.ID, backupName(i, mf.Path), mf.BeforeSHA256)
 		if err == nil {
-			err = writeAtomic(mf.Path, b, mf.meta(), env.fault)
+			err = t.targets[mf.Path].replace(b, mf.meta(), env.fault)
 		}
 		if err != nil {
 			return undo("restore", err)
@@ -707,10 +894,10 @@ func Rollback(ctx context.Context, env Env) (Result, error) {
 		}
 	}
 	m.State = StateApplied
-	_ = saveManifest(env.BackupDir, m)
+	_ = st.save(m)
 	last.State = StateRolledBack
-	_ = saveManifest(env.BackupDir, last)
+	_ = st.save(last)
 	res.Result = ResultRolledBack
 	t.finish()
-	return res, nil
+	return res, t.notRecorded()
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -92,12 +91,11 @@ func appendAudit(path string, rec AuditRecord) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create audit log directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// Never through a symlink, into a hard link or a file not ours
+	// (openStateFile).
+	f, err := openStateFile(path, os.O_WRONLY|os.O_APPEND)
 	if err != nil {
-		return fmt.Errorf("open audit log: %w", err)
+		return fmt.Errorf("audit log: %w", err)
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()

@@ -62,6 +62,9 @@ type Env struct {
 	// AllowSMB1 must be set for Apply to carry out a fix that enables
 	// SMB1 (MakePlan refuses such fixes without it; Apply checks again).
 	AllowSMB1 bool
+	// Force allows editing a file with more than one hard link (the
+	// other names keep the old content).
+	Force bool
 	// Held is a lock the caller already took (so that the diagnosis the
 	// plan comes from was made under it); nil makes Apply take LockFile.
 	Held *Lock
