@@ -18,11 +18,11 @@ const (
 	FaultBeforeRename   = "before-rename"
 	// FaultAfterSwap is right after the new file took the old one's name,
 	// before the check that the old one was not written meanwhile.
-	FaultAfterSwap = "after-swap"
-	FaultAfterRename    = "after-rename"
-	FaultAfterValidate  = "after-validate"
-	FaultAfterAction    = "after-action"
-	FaultProve          = "prove"
+	FaultAfterSwap     = "after-swap"
+	FaultAfterRename   = "after-rename"
+	FaultAfterValidate = "after-validate"
+	FaultAfterAction   = "after-action"
+	FaultProve         = "prove"
 )
 
 // FaultPoints lists every point, for the fault-injection build's checks.
@@ -96,4 +96,3 @@ type ManifestFile struct {
 }
 
 func (m ManifestFile) meta() fileMeta { return fileMeta{Mode: m.Mode, UID: m.UID, GID: m.GID} }
-
