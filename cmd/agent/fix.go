@@ -21,7 +21,7 @@ import (
 func init() { registerCommand(newFixCommand) }
 
 type fixOptions struct {
-	apply, yes, rollback bool
+	apply, yes, rollback, force bool
 	only                 string
 }
 
@@ -48,9 +48,17 @@ again. Each transaction is appended to the audit log (JSON lines).
 SMB1 is never enabled without --allow-smb1; firewall changes and manual
 steps are shown, never applied.
 
-Exit status: 0 fixed or nothing to do (and every dry run), 2 the fix failed
-and was rolled back, 3 bad input or a refusal (no approval, another fix
-running, a fix that needs --allow-smb1).`,
+A symlinked smb.conf is edited at its target (the link stays), with the
+owner, mode and extended attributes (SELinux context, ACLs) of the file it
+replaces; a file with more than one hard link is refused without --force.
+The new file replaces the old one only if the old one is still exactly what
+was read (inode, size, times, hash); another writer's edit is never lost.
+
+Exit status: 0 fixed or nothing to do (and every dry run), 1 the fix is
+applied and proven but could not be recorded in the audit log, 2 the fix
+failed and was rolled back, 3 bad input or a refusal (no approval, another
+fix running, a fix that needs --allow-smb1, a file changed meanwhile, a
+signal before anything was written).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runFix(cmd, s, o) },
 	}
@@ -62,6 +70,7 @@ running, a fix that needs --allow-smb1).`,
 	fl.BoolVarP(&o.yes, "yes", "y", false, "approve without asking (with --apply or --rollback)")
 	fl.StringVar(&o.only, "only", "", "limit the plan to the fix with this id (as the plan shows it, e.g. protocol-mismatch/server-min-above-client-max)")
 	fl.BoolVar(&o.rollback, "rollback", false, "restore the last applied fix from its backups")
+	fl.BoolVar(&o.force, "force", false, "edit a file that has more than one hard link (replacing it leaves the other names with the old content)")
 	fl.String("remote-client-ip", "", "address of the remote checker, to judge hosts allow/deny and firewall rules for it (config remote_client_ip)")
 	fl.Bool("guest", false, "also try a guest/anonymous session (config credentials.guest)")
 	fl.String("file", "", "file in --share to read and hash, like a scoring engine (config file.path)")
@@ -109,6 +118,11 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 		if err != nil {
 			fmt.Fprintf(s.err, "agent: recover interrupted fixes: %v\n", err)
 		}
+		for _, r := range recovered {
+			if r.AuditError != "" {
+				fmt.Fprintf(s.err, "agent: recovery of %s is %s, but it could not be recorded in the audit log: %s\n", r.ID, r.Result, r.AuditError)
+			}
+		}
 		if !asJSON {
 			for _, r := range recovered {
 				fmt.Fprintf(out, "Recovered interrupted fix %s (%s): %s\n", r.ID, strings.Join(r.Fixes, ", "), r.Result)
@@ -126,7 +140,10 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 		} else {
 			renderResult(out, &res)
 		}
+		var unrecorded *fixes.NotRecordedError
 		switch {
+		case errors.As(err, &unrecorded):
+			return withCode(exitWarning, err)
 		case errors.Is(err, fixes.ErrNothingToRollBack):
 			if !asJSON {
 				fmt.Fprintln(out, "Nothing to roll back: no applied fix is recorded in", cfg.Fix.BackupDir)
@@ -141,6 +158,11 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 	}
 
 	rep, facts, err := checks.Diagnose(ctx, cfg)
+	if o.apply && ctx.Err() != nil {
+		// A signal during the diagnosis: nothing was written, and
+		// nothing will be.
+		return withCode(exitUnknown, fmt.Errorf("diagnosis %w", fixes.ErrInterrupted))
+	}
 	if err != nil {
 		if errors.Is(err, checks.ErrBadInput) {
 			return withCode(exitUnknown, errors.New(strings.TrimPrefix(err.Error(), checks.ErrBadInput.Error()+": ")))
@@ -211,10 +233,15 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 		renderResult(out, &res)
 	}
 	var busy *fixes.BusyError
+	var unrecorded *fixes.NotRecordedError
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, fixes.ErrRefused), errors.Is(err, fixes.ErrChanged), errors.As(err, &busy):
+	case errors.As(err, &unrecorded):
+		// The change stands (it is proven); only its record is missing.
+		return withCode(exitWarning, err)
+	case errors.Is(err, fixes.ErrRefused), errors.Is(err, fixes.ErrChanged), errors.Is(err, fixes.ErrConflict),
+		errors.Is(err, fixes.ErrInterrupted), errors.As(err, &busy):
 		return withCode(exitUnknown, err)
 	}
 	return withCode(exitCritical, err)
@@ -236,6 +263,7 @@ func fixEnv(ctx context.Context, s *streams, cfg *configs.Config, o fixOptions, 
 		LockFile:     cfg.Fix.LockFile,
 		ProveTimeout: cfg.Fix.ProveTimeout,
 		AllowSMB1:    cfg.Fix.AllowSMB1,
+		Force:        o.force,
 		Fault:        fixes.InjectedFault(),
 		Approver:     terminalApprover(ctx, s, o.yes),
 		Prober: func(ctx context.Context) (*checks.Report, error) {
