@@ -214,10 +214,14 @@ func openPathDir(path string) (*dirHandle, error) {
 }
 
 // symlinkHint names the refusal of a symlink (ELOOP from O_NOFOLLOW or
-// RESOLVE_NO_SYMLINKS, EXDEV from RESOLVE_BENEATH).
+// RESOLVE_NO_SYMLINKS, EXDEV from RESOLVE_BENEATH, ENOTDIR from
+// O_DIRECTORY|O_NOFOLLOW on a symlink).
 func symlinkHint(err error) error {
-	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) {
+	switch {
+	case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV):
 		return fmt.Errorf("a symlink is on the path (refused, never followed): %w", err)
+	case errors.Is(err, unix.ENOTDIR):
+		return fmt.Errorf("a symlink or a file that is not a directory is on the path (refused, never followed): %w", err)
 	}
 	return err
 }

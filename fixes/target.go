@@ -84,7 +84,7 @@ func openTarget(path string, force, resolve bool) (*target, []byte, error) {
 		err = fmt.Errorf("%s is not a regular file", real)
 	}
 	if err == nil && t.st.Nlink > 1 && !force {
-		err = fmt.Errorf("%s has %d hard links: replacing it would leave the other names with the old content; refusing without --force", real, t.st.Nlink)
+		err = fmt.Errorf("%w: %s has %d hard links: replacing it would leave the other names with the old content; refusing without --force", ErrRefused, real, t.st.Nlink)
 	}
 	if err != nil {
 		t.Close()
@@ -340,6 +340,10 @@ func setidBits(m fs.FileMode) uint32 {
 	return b
 }
 
+// setXattr is fsetxattr(2); a test makes it fail as a file system
+// without support for an attribute would.
+var setXattr = unix.Fsetxattr
+
 // copyXattrs gives dst exactly src's extended attributes.
 func copyXattrs(src, dst *os.File) error {
 	want, err := listXattrs(int(src.Fd()))
@@ -357,7 +361,7 @@ func copyXattrs(src, dst *os.File) error {
 		}
 	}
 	for name, val := range want {
-		if err := unix.Fsetxattr(int(dst.Fd()), name, val, 0); err != nil {
+		if err := setXattr(int(dst.Fd()), name, val, 0); err != nil {
 			return fmt.Errorf("cannot carry extended attribute %s of %s over to the new file: %w; refusing to replace it", name, src.Name(), err)
 		}
 	}
