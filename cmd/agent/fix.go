@@ -22,7 +22,7 @@ func init() { registerCommand(newFixCommand) }
 
 type fixOptions struct {
 	apply, yes, rollback, force bool
-	only                 string
+	only                        string
 }
 
 func newFixCommand(s *streams) *cobra.Command {
