@@ -141,7 +141,10 @@ type NotRecordedError struct {
 }
 
 func (e *NotRecordedError) Error() string {
-	return fmt.Sprintf("the fix is %s, but it could not be recorded in the audit log: %v", e.Result, e.Err)
+	if e.Result == ResultApplied {
+		return fmt.Sprintf("the fix is applied and proven, but it could not be recorded in the audit log: %v", e.Err)
+	}
+	return fmt.Sprintf("the transaction ended %s, but it could not be recorded in the audit log: %v", e.Result, e.Err)
 }
 
 func (e *NotRecordedError) Unwrap() error { return e.Err }

@@ -253,7 +253,7 @@ func TestAuditFailureStillApplied(t *testing.T) {
 	var nr *NotRecordedError
 	require.ErrorAs(t, err, &nr)
 	require.Equal(t, ResultApplied, res.Result)
-	require.Contains(t, err.Error(), "the fix is applied, but it could not be recorded in the audit log")
+	require.Contains(t, err.Error(), "the fix is applied and proven, but it could not be recorded in the audit log")
 	require.Contains(t, res.AuditError, "symlink")
 	require.Contains(t, read(t, conf), "SMB2_02")
 	ents, err := os.ReadDir(real)

@@ -1,0 +1,105 @@
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// connectedTo says whether any TCP connection to 127.0.0.1:port is
+// established (the agent's probe waiting on a stopped smbd).
+func connectedTo(port int) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf(":%04X", port)
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		// sl local rem st ...: the remote end is smbd's port, established.
+		if len(f) > 3 && strings.HasSuffix(f[2], want) && f[3] == "01" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFixSignalDuringDiagnosis: SIGINT or SIGTERM while `fix --apply`
+// diagnoses (the probe is waiting on an smbd that is stopped) ends the run
+// with nothing written: no backup, no audit record, smb.conf
+// byte-identical, and nothing to roll back.
+func TestFixSignalDuringDiagnosis(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			s, file, _ := protocolScenario(t, "smb.conf")
+			e := newFixEnv(t, "")
+			snap := snapshot(t, s.ConfPath(), file)
+			require.NoError(t, s.Signal(syscall.SIGSTOP))
+			defer s.Signal(syscall.SIGCONT)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			args := append([]string{"fix", "--config", e.cfg}, diagArgs(s, "--client-dialects", smb210, "--apply", "--yes")...)
+			args = append(args[:len(args):len(args)], "--timeout", "60s")
+			cmd := exec.CommandContext(ctx, requireAgent(t), args...)
+			cmd.Env = e.environ()
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			require.NoError(t, cmd.Start())
+			for !connectedTo(s.Port()) {
+				require.NoError(t, ctx.Err(), "the agent never connected to smbd: %s", errb.String())
+				time.Sleep(20 * time.Millisecond)
+			}
+			require.NoError(t, cmd.Process.Signal(sig))
+			_ = cmd.Wait()
+			require.NoError(t, ctx.Err(), "agent fix hung after %v: %s", sig, errb.String())
+			t.Logf("exit %d\nstdout:\n%s\nstderr:\n%s", cmd.ProcessState.ExitCode(), out.String(), errb.String())
+			require.Equal(t, 3, cmd.ProcessState.ExitCode())
+			require.Contains(t, errb.String(), "interrupted before anything was written: nothing was changed")
+			requireSame(t, snap)
+			noTemps(t, file)
+			_, err := os.Stat(filepath.Join(e.dir, "backups"))
+			require.True(t, os.IsNotExist(err), "no backup: the transaction never started")
+			require.Empty(t, e.audit(t), "no transaction, no audit record")
+		})
+	}
+}
+
+// TestFixAuditLogUnwritable: the audit log's directory is a symlink
+// (refused): the fix is applied and proven, the run says it could not be
+// recorded and exits 1, and nothing is written through the symlink.
+func TestFixAuditLogUnwritable(t *testing.T) {
+	t.Parallel()
+	s, file, line := protocolScenario(t, "smb.conf")
+	e := newFixEnv(t, "")
+	elsewhere := t.TempDir()
+	link := filepath.Join(e.dir, "audit-dir")
+	require.NoError(t, os.Symlink(elsewhere, link))
+	before := snapshot(t, file)[file]
+	ctl := newSmbdCtl(t, s, nil)
+	r := e.run(t, requireAgent(t), nil, append(diagArgs(s, "--client-dialects", smb210, "--restart-cmd", ctl.cmd(), "--reload-cmd", ctl.cmd()),
+		"--apply", "--yes", "--audit-log", filepath.Join(link, "audit.jsonl"))...)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "the fix is applied and proven, but it could not be recorded in the audit log")
+	require.Contains(t, r.stdout, "[ok  ] prove")
+	got, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Equal(t, strings.Replace(string(before), line, strings.Replace(line, "SMB3", "SMB2_10", 1), 1), string(got))
+	ents, err := os.ReadDir(elsewhere)
+	require.NoError(t, err)
+	require.Empty(t, ents)
+	require.NoError(t, smbclientList(s, "SMB2_10"))
+}
