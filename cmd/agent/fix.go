@@ -149,7 +149,8 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 				fmt.Fprintln(out, "Nothing to roll back: no applied fix is recorded in", cfg.Fix.BackupDir)
 			}
 			return nil
-		case errors.Is(err, fixes.ErrRefused), errors.Is(err, fixes.ErrChanged):
+		case errors.Is(err, fixes.ErrRefused), errors.Is(err, fixes.ErrChanged), errors.Is(err, fixes.ErrConflict),
+			errors.Is(err, fixes.ErrForgedManifest):
 			return withCode(exitUnknown, err)
 		case err != nil:
 			return withCode(exitCritical, err)
