@@ -206,7 +206,9 @@ func (t *target) replace(data []byte, meta fileMeta, fault func(point, path stri
 		switch {
 		case err == nil:
 			exchanged = true
-		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP):
+		// No exchange on this file system, or a syscall filter that denies
+		// renameat2: rename, then check.
+		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EPERM):
 		default:
 			return fmt.Errorf("exchange %s with %s: %w", nf.Name(), t.real, err)
 		}
@@ -247,7 +249,9 @@ func (t *target) replace(data []byte, meta fileMeta, fault func(point, path stri
 				saved := *t
 				saved.f, saved.st, saved.sum = nf, unix.Stat_t{}, ""
 				if rerr = (&saved).reload(); rerr == nil {
-					rerr = saved.replace(theirs, t.meta(), nil)
+					if rerr = saved.replace(theirs, t.meta(), nil); rerr == nil {
+						saved.f.Close() // the file put back; nf was closed by replace
+					}
 				}
 			}
 			if rerr != nil {

@@ -60,7 +60,9 @@ func TestFixSignalDuringDiagnosis(t *testing.T) {
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			require.NoError(t, cmd.Start())
 			for !connectedTo(s.Port()) {
-				require.NoError(t, ctx.Err(), "the agent never connected to smbd: %s", errb.String())
+				// (stderr is read only after the agent exits: the copy
+				// into errb runs concurrently until then)
+				require.NoError(t, ctx.Err(), "the agent never connected to smbd")
 				time.Sleep(20 * time.Millisecond)
 			}
 			require.NoError(t, cmd.Process.Signal(sig))
