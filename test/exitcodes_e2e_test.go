@@ -174,6 +174,10 @@ func TestExitCodesTable(t *testing.T) {
 			requireSame(t, snap)
 			return r.code
 		},
+		"fix --apply | applied and proven, but the audit log could not be written": fixAuditLogUnwritable,
+		"fix --apply | SIGINT or SIGTERM during the diagnosis: nothing written": func(t *testing.T) int {
+			return fixSignalDuringDiagnosis(t, syscall.SIGINT)
+		},
 		"fix --rollback | nothing to roll back": func(t *testing.T) int {
 			e := newFixEnv(t, "")
 			return e.run(t, requireAgent(t), nil, "--rollback", "--yes").code
