@@ -1,9 +1,9 @@
 package fixes
 
 // Tests as an attacker on the host would do it: symlinks and renames done
-// by a process running as nobody (this test binary, re-run with
-// syscall.Credential), forged manifests, a concurrent writer. Each ends by
-// checking that nothing outside the agent's own files changed.
+// by a process running as nobody (ln and mv, run with syscall.Credential),
+// forged manifests, a concurrent writer. Each ends by checking that
+// nothing outside the agent's own files changed.
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -29,41 +28,12 @@ import (
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
-const asNobodyEnv = "FIXES_TEST_AS_NOBODY"
-
-// The attacker: this test binary run as nobody with one operation.
-func init() {
-	if v := os.Getenv(asNobodyEnv); v != "" {
-		os.Exit(nobodyMain(strings.Split(v, "\x1f")))
-	}
-}
-
-func nobodyMain(a []string) int {
-	var err error
-	switch a[0] {
-	case "symlink":
-		err = os.Symlink(a[1], a[2])
-	case "rename":
-		err = os.Rename(a[1], a[2])
-	case "mkdir":
-		err = os.Mkdir(a[1], 0o755)
-	default:
-		err = fmt.Errorf("unknown operation %q", a[0])
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
-}
-
 const nobody = 65534
 
 // hostile is a directory tree a non-root user can reach (t.TempDir is
-// 0700), with a copy of this test binary nobody may run.
+// 0700).
 type hostile struct {
 	root string
-	bin  string
 }
 
 func newHostile(t *testing.T) *hostile {
@@ -78,29 +48,23 @@ func newHostile(t *testing.T) *hostile {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(root) })
 	require.NoError(t, os.Chmod(root, 0o755))
-	self, err := os.Executable()
-	require.NoError(t, err)
-	bin := filepath.Join(root, "attacker.test")
-	in, err := os.Open(self)
-	require.NoError(t, err)
-	defer in.Close()
-	out, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	require.NoError(t, err)
-	_, err = io.Copy(out, in)
-	require.NoError(t, err)
-	require.NoError(t, out.Close())
-	return &hostile{root: root, bin: bin}
+	return &hostile{root: root}
 }
 
 func (h *hostile) path(parts ...string) string {
 	return filepath.Join(append([]string{h.root}, parts...)...)
 }
 
-// asNobody runs one operation as uid/gid nobody.
+// asNobody runs "symlink OLD NEW" (ln -s) or "rename OLD NEW" (mv -T) as
+// uid/gid nobody.
 func (h *hostile) asNobody(t *testing.T, op ...string) {
 	t.Helper()
-	cmd := exec.Command(h.bin, "-test.run=^$")
-	cmd.Env = []string{asNobodyEnv + "=" + strings.Join(op, "\x1f")}
+	argv := map[string][]string{"symlink": {"ln", "-s", "--"}, "rename": {"mv", "-T", "--"}}[op[0]]
+	require.NotEmpty(t, argv, "operation %q", op[0])
+	path, err := exec.LookPath(argv[0])
+	require.NoError(t, err)
+	cmd := exec.Command(path, append(argv[1:], op[1:]...)...)
+	cmd.Env = []string{}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "as nobody %q: %s", op, out)
