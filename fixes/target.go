@@ -208,7 +208,7 @@ func (t *target) replace(data []byte, meta fileMeta, fault func(point, path stri
 			exchanged = true
 		// No exchange on this file system, or a syscall filter that denies
 		// renameat2: rename, then check.
-		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EPERM):
+		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EXDEV):
 		default:
 			return fmt.Errorf("exchange %s with %s: %w", nf.Name(), t.real, err)
 		}
