@@ -238,10 +238,24 @@ func TestLockAndAuditNeverFollowSymlinks(t *testing.T) {
 			require.Error(t, err, tc.path)
 			require.Contains(t, err.Error(), tc.want)
 		}
+		// A directory anyone may write in (no sticky bit) on the way, and
+		// a FIFO where the audit log should be.
+		open := h.path("open")
+		require.NoError(t, os.Mkdir(open, 0o700))
+		require.NoError(t, os.Chmod(open, 0o777))
+		_, err := AcquireLock(filepath.Join(open, "state", "fix.lock"))
+		require.ErrorContains(t, err, "writable by group or others")
+		require.NoDirExists(t, filepath.Join(open, "state"), "nothing made under it")
+		fifoDir := h.path("fifo")
+		require.NoError(t, os.Mkdir(fifoDir, 0o700))
+		require.NoError(t, unix.Mkfifo(filepath.Join(fifoDir, "audit.jsonl"), 0o600))
+		err = appendAudit(filepath.Join(fifoDir, "audit.jsonl"), AuditRecord{Op: "apply"})
+		require.Error(t, err)
+		require.NotContains(t, err.Error(), "write audit log", "refused before writing")
 		// A symlinked directory on the path, even to a good directory.
 		require.NoError(t, os.Symlink(good, h.path("state-link")))
 		snap = snapTree(t, h.root)
-		_, err := AcquireLock(h.path("state-link", "other.lock"))
+		_, err = AcquireLock(h.path("state-link", "other.lock"))
 		require.ErrorContains(t, err, "symlink")
 		requireTreeSame(t, snap, h.root)
 		b, err := os.ReadFile(victim)
