@@ -58,7 +58,8 @@ Exit status: 0 fixed or nothing to do (and every dry run), 1 the fix is
 applied and proven but could not be recorded in the audit log, 2 the fix
 failed and was rolled back, 3 bad input or a refusal (no approval, another
 fix running, a fix that needs --allow-smb1, a file changed meanwhile, a
-signal before anything was written).`,
+signal before anything was written, a state directory or backup that
+cannot be trusted or made).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runFix(cmd, s, o) },
 	}
@@ -243,6 +244,11 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 		return withCode(exitWarning, err)
 	case errors.Is(err, fixes.ErrRefused), errors.Is(err, fixes.ErrChanged), errors.Is(err, fixes.ErrConflict),
 		errors.Is(err, fixes.ErrInterrupted), errors.As(err, &busy):
+		return withCode(exitUnknown, err)
+	case res.Result == fixes.ResultAborted:
+		// Stopped before any file was written (a state directory that is
+		// not the agent's, a backup that could not be made): nothing to
+		// roll back, so not "failed and rolled back".
 		return withCode(exitUnknown, err)
 	}
 	return withCode(exitCritical, err)
