@@ -100,6 +100,11 @@ func (s *store) loadKey(create bool) ([]byte, error) {
 		}
 	}
 	fd, err := openBeneath(s.dir.fd, manifestKey, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if errors.Is(err, unix.ENOENT) && !create {
+		// No key yet: no manifest here can verify (each is refused as
+		// such), and a directory without manifests is no error.
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("manifest key %s: %w", s.dir.join(manifestKey), symlinkHint(err))
 	}

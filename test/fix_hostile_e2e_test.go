@@ -107,3 +107,51 @@ func fixAuditLogUnwritable(t *testing.T) int {
 	require.NoError(t, smbclientList(s, "SMB2_10"))
 	return r.code
 }
+
+// TestFixUntrustedState: a backup directory another user owns is refused
+// before anything is written (exit 3); a forged "in progress" manifest in
+// the real backup directory is refused by recovery with a message, its
+// target is left alone, and the fix itself goes ahead.
+func TestFixUntrustedState(t *testing.T) {
+	t.Parallel()
+	s, file, _ := protocolScenario(t, "smb.conf")
+	e := newFixEnv(t, "")
+	ctl := newSmbdCtl(t, s, nil)
+	args := append(diagArgs(s, "--client-dialects", smb210, "--restart-cmd", ctl.cmd(), "--reload-cmd", ctl.cmd()), "--apply", "--yes")
+	snap := snapshot(t, file)
+
+	theirs := filepath.Join(e.dir, "theirs")
+	require.NoError(t, os.Mkdir(theirs, 0o755))
+	require.NoError(t, os.Chown(theirs, 65534, 65534))
+	r := e.run(t, requireAgent(t), nil, append(args, "--backup-dir", theirs)...)
+	require.Equal(t, 3, r.code)
+	require.Contains(t, r.stderr, "owned by uid 65534")
+	requireSame(t, snap)
+	ents, err := os.ReadDir(theirs)
+	require.NoError(t, err)
+	require.Empty(t, ents)
+
+	victim := filepath.Join(t.TempDir(), "victim")
+	require.NoError(t, os.WriteFile(victim, []byte("root only\n"), 0o600))
+	id := "20200101T000000.000000000Z-1-abcd"
+	tx := filepath.Join(e.dir, "backups", id)
+	require.NoError(t, os.MkdirAll(tx, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(tx, "1-victim"), []byte("#!/bin/sh\n"), 0o600))
+	forged := fmt.Sprintf(`{"format":"smb-agent-manifest/1","manifest":{"id":%q,"op":"apply","state":"in-progress","fixes":["x"],"action":"none","smb_conf":%q,"files":[{"path":%q,"real":%q,"backup":"","before_sha256":"%064d","after_sha256":"%064d","mode":2147484141,"uid":0,"gid":0}]},"hmac_sha256":"%064d"}`,
+		id, s.ConfPath(), victim, victim, 0, 0, 0)
+	require.NoError(t, os.WriteFile(filepath.Join(tx, "manifest.json"), []byte(forged), 0o600))
+	r = e.run(t, requireAgent(t), nil, args...)
+	require.Equal(t, 0, r.code)
+	require.Contains(t, r.stderr, "recover interrupted fixes")
+	require.Contains(t, r.stderr, "manifest refused")
+	require.Contains(t, r.stderr, "HMAC does not verify")
+	b, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	require.Equal(t, "root only\n", string(b))
+	fi, err := os.Stat(victim)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode())
+	got, err := os.ReadFile(filepath.Join(tx, "manifest.json"))
+	require.NoError(t, err)
+	require.Equal(t, forged, string(got), "the refused manifest is not touched")
+}
