@@ -71,8 +71,8 @@ type auditReader struct {
 	// skipToLine: reading starts inside the file (auditInitialWindow), so
 	// the first line read is a fragment.
 	skipToLine bool
-	counts  map[string]uint64
-	last    float64
+	counts     map[string]uint64
+	last       float64
 }
 
 func newAuditReader(path string) *auditReader {
