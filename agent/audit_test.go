@@ -146,3 +146,40 @@ func TestMetricsCountFixTransactions(t *testing.T) {
 	_, h = handlerAfter(t, o, okReport())
 	require.Equal(t, 0.0, value(t, scrape(t, h), "smb_agent_audit_log_readable"))
 }
+
+// FuzzAuditReader: whatever bytes the log holds, split wherever a read
+// ends, the reader neither panics nor counts more records than lines, and
+// reading in two steps counts what one read does.
+func FuzzAuditReader(f *testing.F) {
+	rec := `{"time":"2026-01-02T03:04:05Z","op":"apply","result":"applied"}` + "\n"
+	f.Add([]byte(rec+rec), 10)
+	f.Add([]byte(`{"result":"refused"}`+"\n"+`{"time":"x","result":"applied"}`+"\n{"), 0)
+	f.Add([]byte("\n\n\x00\xff"), 1)
+	f.Fuzz(func(t *testing.T, data []byte, split int) {
+		dir := t.TempDir()
+		one := filepath.Join(dir, "one.jsonl")
+		require.NoError(t, os.WriteFile(one, data, 0o600))
+		whole := newAuditReader(one).read()
+		require.Empty(t, whole.err)
+		var n uint64
+		for _, v := range whole.counts {
+			n += v
+		}
+		require.LessOrEqual(t, n, uint64(strings.Count(string(data), "\n")))
+
+		if split < 0 {
+			split = -split
+		}
+		if len(data) > 0 {
+			split %= len(data) + 1
+		} else {
+			split = 0
+		}
+		two := filepath.Join(dir, "two.jsonl")
+		require.NoError(t, os.WriteFile(two, data[:split], 0o600))
+		a := newAuditReader(two)
+		a.read()
+		appendFile(t, two, string(data[split:]))
+		require.Equal(t, whole.counts, a.read().counts)
+	})
+}
