@@ -175,6 +175,18 @@ func (p *promServer) query(t *testing.T, expr string) []promSample {
 // firing returns the instances for which alertname fires, sorted.
 func (p *promServer) firing(t *testing.T, alertname string) []string {
 	t.Helper()
+	var out []string
+	for i := range p.firingPatterns(t, alertname) {
+		out = append(out, i)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// firingPatterns returns, per instance, the pattern labels of alertname's
+// firing alerts ("" for an alert without one).
+func (p *promServer) firingPatterns(t *testing.T, alertname string) map[string][]string {
+	t.Helper()
 	resp, err := http.Get(p.base + "/api/v1/alerts")
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -188,19 +200,14 @@ func (p *promServer) firing(t *testing.T, alertname string) []string {
 		} `json:"data"`
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
-	seen := map[string]bool{}
+	out := map[string][]string{}
 	for _, a := range r.Data.Alerts {
 		if a.Labels["alertname"] == alertname && a.State == "firing" {
-			seen[a.Labels["instance"]] = true
+			out[a.Labels["instance"]] = append(out[a.Labels["instance"]], a.Labels["pattern"])
 			require.True(t, strings.HasPrefix(a.Annotations["runbook_url"], "http://"+a.Labels["instance"]+"/"),
 				"runbook link to the host's page: %v", a.Annotations)
 		}
 	}
-	var out []string
-	for i := range seen {
-		out = append(out, i)
-	}
-	sort.Strings(out)
 	return out
 }
 
@@ -270,6 +277,21 @@ func TestFleetOnPrometheus(t *testing.T) {
 		got := p.firing(t, "SmbHostCritical")
 		return fmt.Sprint(got) == fmt.Sprint(broken), fmt.Sprintf("firing for %v, want %v", got, broken)
 	})
+	// Each broken host is alerted for its own pattern, with a link to that
+	// pattern's section of its page.
+	patterns := p.firingPatterns(t, "SmbHostCritical")
+	require.Contains(t, patterns[instance["protocol-mismatch"]], "protocol-mismatch", "%v", patterns)
+	require.Contains(t, patterns[instance["rpc-endpoint-missing"]], "rpc-endpoint-missing", "%v", patterns)
+	// Points are being missed on both patterns, and nowhere else.
+	for _, pat := range []string{"protocol-mismatch", "rpc-endpoint-missing"} {
+		waitUntil(t, "points missed for "+pat, func() (bool, string) {
+			s := p.query(t, fmt.Sprintf(`pattern:smb_agent_estimated_points_lost:sum{pattern=%q} > 0`, pat))
+			return len(s) == 1, fmt.Sprintf("%v", s)
+		})
+	}
+	s := p.query(t, `instance:smb_agent_estimated_points_lost:sum{instance=`+fmt.Sprintf("%q", instance["healthy"])+`}`)
+	require.Len(t, s, 1)
+	require.Equal(t, "0", sampleValue(s[0]), "the healthy host misses no points")
 	status := func(name string) string {
 		s := p.query(t, fmt.Sprintf(`instance:smb_agent_status:max{instance=%q}`, instance[name]))
 		require.Len(t, s, 1)
