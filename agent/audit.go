@@ -38,13 +38,16 @@ var auditResults = []string{fixes.ResultApplied, fixes.ResultRolledBack, fixes.R
 	fixes.ResultAborted, fixes.ResultRefused, fixes.ResultNothing, "other"}
 
 const (
-	// auditReadPerRound bounds the bytes read after one round. A record is
-	// a few kB; a log that grew by more than this catches up over the
-	// following rounds.
+	// auditReadPerRound bounds the bytes read after one round (and the
+	// buffer: the daemon aims at a small RSS). A record is a few kB; a log
+	// that grew by more than this catches up over the following rounds.
 	auditReadPerRound = 4 << 20
 	// auditInitialWindow: a log longer than this at start is counted from
 	// its last auditInitialWindow bytes (from the first whole line in it).
-	auditInitialWindow = 16 << 20
+	// It is no more than one round's read, so that a restarted daemon
+	// reaches the same counts in its first round: counts that climbed over
+	// several rounds would look like new fixes to Prometheus.
+	auditInitialWindow = auditReadPerRound
 	// auditMaxLine bounds one record; fixes writes far less.
 	auditMaxLine = 1 << 20
 )

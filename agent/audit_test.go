@@ -118,14 +118,24 @@ func TestAuditReaderBoundsItsReads(t *testing.T) {
 	require.Empty(t, fc.err)
 	require.Equal(t, uint64(2), fc.counts[fixes.ResultApplied])
 
-	// More than a round's worth: the rest comes in the next rounds.
+	// A log longer than the window: a new reader (a restarted daemon)
+	// counts the whole lines of its last auditInitialWindow bytes, in one
+	// read.
+	big := filepath.Join(t.TempDir(), "big.jsonl")
+	m := auditInitialWindow/len(line) + 100
+	data := strings.Repeat(line, m)
+	appendFile(t, big, data)
+	want := uint64(strings.Count(data[len(data)-auditInitialWindow:], "\n") - 1)
+	a := newAuditReader(big)
+	require.Equal(t, want, a.read().counts[fixes.ResultApplied])
+	require.Equal(t, want, newAuditReader(big).read().counts[fixes.ResultApplied], "the same after a restart")
+
+	// More than a round's worth appended: the rest comes in the next round.
 	n := auditReadPerRound/len(line) + 100
-	appendFile(t, path, strings.Repeat(line, n))
-	a := newAuditReader(path)
+	appendFile(t, big, strings.Repeat(line, n))
 	first := a.read().counts[fixes.ResultApplied]
-	require.Less(t, first, uint64(n+2))
-	second := a.read().counts[fixes.ResultApplied]
-	require.Equal(t, uint64(n+2), second)
+	require.Less(t, first, want+uint64(n))
+	require.Equal(t, want+uint64(n), a.read().counts[fixes.ResultApplied])
 }
 
 func TestMetricsCountFixTransactions(t *testing.T) {
