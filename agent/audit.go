@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/smb-agent/smb-agent/fixes"
 )
@@ -37,11 +38,12 @@ import (
 var auditResults = []string{fixes.ResultApplied, fixes.ResultRolledBack, fixes.ResultRollbackFailed,
 	fixes.ResultAborted, fixes.ResultRefused, fixes.ResultNothing, "other"}
 
-const (
+// Variables, not constants, only so that tests can shrink them.
+var (
 	// auditReadPerRound bounds the bytes read after one round (and the
 	// buffer: the daemon aims at a small RSS). A record is a few kB; a log
 	// that grew by more than this catches up over the following rounds.
-	auditReadPerRound = 4 << 20
+	auditReadPerRound int64 = 4 << 20
 	// auditInitialWindow: a log longer than this at start is counted from
 	// its last auditInitialWindow bytes (from the first whole line in it).
 	// It is no more than one round's read, so that a restarted daemon
@@ -190,9 +192,9 @@ func (a *auditReader) count(line []byte) {
 	}
 	a.counts[oneOf(rec.Result, auditResults)]++
 	if rec.Result == fixes.ResultApplied {
-		var t fixes.AuditRecord
-		if json.Unmarshal(line, &t) == nil && !t.Time.IsZero() {
-			if s := float64(t.Time.UnixNano()) / 1e9; s > a.last {
+		var t time.Time
+		if t.UnmarshalJSON(rec.Time) == nil && !t.IsZero() {
+			if s := float64(t.UnixNano()) / 1e9; s > a.last {
 				a.last = s
 			}
 		}

@@ -109,6 +109,10 @@ func TestAuditReaderRefusesUntrustedFiles(t *testing.T) {
 }
 
 func TestAuditReaderBoundsItsReads(t *testing.T) {
+	// Small bounds: megabytes of records take seconds under -race.
+	defer func(r, w int64, l int) { auditReadPerRound, auditInitialWindow, auditMaxLine = r, w, l }(
+		auditReadPerRound, auditInitialWindow, auditMaxLine)
+	auditReadPerRound, auditInitialWindow, auditMaxLine = 64<<10, 64<<10, 4<<10
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	line := auditLine(t, "apply", fixes.ResultApplied, time.Now())
 	// An overlong line (no record is this long) is skipped, the records
@@ -122,16 +126,16 @@ func TestAuditReaderBoundsItsReads(t *testing.T) {
 	// counts the whole lines of its last auditInitialWindow bytes, in one
 	// read.
 	big := filepath.Join(t.TempDir(), "big.jsonl")
-	m := auditInitialWindow/len(line) + 100
+	m := int(auditInitialWindow)/len(line) + 100
 	data := strings.Repeat(line, m)
 	appendFile(t, big, data)
-	want := uint64(strings.Count(data[len(data)-auditInitialWindow:], "\n") - 1)
+	want := uint64(strings.Count(data[len(data)-int(auditInitialWindow):], "\n") - 1)
 	a := newAuditReader(big)
 	require.Equal(t, want, a.read().counts[fixes.ResultApplied])
 	require.Equal(t, want, newAuditReader(big).read().counts[fixes.ResultApplied], "the same after a restart")
 
 	// More than a round's worth appended: the rest comes in the next round.
-	n := auditReadPerRound/len(line) + 100
+	n := int(auditReadPerRound)/len(line) + 100
 	appendFile(t, big, strings.Repeat(line, n))
 	first := a.read().counts[fixes.ResultApplied]
 	require.Less(t, first, want+uint64(n))
