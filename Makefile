@@ -12,7 +12,7 @@ DESTDIR    ?=
 FUZZTIME   ?= 8s
 TESTFLAGS  ?=
 
-.PHONY: all build test unit fuzz bench demo install lint deps samba chromium screenshots soak clean vuln
+.PHONY: all build test unit fuzz bench demo install lint deps samba chromium screenshots soak clean vuln prometheus
 
 all: build
 
@@ -27,6 +27,11 @@ samba:
 chromium:
 	@test/scripts/ensure-chromium.sh
 
+# Prometheus (prometheus, promtool): the rules' unit tests and the fleet
+# end-to-end test run them.
+prometheus:
+	@test/scripts/ensure-prometheus.sh
+
 build: deps
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/agent
 
@@ -38,7 +43,7 @@ lint:
 # Unit and integration tests (the integration ones start real smbd
 # processes on loopback), with the race detector, then a brief run of every
 # fuzz target.
-test: deps samba chromium lint
+test: deps samba chromium prometheus lint
 	$(GO) test -race -timeout 14m $(TESTFLAGS) ./...
 	@FUZZTIME=$(FUZZTIME) test/scripts/fuzz.sh
 

@@ -54,7 +54,8 @@ type Daemon struct {
 	pageMu    sync.Mutex
 	ready     atomic.Bool
 
-	tracker *tracker // scheduler goroutine only
+	tracker *tracker     // scheduler goroutine only
+	audit   *auditReader // scheduler goroutine only
 	metrics *metrics
 	notif   *notifier
 	handler http.Handler
@@ -94,6 +95,7 @@ func New(opts Options) (*Daemon, error) {
 	d.notif = &notifier{fn: notify, log: o.Logger}
 	d.started = d.now()
 	d.tracker = newTracker(d.started, o.Patterns)
+	d.audit = newAuditReader(o.AuditLog)
 	d.metrics = newMetrics(d, o.Version)
 	d.handler = d.routes()
 	return d, nil
@@ -320,6 +322,7 @@ func (d *Daemon) runRound(ctx context.Context) {
 		res.report = rep
 	}
 	snap, changes := d.tracker.record(res, *o)
+	d.readAudit(snap)
 	// Histogram first: a new snapshot invalidates the /metrics cache, so a
 	// scrape never caches the new round's state with the old latencies.
 	d.metrics.observeRound(res)
@@ -331,6 +334,24 @@ func (d *Daemon) runRound(ctx context.Context) {
 		states = append(states, "READY=1")
 	}
 	d.notif.send(states...)
+}
+
+// readAudit counts the fix transactions `agent fix` recorded so far into
+// the round's snapshot (before it is published), and logs when the audit
+// log becomes unreadable or readable again.
+func (d *Daemon) readAudit(snap *snapshot) {
+	prev := ""
+	if old := d.snap.Load(); old != nil {
+		prev = old.fixes.err
+	}
+	snap.fixes = d.audit.read()
+	snap.auditLog = d.audit.path != ""
+	switch {
+	case snap.fixes.err != "" && snap.fixes.err != prev:
+		d.log.Warn("cannot read the fix audit log; fix transactions are not counted", "error", snap.fixes.err)
+	case snap.fixes.err == "" && prev != "":
+		d.log.Info("fix audit log readable again", "path", d.audit.path)
+	}
 }
 
 // callRound runs the round function, turning a panic into an error: the
@@ -411,6 +432,10 @@ func (d *Daemon) applyReload() {
 	merged.PointsPerCheck = next.PointsPerCheck
 	merged.CheckInterval = next.CheckInterval
 	merged.Patterns = next.Patterns
+	if next.AuditLog != old.AuditLog {
+		merged.AuditLog = next.AuditLog
+		d.audit = newAuditReader(next.AuditLog)
+	}
 	for _, p := range next.Patterns {
 		d.tracker.known[p] = true
 	}

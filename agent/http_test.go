@@ -27,6 +27,7 @@ func handlerAfter(t *testing.T, o Options, reps ...*checks.Report) (*Daemon, htt
 	for i, rep := range reps {
 		res := roundAt(t0, time.Duration(i)*cfg.Interval, rep)
 		s, _ := d.tracker.record(res, *cfg)
+		d.readAudit(s)
 		d.metrics.observeRound(res) // as runRound: histogram, then snapshot
 		d.snap.Store(s)
 	}
@@ -218,7 +219,15 @@ func TestMetrics(t *testing.T) {
 	require.InDelta(t, float64(t0.Add(60*time.Second+10*time.Millisecond).Unix()), value(t, fams, "smb_agent_last_round_timestamp_seconds"), 1)
 	require.InDelta(t, 0.01, value(t, fams, "smb_agent_last_round_duration_seconds"), 1e-6)
 	// Two critical rounds, 30 s apart, 4.2 points per 60 s check.
-	require.InDelta(t, 4.2, value(t, fams, "smb_agent_points_lost_estimate"), 1e-9)
+	require.InDelta(t, 4.2, value(t, fams, "smb_agent_estimated_points_lost_total", "pattern", "protocol-mismatch"), 1e-9)
+	require.Equal(t, 0.0, value(t, fams, "smb_agent_estimated_points_lost_total", "pattern", "timeout"))
+	require.Equal(t, 2.0, value(t, fams, "smb_agent_pattern_consecutive_rounds", "pattern", "protocol-mismatch"))
+	require.Equal(t, 0.0, value(t, fams, "smb_agent_pattern_consecutive_rounds", "pattern", "timeout"))
+	// The first round (ok) was the last without a critical finding.
+	require.InDelta(t, float64(t0.Unix()), value(t, fams, "smb_agent_last_success_timestamp_seconds"), 1)
+	require.Equal(t, 30.0, value(t, fams, "smb_agent_round_interval_seconds"))
+	_, ok = fams.Value("smb_agent_fix_transactions_total", "result", "applied")
+	require.False(t, ok, "no audit log configured: no fix series")
 	require.Equal(t, 1.0, value(t, fams, "smb_agent_build_info", "version", "1.2.3"))
 	// Go and process collectors.
 	_, ok = fams.Value("go_goroutines")
@@ -230,8 +239,10 @@ func TestMetrics(t *testing.T) {
 func TestMetricsWithoutScoringHasNoPointsSeries(t *testing.T) {
 	_, h := handlerAfter(t, testOptions(&fakeRound{}), mismatchReport())
 	fams := scrape(t, h)
-	_, ok := fams.Value("smb_agent_points_lost_estimate")
+	_, ok := fams.Value("smb_agent_estimated_points_lost_total", "pattern", "protocol-mismatch")
 	require.False(t, ok)
+	_, ok = fams.Value("smb_agent_last_success_timestamp_seconds")
+	require.False(t, ok, "no round without a critical finding yet")
 }
 
 // TestHandlersNeverRunRounds hammers every endpoint concurrently over real

@@ -77,8 +77,23 @@ var (
 		"Unix time the latest check round finished.", nil, nil)
 	descLastDuration = prometheus.NewDesc("smb_agent_last_round_duration_seconds",
 		"Duration of the latest check round.", nil, nil)
-	descPoints = prometheus.NewDesc("smb_agent_points_lost_estimate",
-		"Estimated points the remote check lost while a critical finding stood (serve.scoring).", nil, nil)
+	descPoints = prometheus.NewDesc("smb_agent_estimated_points_lost_total",
+		"Estimated points the remote check lost while a critical finding stood, attributed to the pattern whose message it showed (serve.scoring).",
+		[]string{"pattern"}, nil)
+	descConsecutive = prometheus.NewDesc("smb_agent_pattern_consecutive_rounds",
+		"Rounds in a row, up to the latest, that reported each pattern; 0 when the latest did not.",
+		[]string{"pattern"}, nil)
+	descLastSuccess = prometheus.NewDesc("smb_agent_last_success_timestamp_seconds",
+		"Unix time the latest round without a critical finding finished (the remote check would have passed); absent until one did.", nil, nil)
+	descInterval = prometheus.NewDesc("smb_agent_round_interval_seconds",
+		"Configured time between check rounds (serve.interval).", nil, nil)
+	descFixes = prometheus.NewDesc("smb_agent_fix_transactions_total",
+		"Fix transactions recorded in the audit log of agent fix, by result (applied: the host was changed).",
+		[]string{"result"}, nil)
+	descFixLast = prometheus.NewDesc("smb_agent_fix_last_applied_timestamp_seconds",
+		"Unix time of the newest applied fix transaction in the audit log; absent if none.", nil, nil)
+	descAuditReadable = prometheus.NewDesc("smb_agent_audit_log_readable",
+		"1 when the fix audit log could be read (or does not exist yet), 0 when it could not: fix transactions are then not counted.", nil, nil)
 	descReady = prometheus.NewDesc("smb_agent_up",
 		"1 once the first check round has finished.", nil, nil)
 )
@@ -130,7 +145,8 @@ type stateCollector struct{ d *Daemon }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStatus, descCheck, descDialect, descPatternRounds,
-		descRounds, descRoundErrors, descLastTime, descLastDuration, descPoints, descReady} {
+		descRounds, descRoundErrors, descLastTime, descLastDuration, descPoints, descReady,
+		descConsecutive, descLastSuccess, descInterval, descFixes, descFixLast, descAuditReadable} {
 		ch <- d
 	}
 }
@@ -152,8 +168,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(descStatus, prometheus.GaugeValue, float64(s.report.Status.ExitCode()))
 	for _, p := range s.patterns {
+		ev := s.events[p]
 		ch <- prometheus.MustNewConstMetric(descCheck, prometheus.GaugeValue, float64(s.patternStatus(p).ExitCode()), p)
-		ch <- prometheus.MustNewConstMetric(descPatternRounds, prometheus.CounterValue, float64(s.events[p].Rounds), p)
+		ch <- prometheus.MustNewConstMetric(descPatternRounds, prometheus.CounterValue, float64(ev.Rounds), p)
+		ch <- prometheus.MustNewConstMetric(descConsecutive, prometheus.GaugeValue, float64(ev.Consecutive), p)
+		if s.scoring {
+			ch <- prometheus.MustNewConstMetric(descPoints, prometheus.CounterValue, ev.PointsLost, p)
+		}
 	}
 	dialects := make([]string, 0, len(s.report.Dialects))
 	for name := range s.report.Dialects {
@@ -171,8 +192,20 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRoundErrors, prometheus.CounterValue, float64(s.roundErrors))
 	ch <- prometheus.MustNewConstMetric(descLastTime, prometheus.GaugeValue, float64(s.lastEnd.UnixNano())/1e9)
 	ch <- prometheus.MustNewConstMetric(descLastDuration, prometheus.GaugeValue, s.lastEnd.Sub(s.lastStart).Seconds())
-	if s.scoring {
-		ch <- prometheus.MustNewConstMetric(descPoints, prometheus.GaugeValue, s.pointsLost)
+	if !s.lastSuccess.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descLastSuccess, prometheus.GaugeValue, float64(s.lastSuccess.UnixNano())/1e9)
+	}
+	ch <- prometheus.MustNewConstMetric(descInterval, prometheus.GaugeValue, s.interval.Seconds())
+	if s.auditLog {
+		// Every result from the start, at 0: an alert on increase() sees
+		// the first applied fix as 0 -> 1, not as a new series.
+		for _, r := range auditResults {
+			ch <- prometheus.MustNewConstMetric(descFixes, prometheus.CounterValue, float64(s.fixes.counts[r]), r)
+		}
+		if s.fixes.lastApplied > 0 {
+			ch <- prometheus.MustNewConstMetric(descFixLast, prometheus.GaugeValue, s.fixes.lastApplied)
+		}
+		ch <- prometheus.MustNewConstMetric(descAuditReadable, prometheus.GaugeValue, b2f(s.fixes.err == ""))
 	}
 }
 

@@ -124,6 +124,9 @@ type Options struct {
 	Now func() time.Time
 	// Version is exported as smb_agent_build_info{version}.
 	Version string
+	// AuditLog is `agent fix`'s audit log (fix.audit_log), read after each
+	// round to count fix transactions; "" = none.
+	AuditLog string
 
 	// fastIntervals lets this package's tests use millisecond intervals.
 	fastIntervals bool

@@ -79,6 +79,15 @@ type snapshot struct {
 	// hour is each pattern's events and points over the hour before the
 	// latest round's start.
 	hour map[string]hourStat
+	// lastSuccess is the end of the latest round that completed without a
+	// critical finding (the remote check would have passed); zero if none.
+	lastSuccess time.Time
+	// interval is the configured time between rounds.
+	interval time.Duration
+	// fixes counts the fix transactions in the audit log; auditLog tells
+	// whether one is configured.
+	fixes    fixCounts
+	auditLog bool
 }
 
 // roundRecord is one round as the page's history lists it.
@@ -142,6 +151,7 @@ type tracker struct {
 	known       map[string]bool
 	pointsLost  float64
 	prevStart   time.Time
+	lastSuccess time.Time
 	// prevFindings is the previous successful round's findings by key, to
 	// log only what is new or changed.
 	prevFindings map[string]findingSig
@@ -275,6 +285,9 @@ func (t *tracker) record(r roundResult, cfg Options) (*snapshot, []change) {
 				ev.Consecutive = 0
 			}
 		}
+		if headline == "" {
+			t.lastSuccess = r.end
+		}
 		// Attribute the points to the headline critical pattern: the one
 		// whose message the remote check would show for this failure.
 		if headline != "" && cfg.scoringEnabled() {
@@ -308,6 +321,8 @@ func (t *tracker) record(r roundResult, cfg Options) (*snapshot, []change) {
 		previews:    r.previews,
 		history:     slices.Clone(t.history),
 		hour:        hourStats(t.history, r.start),
+		lastSuccess: t.lastSuccess,
+		interval:    cfg.Interval,
 	}
 	if r.err != nil {
 		snap.lastErr = r.err.Error()

@@ -194,8 +194,10 @@ func TestExitCodesTable(t *testing.T) {
 			cmd := exec.Command(requireAgent(t), "serve", "--config", cfg, "--listen", listen, "--interval", "1s",
 				"--target", x.healthy.Addr(), "--timeout", "5s")
 			cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + x.dir}
-			var logs bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &logs, &logs
+			// Locked: the assertions below read it while exec's copier
+			// goroutine may still write (a data race under -race).
+			logs := &lockedBuffer{}
+			cmd.Stdout, cmd.Stderr = logs, logs
 			require.NoError(t, cmd.Start())
 			done := make(chan struct{})
 			go func() { _ = cmd.Wait(); close(done) }()

@@ -268,7 +268,7 @@ func TestServeFaultAppearsAndClears(t *testing.T) {
 		return reloading == 1 && sv.notify.Count("READY=1") == 2
 	})
 	sv.waitFor(t, "the reloaded scoring on /metrics", func() bool {
-		_, ok := sv.metrics(t).Value("smb_agent_points_lost_estimate")
+		_, ok := sv.metrics(t).Value("smb_agent_estimated_points_lost_total", "pattern", "protocol-mismatch")
 		return ok
 	})
 	require.Contains(t, sv.logs.String(), "configuration reloaded")
@@ -312,7 +312,7 @@ func TestServeFaultAppearsAndClears(t *testing.T) {
 	require.Equal(t, 2.0, metric(t, m, "smb_agent_check_status", "pattern", "protocol-mismatch"))
 	require.GreaterOrEqual(t, metric(t, m, "smb_agent_pattern_rounds_total", "pattern", "protocol-mismatch"), 1.0)
 	require.Equal(t, 0.0, metric(t, m, "smb_agent_dialect_accepted", "dialect", "SMB2_02", "view", "config"))
-	require.Greater(t, metric(t, m, "smb_agent_points_lost_estimate"), 0.0)
+	require.Greater(t, metric(t, m, "smb_agent_estimated_points_lost_total", "pattern", "protocol-mismatch"), 0.0)
 	code, body = sv.get(t, "/status/protocol-mismatch")
 	require.Equal(t, 503, code, body)
 	var ev agent.Events

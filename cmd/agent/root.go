@@ -94,6 +94,7 @@ logs in, lists shares, explains what fails and why, and fixes it with approval.`
 	for _, build := range commandBuilders {
 		root.AddCommand(build(s))
 	}
+	useFlagUsages(root)
 	return root
 }
 

@@ -42,8 +42,9 @@ HTTP (serve.listen, --listen; 127.0.0.1:9445 by default, loopback only unless
              (/status/PATTERN: one pattern, 200/429/503 by its severity)
   /events    rounds, first and last seen per pattern, points-lost estimate
   /metrics   Prometheus: per-check status, per-dialect config/live
-             acceptance, probe latency histograms, events per pattern,
-             last round time
+             acceptance, probe latency histograms, events and estimated
+             points lost per pattern, last round and last success time,
+             fix transactions counted from the audit log (fix.audit_log)
 
 systemd (Type=notify): READY=1 after the first round, STATUS= a one-line
 summary after each round, WATCHDOG=1 while the scheduler works when
@@ -145,6 +146,7 @@ func serveOptions(fl *pflag.FlagSet, log *slog.Logger) (agent.Options, error) {
 		CheckInterval:  cfg.Serve.Scoring.CheckInterval,
 		Logger:         log,
 		Version:        version,
+		AuditLog:       cfg.Fix.AuditLog,
 	}, nil
 }
 

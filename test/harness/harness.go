@@ -606,3 +606,21 @@ func (s *Smbd) listShares(ctx context.Context, u User) error {
 	_, err = sess.WithContext(ctx).ListSharenames()
 	return err
 }
+
+// Tool returns the path of a program a test needs (prometheus, promtool,
+// ...). Where it is not installed the test is skipped, except in CI
+// (CI=true), where it fails: CI installs every tool the tests use
+// (.ci/run), so a missing one is a broken setup, not a reason to pass.
+func Tool(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	msg := fmt.Sprintf("%s not installed (apt-get install %s)", name, debianPackage)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
