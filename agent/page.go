@@ -430,9 +430,17 @@ func buildPage(s *snapshot, in pageInput) pageView {
 	if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(host, "[") {
 		host = h
 	}
+	// The first finding of a pattern is #pattern-<id>: the runbook links of
+	// the shipped alerting rules (configs/prometheus) point there. A second
+	// finding of the same pattern (another client) is #pattern-<id>-2.
 	anchors := map[string]string{}
-	for i, f := range rep.Findings {
-		a := fmt.Sprintf("finding-%d", i+1)
+	seen := map[string]int{}
+	for _, f := range rep.Findings {
+		seen[f.Pattern]++
+		a := "pattern-" + f.Pattern
+		if n := seen[f.Pattern]; n > 1 {
+			a = fmt.Sprintf("%s-%d", a, n)
+		}
 		if _, ok := anchors[f.Pattern]; !ok {
 			anchors[f.Pattern] = a
 		}

@@ -93,6 +93,9 @@ func TestPageIsTheReportForAPerson(t *testing.T) {
 		"Dialects: config, live smbd, clients", "Client pysmb",
 		"Events and points lost per pattern", "<svg", "Patterns on this service, ranked by points",
 		"Last 2 rounds", "Last checked", "Next round",
+		// The runbook links of configs/prometheus/smb-agent-rules.yml
+		// open http://INSTANCE/#pattern-PATTERN.
+		`id="pattern-protocol-mismatch"`,
 	} {
 		require.Contains(t, body, want)
 	}
