@@ -24,7 +24,16 @@ func TestConnectFailedCauses(t *testing.T) {
 		{name: "edited after start: ipc-unavailable's, not this", conf: "[global]\nhosts deny = 10.0.0.0/8\n", mods: []factsMod{withRemoteIP("10.0.0.5"), withConfigChangedAfterStart()}},
 		{name: "non-SMB listener", conf: "[global]\n", mods: []factsMod{withProbe(func(r *probe.Result) {
 			r.SMB1[0].Step = failStep(probe.ClassProtocolError, 0)
-		})}, cause: causeNonSMBListener},
+		}), withListeners(Listener{Addr: "0.0.0.0", Port: 445, PID: 4242})}, cause: causeNonSMBListener},
+		{name: "loopback named in hosts deny refuses the agent's own session", conf: "[global]\nhosts deny = 127.0.0.1\n", mods: []factsMod{withProbe(func(r *probe.Result) {
+			r.SMB1[0].Step = failStep(probe.ClassProtocolError, 0)
+		})}, cause: causeHostsDenyGlobal, line: 2},
+		{name: "loopback not named: let through, the closed session is not hosts deny", conf: "[global]\nhosts deny = ALL\nhosts allow = 10.0.0.0/8\n", mods: []factsMod{withProbe(func(r *probe.Result) {
+			r.SMB1[0].Step = failStep(probe.ClassProtocolError, 0)
+		}), withListeners(Listener{Addr: "0.0.0.0", Port: 445, PID: 4242})}, cause: causeNonSMBListener},
+		{name: "dial error", conf: "[global]\n", mods: []factsMod{withProbe(func(r *probe.Result) {
+			r.TCP[0].Step = probe.Step{Class: probe.ClassError, Error: "tcp connect: socket: too many open files"}
+		})}, cause: "dial-error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := runOne(t, PatternConnectFailed, newFacts(t, tc.conf, tc.mods...))
@@ -37,7 +46,12 @@ func TestConnectFailedCauses(t *testing.T) {
 			if tc.line > 0 {
 				require.True(t, hasEvidenceAt(fs[0], testConf, tc.line), "%+v", fs[0].Evidence)
 				require.Equal(t, "hosts allow", fs[0].Fix.Changes[0].Param)
-				require.Contains(t, fs[0].Fix.Changes[0].Value, "10.0.0.5")
+				if tc.conf != "[global]\nhosts deny = 127.0.0.1\n" {
+					require.Contains(t, fs[0].Fix.Changes[0].Value, "10.0.0.5")
+				} else {
+					require.Equal(t, refusedSessionMessage, fs[0].ScoringMessage)
+					require.Contains(t, fs[0].Fix.Changes[0].Value, "127.0.0.1")
+				}
 			}
 		})
 	}

@@ -8,6 +8,27 @@ import (
 	"github.com/smb-agent/smb-agent/checks/probe"
 )
 
+// dialFailed is a probe whose TCP connect to host failed with err.
+func dialFailed(host string, c probe.Class, err string) factsMod {
+	return func(f *Facts) {
+		f.Target.Host = host
+		f.Probe.TCP[0].Step = probe.Step{Class: c, Error: err}
+		f.Probe.TCP[0].Outcome = "error"
+	}
+}
+
+// A target the agent could not even dial is never healthy.
+func TestUnobservedTargetIsCritical(t *testing.T) {
+	f := newFacts(t, "[global]\n", dialFailed("nonexist.invalid", probe.ClassError, "dial tcp: lookup nonexist.invalid: no such host"))
+	r := Evaluate(f)
+	require.Equal(t, Critical, r.Status, "%v", causes(r.Findings))
+	require.Equal(t, PatternHostUnreachable, r.Findings[0].Pattern)
+	require.Equal(t, "name-does-not-resolve", r.Findings[0].Cause)
+	last := r.Findings[0].Decision[len(r.Findings[0].Decision)-1]
+	require.Equal(t, "cause name-does-not-resolve", last.Answer)
+	require.Equal(t, "dial", r.Findings[0].Decision[0].Node)
+}
+
 func TestHostUnreachableCauses(t *testing.T) {
 	unreach := withTCP(probe.ClassUnreachable, probe.TCPUnreachable)
 	lan := func(up bool, addr string) factsMod {
@@ -28,6 +49,9 @@ func TestHostUnreachableCauses(t *testing.T) {
 		{name: "address missing", mods: []factsMod{unreach, lan(true, "192.0.2.99/24")}, cause: causeAddressMissing},
 		{name: "interface down", mods: []factsMod{unreach, lan(false, "192.0.2.10/24")}, cause: causeInterfaceDown},
 		{name: "nothing on this host", mods: []factsMod{unreach, lan(true, "192.0.2.10/24")}, cause: causeUpstreamPath},
+		{name: "name does not resolve", mods: []factsMod{dialFailed("nonexist.invalid", probe.ClassError, "tcp connect nonexist.invalid:445: dial tcp: lookup nonexist.invalid on 10.0.0.53:53: no such host")}, cause: "name-does-not-resolve"},
+		{name: "zone names no interface", mods: []factsMod{dialFailed("fe80::1%nosuch0", probe.ClassError, "tcp connect [fe80::1%nosuch0]:445: dial tcp [fe80::1%nosuch0]:445: connect: invalid argument")}, cause: "zone-does-not-exist"},
+		{name: "no route", mods: []factsMod{dialFailed("198.51.100.7", probe.ClassUnreachable, "tcp connect 198.51.100.7:445: dial tcp 198.51.100.7:445: connect: network is unreachable")}, cause: "no-route"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := runOne(t, PatternHostUnreachable, newFacts(t, "[global]\n", tc.mods...))

@@ -40,6 +40,7 @@ var answerFuncs = map[string]answerFunc{
 	"config.port_listed":                   ansPortListed,
 	"config.bind_covers_target":            ansBindCovers,
 	"config.hosts_exclude_client":          ansHostsExclude,
+	"config.hosts_exclude_agent":           ansHostsExcludeAgent,
 	"config.ipc_user_denied":               ansIPCUserDenied,
 	"config.rpc_pipes":                     ansRPCPipes,
 	"config.share_state":                   ansShareState,
@@ -59,7 +60,7 @@ var answerFuncs = map[string]answerFunc{
 	"firewall.verdict":                     ansFirewallVerdict,
 	"net.target_address":                   ansTargetAddress,
 	"net.route_to_client":                  ansRouteToClient,
-	"probe.tcp_outcome":                    ansTCPOutcome,
+	"probe.dial_error":                     ansDialError,
 	"probe.negotiate":                      ansNegotiate,
 	"probe.session_setup":                  ansSessionSetup,
 	"probe.share_listing":                  ansShareListing,
@@ -934,24 +935,6 @@ func ansRouteToClient(c *answerCtx) (string, bool) {
 }
 
 // ---- probe.* ----
-
-func ansTCPOutcome(c *answerCtx) (string, bool) {
-	t, ok := tcpPrimary(c.f)
-	if !ok {
-		return "", false
-	}
-	switch t.Class {
-	case probe.ClassOK:
-		return "connected", true
-	case probe.ClassRefused, probe.ClassReset:
-		return "refused", true
-	case probe.ClassUnreachable:
-		return "unreachable", true
-	case probe.ClassTimeout:
-		return "timeout", true
-	}
-	return "", false
-}
 
 // stepNegotiate maps a negotiate step's class to probe.negotiate.
 func stepNegotiate(s probe.Step) (string, bool) {

@@ -59,7 +59,7 @@ func TestAnswerSpotChecks(t *testing.T) {
 		"process.smbd_state":          "responsive",
 		"socket.listening_on_port":    "smbd",
 		"firewall.verdict":            "accept",
-		"probe.tcp_outcome":           "connected",
+		"probe.dial_error":            "none",
 		"config.port_listed":          "yes",
 	} {
 		got, ok := Answer(key, f, nil)

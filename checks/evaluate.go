@@ -76,7 +76,10 @@ func Evaluate(f *Facts) *Report {
 	for _, c := range Registered() {
 		r.Findings = append(r.Findings, runCheck(c, f, r)...)
 	}
-	r.Findings = suppress(r.Findings)
+	r.Findings = suppress(resolveSee(r.Findings))
+	if fd, ok := unobservedFinding(f, r.Findings); ok {
+		r.Findings = append(r.Findings, fd)
+	}
 	for i := range r.Findings {
 		enrich(&r.Findings[i], f, clients)
 	}
@@ -85,6 +88,26 @@ func Evaluate(f *Facts) *Report {
 	r.Errors = append(r.Errors, f.Errors...)
 	r.Finalize()
 	return r
+}
+
+// unobservedFinding is the backstop of "unknown is never OK": when the
+// agent's own connect to the target failed and no pattern explained it
+// critically, the report still says the live server was not observed.
+func unobservedFinding(f *Facts, fs []Finding) (Finding, bool) {
+	d, ok := dialError(f)
+	if !ok || d == "none" {
+		return Finding{}, false
+	}
+	for _, fd := range fs {
+		if fd.Severity == Critical {
+			return Finding{}, false
+		}
+	}
+	fd := newFinding(PatternConnectFailed, CauseUnexplained, Critical,
+		fmt.Sprintf("the agent could not connect to %s (%s): the live server was not observed", targetAddr(f), d))
+	fd.Evidence = tcpEvidence(f)
+	fd.Fix = &Fix{Kind: FixManual, Summary: "run the commands below in order and read each result; the agent could not decide the cause"}
+	return fd, true
 }
 
 // runCheck runs one check; a panic in a check is the agent's own failure,
@@ -376,7 +399,7 @@ func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") 
 func decisionSteps(p catalog.Path) []DecisionStep {
 	var out []DecisionStep
 	for _, s := range p.Steps {
-		out = append(out, DecisionStep{Question: s.Question, Fact: s.Fact, Answer: s.Answer})
+		out = append(out, DecisionStep{Node: s.Node, Question: s.Question, Fact: s.Fact, Answer: s.Answer})
 	}
 	switch {
 	case p.Leaf != nil:

@@ -205,6 +205,10 @@ type Finding struct {
 	// Commands are the catalog's commands rendered for this host, in order.
 	Commands []string `json:"commands,omitempty"`
 	Fix      *Fix     `json:"fix,omitempty"`
+
+	// see is the pattern the decision tree pointed at instead of a cause
+	// (resolved by Evaluate).
+	see string
 }
 
 // DialectView compares the three views of one dialect.
