@@ -2,18 +2,91 @@ package checks
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/smb-agent/smb-agent/checks/probe"
 )
 
 // connection-refused: "SMB operation failed: [Errno 111] Connection
 // refused". The TCP connect got a RST or an ICMP port-unreachable: nothing
 // listens on that port and address, or a firewall rejects it (research
 // scoring-engine.md §2, scenarios.md row 2).
-func init() { Register(NewCheck(PatternConnectionRefused, checkConnectionRefused)) }
+func init() {
+	RegisterPattern(Pattern{ID: PatternConnectionRefused, Fires: connectionRefusedFires, Causes: map[string]CauseBuilder{
+		causeSmbdWontStart: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = "smbd is not running, and smb.conf does not load, so smbd exits at start"
+			fd.Explanation = "Samba refuses a configuration with an invalid value; smbd then exits right after it starts and nothing listens on the port."
+			fd.Evidence = append(fd.Evidence, configLoadEvidence(f)...)
+			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogConfigLoadFailed, LogInvalidValue))...)
+			fd.Fix = &Fix{Kind: FixStart, Summary: "fix the invalid smb.conf line (see config-invalid), then start smbd",
+				Steps: []string{"testparm -s " + smbConfForCommands(f), "systemctl start smbd"},
+				Why:   "smbd cannot start until the file loads"}
+		},
+		causeSmbdNotRunning: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = fmt.Sprintf("smbd is not running: nothing listens on port %d", targetPort(f))
+			fd.Explanation = "No smbd master process serves this configuration. Read the journal before starting it: a stop nobody asked for may be a crash or an incident."
+			fd.Evidence = append(fd.Evidence, processEvidence(f)...)
+			fd.Fix = &Fix{Kind: FixStart, Summary: "start smbd", Steps: []string{"journalctl -u smbd -n 50 --no-pager", "systemctl start smbd"},
+				Why: "the configuration loads; only the daemon is missing"}
+		},
+		causeFirewallReject: func(f *Facts, _ Trigger, fd *Finding) {
+			_, r, _ := firewallVerdict(f)
+			if r == nil {
+				return
+			}
+			fd.Summary = fmt.Sprintf("a %s rule rejects TCP port %d (%s): the engine gets connection refused", r.Tool, targetPort(f), rejectText(r))
+			fd.Evidence = append(fd.Evidence, firewallEvidence(r))
+			if d, _ := dialError(f); d == "none" {
+				fd.Explanation = "The agent's own connect over loopback got in (the rule does not apply to it); the engine's connection from its address is rejected."
+			}
+			fd.Fix = &Fix{Kind: FixFirewall, Summary: "accept the engine's address on the SMB port before the reject rule",
+				Steps: firewallSteps(f, r), Why: "only the engine's address is opened", Risk: "shown, never applied by the agent"}
+		},
+		causeWrongPort: func(f *Facts, _ Trigger, fd *Finding) {
+			port := targetPort(f)
+			if listening, owner, _ := listeningOnPort(f); listening == "other" {
+				fd.Summary = fmt.Sprintf("port %d is held by another program (pid %d), not by smbd", port, owner)
+				fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
+				fd.Fix = &Fix{Kind: FixManual, Summary: "stop or move the program that holds the port, then restart smbd",
+					Steps: []string{fmt.Sprintf("ss -ltnp 'sport = :%d'", port)}}
+				return
+			}
+			_, pv := confSMBPorts(f)
+			fd.Summary = fmt.Sprintf("smb ports = %s does not include port %d, where the engine connects", pv.Printed, port)
+			fd.Explanation = "smbd listens only on the ports of \"smb ports\" (default 445 139) and binds them only when it starts."
+			fd.Evidence = append(fd.Evidence, pv.Evidence())
+			fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
+			newPorts := strings.TrimSpace(strings.Join(append(splitList(pv.Printed), strconv.Itoa(port)), " "))
+			fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("set smb ports = %s and restart smbd", newPorts),
+				Changes: []Change{configChange(pv, newPorts)},
+				Why:     "adds the engine's port and keeps the ports already served; smbd binds ports only at start, so it needs a restart"}
+		},
+		causeListenNotApplied: func(f *Facts, _ Trigger, fd *Finding) {
+			_, pv := confSMBPorts(f)
+			fd.Summary = fmt.Sprintf("smb.conf listens on %s, but the running smbd was started before that change", targetAddr(f))
+			fd.Explanation = "smb ports, interfaces and bind interfaces only are applied only when smbd starts; reload-config and SIGHUP do not rebind sockets."
+			if mm, _ := socketMismatch(f); mm != "" {
+				fd.Explanation = joinSentences(fd.Explanation, mm)
+			}
+			fd.Evidence = append(fd.Evidence, pv.Evidence(), globalValue(f, "interfaces").Evidence(), globalValue(f, "bind interfaces only").Evidence())
+			fd.Evidence = append(fd.Evidence, changedEvidence(f, configChangedSinceStart(f))...)
+			fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
+			fd.Fix = &Fix{Kind: FixRestart, Summary: "restart smbd so that it binds the configured ports and addresses",
+				Why: "the configuration is already right; only the sockets are old"}
+		},
+		causeBoundElsewhere: func(f *Facts, _ Trigger, fd *Finding) {
+			iv := globalValue(f, "interfaces")
+			fd.Summary = fmt.Sprintf("bind interfaces only = yes and interfaces = %s do not include %s", iv.Printed, targetHost(f))
+			fd.Explanation = "With bind interfaces only = yes smbd listens only on the addresses of \"interfaces\"; connections to any other local address are refused."
+			fd.Evidence = append(fd.Evidence, globalValue(f, "bind interfaces only").Evidence(), iv.Evidence())
+			fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
+			val := strings.TrimSpace(iv.Printed + " " + targetHost(f))
+			fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("set interfaces = %s (keep bind interfaces only) and restart smbd", val),
+				Changes: []Change{configChange(iv, val)},
+				Why:     "adds only the address the engine connects to; switching bind interfaces only off would open every address"}
+		},
+	}})
+}
 
 // Causes (02-connection-refused.yaml).
 const (
@@ -25,90 +98,16 @@ const (
 	causeFirewallReject   = "firewall-reject"
 )
 
-func checkConnectionRefused(f *Facts) []Finding {
-	var out []Finding
-	t, probed := tcpPrimary(f)
-	refused := probed && (t.Class == probe.ClassRefused || t.Outcome == probe.TCPRefused)
-	verdict, rule, fwKnown := firewallVerdict(f)
-	if !refused {
-		// The loopback probe got in, but a reject rule for the remote
-		// checker's address (or for everyone) refuses the engine.
-		if fwKnown && verdict == "reject-refused" && rule != nil {
-			out = append(out, firewallRefusedFinding(f, rule, probed && t.Class == probe.ClassOK))
-		}
-		return out
+// connectionRefusedFires: the agent's connect was refused, or a reject
+// rule refuses the engine's address (the loopback probe got in).
+func connectionRefusedFires(f *Facts) []Trigger {
+	if d, ok := dialError(f); ok && d == "refused" {
+		return []Trigger{{Evidence: tcpEvidence(f)}}
 	}
-	fd := newFinding(PatternConnectionRefused, "", Critical, "")
-	fd.Evidence = append(fd.Evidence, probeEvidence("TCP connect to %s: %s", t.Addr, stepText(t.Step)))
-	port := targetPort(f)
-	ports, pv := confSMBPorts(f)
-	listening, owner, _ := listeningOnPort(f)
-	bound, _ := boundToTarget(f)
-	switch {
-	case !f.Smbd.Running && f.Config != nil && (f.ConfigErr != nil || len(f.Config.Fatal) > 0):
-		fd.Cause = causeSmbdWontStart
-		fd.Summary = "smbd is not running, and smb.conf does not load, so smbd exits at start"
-		fd.Explanation = "Samba refuses a configuration with an invalid value; smbd then exits right after it starts and nothing listens on the port."
-		fd.Evidence = append(fd.Evidence, configLoadEvidence(f)...)
-		fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogConfigLoadFailed, LogInvalidValue))...)
-		fd.Fix = &Fix{Kind: FixStart, Summary: "fix the invalid smb.conf line (see config-invalid), then start smbd",
-			Steps: []string{"testparm -s " + smbConfForCommands(f), "systemctl start smbd"},
-			Why:   "smbd cannot start until the file loads"}
-	case !f.Smbd.Running:
-		fd.Cause = causeSmbdNotRunning
-		fd.Summary = fmt.Sprintf("smbd is not running: nothing listens on port %d", port)
-		fd.Explanation = "No smbd master process serves this configuration. Read the journal before starting it: a stop nobody asked for may be a crash or an incident."
-		fd.Evidence = append(fd.Evidence, processEvidence(f)...)
-		fd.Fix = &Fix{Kind: FixStart, Summary: "start smbd", Steps: []string{"journalctl -u smbd -n 50 --no-pager", "systemctl start smbd"},
-			Why: "the configuration loads; only the daemon is missing"}
-	case fwKnown && (verdict == "reject-refused") && rule != nil && listening == "smbd" && bound:
-		return append(out, firewallRefusedFinding(f, rule, false))
-	case pv.OK && !slices.Contains(ports, port) && listening != "smbd":
-		fd.Cause = causeWrongPort
-		fd.Summary = fmt.Sprintf("smb ports = %s does not include port %d, where the engine connects", pv.Printed, port)
-		fd.Explanation = "smbd listens only on the ports of \"smb ports\" (default 445 139) and binds them only when it starts."
-		fd.Evidence = append(fd.Evidence, pv.Evidence())
-		fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
-		newPorts := strings.TrimSpace(strings.Join(append(splitList(pv.Printed), strconv.Itoa(port)), " "))
-		fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("set smb ports = %s and restart smbd", newPorts),
-			Changes: []Change{configChange(pv, newPorts)},
-			Why:     "adds the engine's port and keeps the ports already served; smbd binds ports only at start, so it needs a restart"}
-	case listening == "other":
-		fd.Cause = causeWrongPort
-		fd.Summary = fmt.Sprintf("port %d is held by another program (pid %d), not by smbd", port, owner)
-		fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
-		fd.Fix = &Fix{Kind: FixManual, Summary: "stop or move the program that holds the port, then restart smbd",
-			Steps: []string{fmt.Sprintf("ss -ltnp 'sport = :%d'", port)}}
-	default:
-		covers, coversKnown := bindCovers(f, targetHost(f))
-		changed := configChangedSinceStart(f)
-		mm, _ := socketMismatch(f)
-		if (coversKnown && covers && slices.Contains(ports, port)) || (mm != "" && len(changed) > 0) {
-			fd.Cause = causeListenNotApplied
-			fd.Summary = fmt.Sprintf("smb.conf listens on %s, but the running smbd was started before that change", targetAddr(f))
-			fd.Explanation = "smb ports, interfaces and bind interfaces only are applied only when smbd starts; reload-config and SIGHUP do not rebind sockets."
-			if mm != "" {
-				fd.Explanation = joinSentences(fd.Explanation, mm)
-			}
-			fd.Evidence = append(fd.Evidence, pv.Evidence(), globalValue(f, "interfaces").Evidence(), globalValue(f, "bind interfaces only").Evidence())
-			fd.Evidence = append(fd.Evidence, changedEvidence(f, changed)...)
-			fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
-			fd.Fix = &Fix{Kind: FixRestart, Summary: "restart smbd so that it binds the configured ports and addresses",
-				Why: "the configuration is already right; only the sockets are old"}
-			break
-		}
-		fd.Cause = causeBoundElsewhere
-		iv := globalValue(f, "interfaces")
-		fd.Summary = fmt.Sprintf("bind interfaces only = yes and interfaces = %s do not include %s", iv.Printed, targetHost(f))
-		fd.Explanation = "With bind interfaces only = yes smbd listens only on the addresses of \"interfaces\"; connections to any other local address are refused."
-		fd.Evidence = append(fd.Evidence, globalValue(f, "bind interfaces only").Evidence(), iv.Evidence())
-		fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
-		val := strings.TrimSpace(iv.Printed + " " + targetHost(f))
-		fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("set interfaces = %s (keep bind interfaces only) and restart smbd", val),
-			Changes: []Change{configChange(iv, val)},
-			Why:     "adds only the address the engine connects to; switching bind interfaces only off would open every address"}
+	if v, r, ok := firewallVerdict(f); ok && v == "reject-refused" && r != nil {
+		return []Trigger{{}}
 	}
-	return append(out, fd)
+	return nil
 }
 
 func smbConfForCommands(f *Facts) string { return catalogVars(f).SmbConf }
@@ -203,20 +202,6 @@ func firewallSteps(f *Facts, r *FirewallRule) []string {
 		fmt.Sprintf("# the rule: %s", oneLineText(r.Text)),
 		fmt.Sprintf("# allow the engine ahead of it, e.g. iptables -I INPUT -p tcp -s %s --dport %d -j ACCEPT (or the nft/firewalld equivalent), and persist it where this host keeps its rules", src, targetPort(f)),
 	}
-}
-
-// firewallRefusedFinding: a reject rule answers the engine with a reset or
-// port-unreachable (errno 111).
-func firewallRefusedFinding(f *Facts, r *FirewallRule, loopbackOK bool) Finding {
-	fd := newFinding(PatternConnectionRefused, causeFirewallReject, Critical,
-		fmt.Sprintf("a %s rule rejects TCP port %d (%s): the engine gets connection refused", r.Tool, targetPort(f), rejectText(r)))
-	fd.Evidence = []Evidence{firewallEvidence(r)}
-	if loopbackOK {
-		fd.Explanation = "The agent's own connect over loopback got in (the rule does not apply to it); the engine's connection from its address is rejected."
-	}
-	fd.Fix = &Fix{Kind: FixFirewall, Summary: "accept the engine's address on the SMB port before the reject rule",
-		Steps: firewallSteps(f, r), Why: "only the engine's address is opened", Risk: "shown, never applied by the agent"}
-	return fd
 }
 
 func rejectText(r *FirewallRule) string {

@@ -29,7 +29,11 @@ func TestTimeoutCauses(t *testing.T) {
 			no := false
 			f.Net = &NetFacts{RouteToClient: &no}
 		}}, cause: causeNoRouteBack, msg: msgTCPTimeout},
-		{name: "upstream", mods: []factsMod{tcpTimeout}, cause: causeUpstreamDrop, msg: msgTCPTimeout},
+		{name: "upstream", mods: []factsMod{tcpTimeout, withRemoteIP("10.9.9.9"), func(f *Facts) {
+			yes := true
+			f.Net = &NetFacts{RouteToClient: &yes}
+		}}, cause: causeUpstreamDrop, msg: msgTCPTimeout},
+		{name: "no checker address: the route back is unknown", mods: []factsMod{tcpTimeout}, cause: CauseUnexplained},
 		{name: "smbd stopped", mods: []factsMod{smbTimeout, func(f *Facts) { f.Smbd.Master.State = "T" }}, cause: causeSmbdStopped, msg: msgSMBTimeout},
 		{name: "silent listener", mods: []factsMod{smbTimeout, withoutSmbd(), withListeners(Listener{Addr: "0.0.0.0", Port: 445, PID: 999})}, cause: causeSilentListener, msg: msgSMBTimeout},
 		{name: "smbd hangs", mods: []factsMod{smbTimeout, withListeners(Listener{Addr: "0.0.0.0", Port: 445, PID: 100, Backlog: 3})}, cause: causeSmbdUnresponsive, msg: msgSMBTimeout},
@@ -41,7 +45,9 @@ func TestTimeoutCauses(t *testing.T) {
 			if !ok {
 				return
 			}
-			require.Equal(t, tc.msg, fd.ScoringMessage)
+			if tc.msg != "" {
+				require.Equal(t, tc.msg, fd.ScoringMessage)
+			}
 		})
 	}
 }
