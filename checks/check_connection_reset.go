@@ -11,7 +11,37 @@ import (
 // unread: the parent accepts and closes when "max smbd processes" is
 // reached (smbd-notifyd and smbd-cleanupd count; nothing is logged), or the
 // child serving the engine died (research scenarios.md row 9).
-func init() { Register(NewCheck(PatternConnectionReset, checkConnectionReset)) }
+func init() {
+	RegisterPattern(Pattern{ID: PatternConnectionReset, Fires: connectionResetFires, Causes: map[string]CauseBuilder{
+		causeMaxSmbdProcesses: func(f *Facts, _ Trigger, fd *Finding) {
+			limit, children, _, _ := maxSmbd(f)
+			if limit <= 2 {
+				fd.Summary = fmt.Sprintf("max smbd processes = %d: smbd-notifyd and smbd-cleanupd take those slots, so no client gets in", limit)
+			} else {
+				fd.Summary = fmt.Sprintf("max smbd processes = %d is reached (%d smbd children, smbd-notifyd and smbd-cleanupd included): smbd accepts and closes new connections", limit, children)
+			}
+			fd.Explanation = "The parent refuses to fork beyond the limit and closes the accepted socket without logging anything; the client sees a reset or an empty close."
+			fd.Evidence = append(fd.Evidence, globalValue(f, "max smbd processes").Evidence(),
+				Evidence{Kind: "process", Text: fmt.Sprintf("%d smbd children now", children)})
+			fd.Fix = maxProcsFix(f)
+		},
+		causeSmbdChildDied: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = "an smbd child died or hangs with the client's request unread"
+			fd.Evidence = append(fd.Evidence, processEvidence(f)...)
+			fd.Fix = &Fix{Kind: FixManual, Summary: "find why the child dies (panic lines, dmesg OOM kills, a child stuck in state D/T) and fix that",
+				Steps: []string{"ps -o pid,stat,wchan:32,lstart,comm --ppid " + masterPIDText(f), "dmesg | grep -i -e oom -e smbd"}}
+		},
+		causeHostsDenyGlobal: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = "smbd logged \"Denied connection from\": hosts allow/deny refused a client"
+			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogDenied))...)
+		},
+		causeMiddleboxReset: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = "the connection was closed before the negotiate reply, and nothing on this host explains it"
+			fd.Fix = &Fix{Kind: FixManual, Summary: "capture the engine's traffic on this host to see who sends the reset",
+				Steps: []string{fmt.Sprintf("tcpdump -ni any 'tcp port %d and tcp[tcpflags] & tcp-rst != 0'", targetPort(f))}}
+		},
+	}})
+}
 
 // Causes (09-connection-reset.yaml).
 const (
@@ -20,67 +50,22 @@ const (
 	causeMiddleboxReset   = "middlebox-reset"
 )
 
-func checkConnectionReset(f *Facts) []Finding {
-	if c, known := tcpConnected(f); !known || !c {
-		return maxProcsConfigFinding(f)
+// connectionResetFires: TCP connected and the negotiate was reset or
+// closed; or max smbd processes is so low (1 or 2) that no client can get
+// in, whether or not the probe saw it.
+func connectionResetFires(f *Facts) []Trigger {
+	if c, known := tcpConnected(f); known && c {
+		if s, ok := smb1Probe(f, probe.OfferPysmb); ok && (s.Class == probe.ClassReset || s.Class == probe.ClassClosed) {
+			return []Trigger{{Evidence: []Evidence{probeEvidence("SMB1 NEGOTIATE (pysmb's offer): %s", stepText(s.Step))}}}
+		}
+		if m := f.Probe.Multi; m.Class == probe.ClassReset || m.Class == probe.ClassClosed {
+			return []Trigger{{Evidence: []Evidence{probeEvidence("SMB2 NEGOTIATE: %s", stepText(m.Step))}}}
+		}
 	}
-	var step probe.Step
-	what := ""
-	if s, ok := smb1Probe(f, probe.OfferPysmb); ok && (s.Class == probe.ClassReset || s.Class == probe.ClassClosed) {
-		step, what = s.Step, "SMB1 NEGOTIATE (pysmb's offer)"
-	} else if m := f.Probe.Multi; m.Class == probe.ClassReset || m.Class == probe.ClassClosed {
-		step, what = m.Step, "SMB2 NEGOTIATE"
+	if limit, _, _, ok := maxSmbd(f); ok && limit > 0 && limit <= 2 {
+		return []Trigger{{}}
 	}
-	if what == "" {
-		return maxProcsConfigFinding(f)
-	}
-	fd := newFinding(PatternConnectionReset, "", Critical, "")
-	fd.Evidence = []Evidence{probeEvidence("%s: %s", what, stepText(step))}
-	limit, children, reached, known := maxSmbd(f)
-	died, _ := Answer("process.smbd_child_died", f, nil)
-	switch {
-	case known && limit > 0 && (reached || limit <= 2 || children+1 >= limit):
-		fd.Cause = causeMaxSmbdProcesses
-		fd.Summary = fmt.Sprintf("max smbd processes = %d is reached (%d smbd children, smbd-notifyd and smbd-cleanupd included): smbd accepts and closes new connections", limit, children)
-		fd.Explanation = "The parent refuses to fork beyond the limit and closes the accepted socket without logging anything; the client sees a reset or an empty close."
-		fd.Evidence = append(fd.Evidence, globalValue(f, "max smbd processes").Evidence(),
-			Evidence{Kind: "process", Text: fmt.Sprintf("%d smbd children now", children)})
-		fd.Fix = maxProcsFix(f)
-	case died == "yes":
-		fd.Cause = causeSmbdChildDied
-		fd.Summary = "an smbd child died or hangs with the client's request unread"
-		fd.Evidence = append(fd.Evidence, processEvidence(f)...)
-		fd.Fix = &Fix{Kind: FixManual, Summary: "find why the child dies (panic lines, dmesg OOM kills, a child stuck in state D/T) and fix that",
-			Steps: []string{"ps -o pid,stat,wchan:32,lstart,comm --ppid " + masterPIDText(f), "dmesg | grep -i -e oom -e smbd"}}
-	default:
-		fd.Cause = causeMiddleboxReset
-		fd.Summary = "the connection was closed before the negotiate reply, and nothing on this host explains it"
-		fd.Fix = &Fix{Kind: FixManual, Summary: "capture the engine's traffic on this host to see who sends the reset",
-			Steps: []string{fmt.Sprintf("tcpdump -ni any 'tcp port %d and tcp[tcpflags] & tcp-rst != 0'", targetPort(f))}}
-	}
-	return []Finding{fd}
-}
-
-// maxProcsConfigFinding: with "max smbd processes" at 2 or less no client
-// ever gets a session (notifyd and cleanupd use up the slots), whatever
-// the probes saw.
-func maxProcsConfigFinding(f *Facts) []Finding {
-	cv := globalValue(f, "max smbd processes")
-	if !cv.OK {
-		return nil
-	}
-	limit, _, _, _ := maxSmbd(f)
-	if !f.Smbd.Running {
-		fmt.Sscan(cv.Printed, &limit)
-	}
-	if limit <= 0 || limit > 2 {
-		return nil
-	}
-	fd := newFinding(PatternConnectionReset, causeMaxSmbdProcesses, Critical,
-		fmt.Sprintf("max smbd processes = %d: smbd-notifyd and smbd-cleanupd take those slots, so no client gets in", limit))
-	fd.Evidence = []Evidence{cv.Evidence()}
-	fd.Fix = maxProcsFix(f)
-	return []Finding{fd}
+	return nil
 }
 
 func maxProcsFix(f *Facts) *Fix {

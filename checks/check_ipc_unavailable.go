@@ -15,7 +15,47 @@ import (
 // old copy, the child refuses with the new one) all refuse it (research
 // scenarios.md row 7, §4). Loopback is always let in by hosts lists, so
 // those are judged from smb.conf for the remote checker's address.
-func init() { Register(NewCheck(PatternIPCUnavailable, checkIPCUnavailable)) }
+func init() {
+	RegisterPattern(Pattern{ID: PatternIPCUnavailable, Fires: ipcUnavailableFires, Causes: map[string]CauseBuilder{
+		causeIPCSectionHosts: func(f *Facts, _ Trigger, fd *Finding) {
+			h, _ := hostsExclude(f)
+			fd.Summary = fmt.Sprintf("the [IPC$] section's hosts allow/deny refuse the engine's address %s", f.RemoteClientIP)
+			fd.Explanation = "Judged from smb.conf as testparm CONF HOST IP does (loopback probes are always let in): " + h.Reason + "."
+			fd.Evidence = append(fd.Evidence, h.Value.Evidence())
+			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogDenied))...)
+			fd.Fix = hostsAllowFix(f, "IPC$", h.Value)
+		},
+		causeGlobalHostsNoReload: func(f *Facts, _ Trigger, fd *Finding) {
+			h, _ := hostsExclude(f)
+			fd.Summary = fmt.Sprintf("[global] hosts allow/deny now refuse %s, but smbd has not reloaded: the connection is accepted and IPC$ refused", f.RemoteClientIP)
+			fd.Explanation = "The parent checks [global] lists with the copy it loaded at start; each new child re-reads smb.conf and refuses the tree connect. " + h.Reason + "."
+			fd.Evidence = append(fd.Evidence, h.Value.Evidence())
+			fd.Evidence = append(fd.Evidence, changedEvidence(f, configChangedSinceStart(f))...)
+			fd.Fix = hostsAllowFix(f, "global", h.Value)
+		},
+		causeIPCUserDenied: func(f *Facts, _ Trigger, fd *Finding) {
+			_, cv, _ := ipcUserDenied(f)
+			fd.Summary = fmt.Sprintf("%s in [%s] excludes the scoring user %s, and IPC$ inherits it", cv.Param, sectionOf(cv), f.User)
+			fd.Explanation = "smbd logs \"user 'X' (from session setup) not permitted to access this share (IPC$)\" at level 1."
+			fd.Evidence = append(fd.Evidence, cv.Evidence())
+			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogNotPermitted))...)
+			fd.Fix = userListFix(f, cv)
+		},
+		causeGuestSessionDenied: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = fmt.Sprintf("user %s logs in only as guest (map to guest), and restrict anonymous = 2 refuses IPC$ to guests", orUnknown(f.User))
+			fd.Evidence = append(fd.Evidence, globalValue(f, "restrict anonymous").Evidence(), globalValue(f, "map to guest").Evidence(),
+				probeEvidence("login as %s: accepted as GUEST", orUnknown(f.User)))
+			fd.Fix = &Fix{Kind: FixManual, Summary: "add the scoring user to passdb with the engine's password (smbpasswd -a), so that it logs in as itself",
+				Steps: []string{fmt.Sprintf("smbpasswd -c %s -a %s", smbConfForCommands(f), catalogVars(f).User)}}
+		},
+		causeIPCUnexplained: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = "the IPC$ tree connect is refused, and smb.conf does not explain it for this user"
+			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogNotPermitted, LogDenied, LogBadSignature))...)
+			fd.Fix = &Fix{Kind: FixManual, Summary: "read the reason smbd logs (level 1: \"not permitted to access this share (IPC$)\"; level 0: \"Denied connection from\")",
+				Steps: []string{fmt.Sprintf("grep -rHE 'IPC\\$|Denied connection' %s", catalogVars(f).LogDir)}}
+		},
+	}})
+}
 
 // Causes (07-ipc-unavailable.yaml).
 const (
@@ -26,62 +66,33 @@ const (
 	causeIPCUnexplained      = "ipc-unexplained"
 )
 
-func checkIPCUnavailable(f *Facts) []Finding {
-	var out []Finding
-	probeFailed := f.Probe != nil && f.Probe.IPC != nil && isIPCFailure(f.Probe.IPC.Class)
-	var probeEv []Evidence
-	if probeFailed {
-		probeEv = []Evidence{probeEvidence("tree connect to IPC$ as %s: %s", orUnknown(f.User), stepText(*f.Probe.IPC))}
+// ipcUnavailableFires: the probe's IPC$ tree connect was refused, or the
+// config refuses IPC$ to the engine (its address in an [IPC$] list or in
+// a [global] list the running smbd has not reloaded, the scoring user in
+// a users list IPC$ inherits, a guest session under restrict anonymous =
+// 2) although the loopback probe got in.
+func ipcUnavailableFires(f *Facts) []Trigger {
+	var ev []Evidence
+	fires := false
+	if f.Probe != nil && f.Probe.IPC != nil && isIPCFailure(f.Probe.IPC.Class) {
+		fires = true
+		ev = []Evidence{probeEvidence("tree connect to IPC$ as %s: %s", orUnknown(f.User), stepText(*f.Probe.IPC))}
 	}
-	explained := false
-	if h, ok := hostsExclude(f); ok {
-		switch {
-		case h.Where == "ipc-section":
-			fd := newFinding(PatternIPCUnavailable, causeIPCSectionHosts, Critical,
-				fmt.Sprintf("the [IPC$] section's hosts allow/deny refuse the engine's address %s", f.RemoteClientIP))
-			fd.Explanation = "Judged from smb.conf as testparm CONF HOST IP does (loopback probes are always let in): " + h.Reason + "."
-			fd.Evidence = append(append([]Evidence{h.Value.Evidence()}, probeEv...), logEvidence(logLines(f, 3, LogDenied))...)
-			fd.Fix = hostsAllowFix(f, "IPC$", h.Value)
-			out, explained = append(out, fd), true
-		case h.Where == "global" && globalHostsStale(f):
-			fd := newFinding(PatternIPCUnavailable, causeGlobalHostsNoReload, Critical,
-				fmt.Sprintf("[global] hosts allow/deny now refuse %s, but smbd has not reloaded: the connection is accepted and IPC$ refused", f.RemoteClientIP))
-			fd.Explanation = "The parent checks [global] lists with the copy it loaded at start; each new child re-reads smb.conf and refuses the tree connect. " + h.Reason + "."
-			fd.Evidence = append([]Evidence{h.Value.Evidence()}, changedEvidence(f, configChangedSinceStart(f))...)
-			fd.Evidence = append(fd.Evidence, probeEv...)
-			fd.Fix = hostsAllowFix(f, "global", h.Value)
-			out, explained = append(out, fd), true
-		}
+	if h, ok := hostsExclude(f); ok && (h.Where == "ipc-section" || (h.Where == "global" && globalHostsStale(f))) {
+		fires = true
 	}
-	if denied, cv, ok := ipcUserDenied(f); ok && denied {
-		fd := newFinding(PatternIPCUnavailable, causeIPCUserDenied, Critical,
-			fmt.Sprintf("%s in [%s] excludes the scoring user %s, and IPC$ inherits it", cv.Param, sectionOf(cv), f.User))
-		fd.Explanation = "smbd logs \"user 'X' (from session setup) not permitted to access this share (IPC$)\" at level 1."
-		fd.Evidence = append([]Evidence{cv.Evidence()}, probeEv...)
-		fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogNotPermitted))...)
-		fd.Fix = userListFix(f, cv)
-		out, explained = append(out, fd), true
+	if denied, _, ok := ipcUserDenied(f); ok && denied {
+		fires = true
 	}
 	if f.Probe != nil && f.Probe.Login != nil && f.Probe.Login.OK() && f.Probe.Login.Guest {
 		if ra := globalValue(f, "restrict anonymous"); ra.OK && strings.TrimSpace(ra.Printed) == "2" {
-			fd := newFinding(PatternIPCUnavailable, causeGuestSessionDenied, Critical,
-				fmt.Sprintf("user %s logs in only as guest (map to guest), and restrict anonymous = 2 refuses IPC$ to guests", orUnknown(f.User)))
-			fd.Evidence = append([]Evidence{ra.Evidence(), globalValue(f, "map to guest").Evidence(),
-				probeEvidence("login as %s: accepted as GUEST", orUnknown(f.User))}, probeEv...)
-			fd.Fix = &Fix{Kind: FixManual, Summary: "add the scoring user to passdb with the engine's password (smbpasswd -a), so that it logs in as itself",
-				Steps: []string{fmt.Sprintf("smbpasswd -c %s -a %s", smbConfForCommands(f), catalogVars(f).User)}}
-			out, explained = append(out, fd), true
+			fires = true
 		}
 	}
-	if probeFailed && !explained {
-		fd := newFinding(PatternIPCUnavailable, causeIPCUnexplained, Critical,
-			"the IPC$ tree connect is refused, and smb.conf does not explain it for this user")
-		fd.Evidence = append(probeEv, logEvidence(logLines(f, 3, LogNotPermitted, LogDenied, LogBadSignature))...)
-		fd.Fix = &Fix{Kind: FixManual, Summary: "read the reason smbd logs (level 1: \"not permitted to access this share (IPC$)\"; level 0: \"Denied connection from\")",
-			Steps: []string{fmt.Sprintf("grep -rHE 'IPC\\$|Denied connection' %s", catalogVars(f).LogDir)}}
-		out = append(out, fd)
+	if !fires {
+		return nil
 	}
-	return out
+	return []Trigger{{Evidence: ev}}
 }
 
 func isIPCFailure(c probe.Class) bool {

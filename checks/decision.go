@@ -563,12 +563,22 @@ func ansStartedBeforeChange(c *answerCtx) (string, bool) {
 // (smbd-notifyd and smbd-cleanupd count: research scenarios.md row 9).
 func maxSmbd(f *Facts) (limit, children int, reached, known bool) {
 	cv := globalValue(f, "max smbd processes")
-	if !cv.OK || !f.Smbd.Running {
+	if !cv.OK {
 		return 0, 0, false, false
 	}
 	limit, _ = strconv.Atoi(strings.TrimSpace(cv.Printed))
+	// smbd-notifyd and smbd-cleanupd take two of the slots
+	// (source3/smbd/server.c counts every child), so 1 or 2 lets no client
+	// in whether or not smbd runs now; otherwise the next client's child
+	// must fit under the limit.
+	if limit > 0 && limit <= 2 {
+		return limit, len(f.Smbd.Children), true, true
+	}
+	if !f.Smbd.Running {
+		return limit, 0, false, limit <= 0
+	}
 	children = len(f.Smbd.Children)
-	return limit, children, limit > 0 && children >= limit, true
+	return limit, children, limit > 0 && children+1 >= limit, true
 }
 
 func ansMaxSmbdReached(c *answerCtx) (string, bool) {

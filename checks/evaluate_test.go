@@ -95,7 +95,6 @@ func TestRegisterPanicsOnDuplicate(t *testing.T) {
 // catalog has one, so the list only shrinks.
 var pendingCatalogCauses = map[string]bool{
 	"login-failed/credentials-rejected":          true,
-	"ipc-unavailable/ipc-unexplained":            true,
 	"stale-config/per-connection-change-pending": true,
 	"logging-insufficient/log-level-too-low":     true,
 }
