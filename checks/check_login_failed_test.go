@@ -29,7 +29,7 @@ func TestLoginFailedCauses(t *testing.T) {
 		{name: "disabled from passdb flags", mods: []factsMod{failed, withAccount(&AccountFacts{User: "scorer", InPassdb: true, UnixAccount: true, Flags: "[DU         ]"})}, cause: causeAccountDisabled, severity: Critical},
 		{name: "locked", mods: []factsMod{withLogin(probe.ClassAccountDisabled, probe.StatusAccountLockedOut)}, cause: causeAccountLocked, severity: Critical},
 		{name: "unix account gone", mods: []factsMod{failed, withAccount(&AccountFacts{User: "scorer", InPassdb: true})}, cause: causeUnixAccountMissing, severity: Critical},
-		{name: "unknown: logs too quiet, no passdb facts", mods: []factsMod{failed, withAccount(nil)}, cause: causeCredentialsRejected, severity: Critical},
+		{name: "unknown: logs too quiet, no passdb facts", mods: []factsMod{failed, withAccount(nil)}, cause: CauseUnexplained, severity: Critical},
 		{name: "guest only", mods: []factsMod{withProbe(func(r *probe.Result) { r.Login.Guest = true })}, cause: causeUserNotInPassdb, severity: Warning},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -63,6 +63,8 @@ var answerFuncs = map[string]answerFunc{
 	"probe.dial_error":                     ansDialError,
 	"probe.negotiate":                      ansNegotiate,
 	"probe.session_setup":                  ansSessionSetup,
+	"probe.login_status":                   ansLoginStatus,
+	"client.ntlmv1_refused":                ansNTLMv1Refused,
 	"probe.share_listing":                  ansShareListing,
 	"probe.share_connect":                  ansShareConnect,
 	"log.hosts_denied":                     ansLogHostsDenied,

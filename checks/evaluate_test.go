@@ -94,7 +94,6 @@ func TestRegisterPanicsOnDuplicate(t *testing.T) {
 // not carry yet (reported to the catalog's owner). The test fails once the
 // catalog has one, so the list only shrinks.
 var pendingCatalogCauses = map[string]bool{
-	"login-failed/credentials-rejected":          true,
 	"stale-config/per-connection-change-pending": true,
 	"logging-insufficient/log-level-too-low":     true,
 }
@@ -112,7 +111,7 @@ func TestCausesExistInCatalog(t *testing.T) {
 		PatternIPCUnavailable:     {causeIPCSectionHosts, causeGlobalHostsNoReload, causeIPCUserDenied, causeGuestSessionDenied, causeIPCUnexplained},
 		PatternConnectionReset:    {causeMaxSmbdProcesses, causeSmbdChildDied, causeMiddleboxReset},
 		PatternLoginFailed: {causeWrongPassword, causeUserNotInPassdb, causeUnixAccountMissing, causeAccountDisabled, causeAccountLocked,
-			causeAccountExpired, causeNTLMv1Rejected, causeCredentialsRejected, causeAuthBackend},
+			causeAccountExpired, causeNTLMv1Rejected, causeAuthBackend},
 		PatternShareUnavailable: {causeShareMissing, causeShareFlag, causeSharePath, causeShareUserDenied, causeShareHostDenied, causeShareEncrypt, causeShareHidden, causeShareACL},
 		PatternStaleConfig:      {causeOtherConfig, causeListenNotApplied2, causeGlobalHostsNotReload, causePendingPerConn},
 		PatternSMB1Enabled:      {causeSMB1NotNeeded, causeSMB1Needed},
