@@ -9,7 +9,21 @@ import (
 // the rpcd_classic worker behind it died or restarted (research scenarios.md
 // row 8; smbd logs NT_STATUS_PIPE_DISCONNECTED at level 3). Usually
 // transient: samba-dcerpcd starts a new worker.
-func init() { Register(NewCheck(PatternRPCBindFailed, checkRPCBindFailed)) }
+func init() {
+	RegisterPattern(Pattern{ID: PatternRPCBindFailed, Fires: rpcBindFailedFires, Causes: map[string]CauseBuilder{
+		causeRPCWorkerDied: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = "the RPC worker serving srvsvc (rpcd_classic / samba-dcerpcd) died, hangs or restarted during the bind"
+			fd.Fix = &Fix{Kind: FixManual, Summary: "find why the worker dies (dmesg OOM kills, panic lines in log.rpcd_classic, a stopped process) and fix that",
+				Steps: []string{"ps -o pid,stat,lstart,args -C samba-dcerpcd,rpcd_classic", "dmesg | grep -i -e oom -e rpcd"}}
+		},
+		causeRPCBindTransient: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = "the srvsvc bind failed, and the RPC workers look healthy now: a transient failure"
+			fd.Fix = &Fix{Kind: FixConfig, Summary: "raise the log level to catch the next failure (log level = 1 smb2:3 rpc_srv:5)",
+				Changes: []Change{configChange(globalValue(f, "log level"), "1 smb2:3 rpc_srv:5")},
+				Risk:    "verbose logs: remove the line after the diagnosis"}
+		},
+	}})
+}
 
 // Causes (08-rpc-bind-failed.yaml).
 const (
@@ -17,30 +31,19 @@ const (
 	causeRPCBindTransient = "rpc-bind-transient"
 )
 
-func checkRPCBindFailed(f *Facts) []Finding {
+// rpcBindFailedFires: the srvsvc pipe opened, then the bind or
+// NetrShareEnum failed.
+func rpcBindFailedFires(f *Facts) []Trigger {
 	listing, ok := shareListing(f)
 	if !ok || (listing != "bind-failed" && listing != "enum-failed") {
 		return nil
 	}
-	fd := newFinding(PatternRPCBindFailed, "", Critical, "")
-	fd.Evidence = []Evidence{probeEvidence("srvsvc bind / NetrShareEnum: %s", stepText(f.Probe.Shares.Step))}
+	t := Trigger{Evidence: []Evidence{probeEvidence("srvsvc bind / NetrShareEnum: %s", stepText(f.Probe.Shares.Step))}}
 	if listing == "enum-failed" {
-		fd.ScoringMessage = "SMB operation failed: Failed to list shares: Unable to retrieve shared device list"
+		t.ScoringMessage = "SMB operation failed: Failed to list shares: Unable to retrieve shared device list"
 	}
 	for _, p := range f.Smbd.Dcerpcd {
-		fd.Evidence = append(fd.Evidence, Evidence{Kind: "process", Text: fmt.Sprintf("%s pid %d state %s started %s", p.Comm, p.PID, p.State, p.Started.Format("15:04:05"))})
+		t.Evidence = append(t.Evidence, Evidence{Kind: "process", Text: fmt.Sprintf("%s pid %d state %s started %s", p.Comm, p.PID, p.State, p.Started.Format("15:04:05"))})
 	}
-	if died, _ := Answer("process.rpc_worker_died", f, nil); died == "yes" {
-		fd.Cause = causeRPCWorkerDied
-		fd.Summary = "the RPC worker serving srvsvc (rpcd_classic / samba-dcerpcd) died, hangs or restarted during the bind"
-		fd.Fix = &Fix{Kind: FixManual, Summary: "find why the worker dies (dmesg OOM kills, panic lines in log.rpcd_classic, a stopped process) and fix that",
-			Steps: []string{"ps -o pid,stat,lstart,args -C samba-dcerpcd,rpcd_classic", "dmesg | grep -i -e oom -e rpcd"}}
-	} else {
-		fd.Cause = causeRPCBindTransient
-		fd.Summary = "the srvsvc bind failed, and the RPC workers look healthy now: a transient failure"
-		fd.Fix = &Fix{Kind: FixConfig, Summary: "raise the log level to catch the next failure (log level = 1 smb2:3 rpc_srv:5)",
-			Changes: []Change{configChange(globalValue(f, "log level"), "1 smb2:3 rpc_srv:5")},
-			Risk:    "verbose logs: remove the line after the diagnosis"}
-	}
-	return []Finding{fd}
+	return []Trigger{t}
 }

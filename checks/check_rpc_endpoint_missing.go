@@ -13,7 +13,49 @@ import (
 // (source3/rpc_client/local_np.c: "Can't connect to a running
 // samba-dcerpcd"); "nt pipe support = no" refuses every pipe (research
 // scenarios.md row 6).
-func init() { Register(NewCheck(PatternRPCEndpointMissing, checkRPCEndpointMissing)) }
+func init() {
+	RegisterPattern(Pattern{ID: PatternRPCEndpointMissing, Fires: rpcEndpointMissingFires, Causes: map[string]CauseBuilder{
+		causeNTPipeOff: func(f *Facts, _ Trigger, fd *Finding) {
+			_, cv, _ := rpcPipes(f)
+			fd.Summary = "nt pipe support = no refuses every named pipe, srvsvc included"
+			fd.Evidence = append(fd.Evidence, cv.Evidence())
+			fd.Fix = &Fix{Kind: FixConfig, Summary: "remove nt pipe support (the default is yes)",
+				Changes: []Change{removeChange(cv)}, Why: "share listing needs the srvsvc pipe"}
+		},
+		causeOnDemandOff: func(f *Facts, _ Trigger, fd *Finding) {
+			_, cv, _ := rpcPipes(f)
+			fd.Summary = "rpc start on demand helpers = no and no samba-dcerpcd runs, so nothing serves srvsvc"
+			fd.Explanation = "smbd (4.16+) serves named pipes through samba-dcerpcd; with on-demand start off it must run as its own service."
+			fd.Evidence = append(fd.Evidence, cv.Evidence(), Evidence{Kind: "process", Text: "no samba-dcerpcd process for this configuration"})
+			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 2, LogRPCHelper))...)
+			fd.Fix = &Fix{Kind: FixConfig, Summary: "set rpc start on demand helpers = yes (the default)",
+				Changes: []Change{configChange(cv, "yes")},
+				Why:     "smbd then starts samba-dcerpcd itself when a client opens a pipe; alternatively run samba-dcerpcd --libexec-rpcds as a service"}
+			if cv.OK && !cv.Origin.IsDefault() {
+				fd.Fix.Changes = []Change{removeChange(cv)}
+				fd.Fix.Summary = "remove rpc start on demand helpers (the default is yes)"
+			}
+		},
+		causeRPCHelperBroken: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = "samba-dcerpcd or rpcd_classic is missing, not executable, or fails to start"
+			for _, b := range f.RPCHelpers {
+				fd.Evidence = append(fd.Evidence, Evidence{Kind: "process", Text: fmt.Sprintf("%s: exists=%v executable=%v", b.Path, b.Exists, b.Executable)})
+			}
+			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogRPCExecFailed, LogRPCHelper))...)
+			fd.Fix = &Fix{Kind: FixManual, Summary: "reinstall the RPC helpers (apt-get install --reinstall samba-common-bin) and clear AppArmor/SELinux denials",
+				Steps: []string{"apt-get install --reinstall samba-common-bin"}}
+		},
+		causeRPCUnexplained: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = "the srvsvc pipe could not be opened, and smb.conf and the helpers look right"
+			if f.Probe != nil && f.Probe.Shares != nil && f.Probe.Shares.Status == probe.StatusConnectionDisconnected {
+				fd.Explanation = "STATUS_CONNECTION_DISCONNECTED on the pipe open means samba-dcerpcd died while starting; one known trigger is smbd started with a relative -s path, which the helper cannot resolve from its own directory."
+			}
+			fd.Fix = &Fix{Kind: FixConfig, Summary: "raise the log level to catch the next failure (log level = 1 smb2:3 rpc_srv:3)",
+				Changes: []Change{configChange(globalValue(f, "log level"), "1 smb2:3 rpc_srv:3")},
+				Risk:    "verbose logs: remove the line after the diagnosis"}
+		},
+	}})
+}
 
 // Causes (06-rpc-endpoint-missing.yaml).
 const (
@@ -23,59 +65,19 @@ const (
 	causeRPCUnexplained  = "rpc-unexplained"
 )
 
-func checkRPCEndpointMissing(f *Facts) []Finding {
+// rpcEndpointMissingFires: the probe could not open the srvsvc pipe, or
+// smb.conf leaves nothing to serve it (and the listing did not work).
+func rpcEndpointMissingFires(f *Facts) []Trigger {
 	listing, listed := shareListing(f)
 	failed := listed && listing == "pipe-open-failed"
-	pipes, cv, pipesKnown := rpcPipes(f)
-	// From smb.conf alone: on-demand start is off and no samba-dcerpcd
-	// runs, so the next listing fails even if this run could not try.
+	pipes, _, pipesKnown := rpcPipes(f)
 	configBroken := pipesKnown && ((pipes == "on-demand-off" && !dcerpcdRunning(f)) || pipes == "nt-pipe-support-off")
 	if !failed && !(configBroken && !(listed && listing == "ok")) {
 		return nil
 	}
-	fd := newFinding(PatternRPCEndpointMissing, "", Critical, "")
+	var ev []Evidence
 	if failed {
-		fd.Evidence = append(fd.Evidence, probeEvidence("open of the srvsvc pipe on IPC$: %s", stepText(f.Probe.Shares.Step)))
+		ev = []Evidence{probeEvidence("open of the srvsvc pipe on IPC$: %s", stepText(f.Probe.Shares.Step))}
 	}
-	helpersOK, helpersKnown := Answer("process.rpc_helpers_ok", f, nil)
-	switch {
-	case pipes == "nt-pipe-support-off":
-		fd.Cause = causeNTPipeOff
-		fd.Summary = "nt pipe support = no refuses every named pipe, srvsvc included"
-		fd.Evidence = append(fd.Evidence, cv.Evidence())
-		fd.Fix = &Fix{Kind: FixConfig, Summary: "remove nt pipe support (the default is yes)",
-			Changes: []Change{removeChange(cv)}, Why: "share listing needs the srvsvc pipe"}
-	case pipes == "on-demand-off" && !dcerpcdRunning(f):
-		fd.Cause = causeOnDemandOff
-		fd.Summary = "rpc start on demand helpers = no and no samba-dcerpcd runs, so nothing serves srvsvc"
-		fd.Explanation = "smbd (4.16+) serves named pipes through samba-dcerpcd; with on-demand start off it must run as its own service."
-		fd.Evidence = append(fd.Evidence, cv.Evidence(), Evidence{Kind: "process", Text: "no samba-dcerpcd process for this configuration"})
-		fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 2, LogRPCHelper))...)
-		fd.Fix = &Fix{Kind: FixConfig, Summary: "set rpc start on demand helpers = yes (the default)",
-			Changes: []Change{configChange(cv, "yes")},
-			Why:     "smbd then starts samba-dcerpcd itself when a client opens a pipe; alternatively run samba-dcerpcd --libexec-rpcds as a service"}
-		if cv.OK && !cv.Origin.IsDefault() {
-			fd.Fix.Changes = []Change{removeChange(cv)}
-			fd.Fix.Summary = "remove rpc start on demand helpers (the default is yes)"
-		}
-	case helpersKnown && helpersOK == "no", len(logLines(f, 1, LogRPCExecFailed)) > 0:
-		fd.Cause = causeRPCHelperBroken
-		fd.Summary = "samba-dcerpcd or rpcd_classic is missing, not executable, or fails to start"
-		for _, b := range f.RPCHelpers {
-			fd.Evidence = append(fd.Evidence, Evidence{Kind: "process", Text: fmt.Sprintf("%s: exists=%v executable=%v", b.Path, b.Exists, b.Executable)})
-		}
-		fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogRPCExecFailed, LogRPCHelper))...)
-		fd.Fix = &Fix{Kind: FixManual, Summary: "reinstall the RPC helpers (apt-get install --reinstall samba-common-bin) and clear AppArmor/SELinux denials",
-			Steps: []string{"apt-get install --reinstall samba-common-bin"}}
-	default:
-		fd.Cause = causeRPCUnexplained
-		fd.Summary = "the srvsvc pipe could not be opened, and smb.conf and the helpers look right"
-		if f.Probe != nil && f.Probe.Shares != nil && f.Probe.Shares.Status == probe.StatusConnectionDisconnected {
-			fd.Explanation = "STATUS_CONNECTION_DISCONNECTED on the pipe open means samba-dcerpcd died while starting; one known trigger is smbd started with a relative -s path, which the helper cannot resolve from its own directory."
-		}
-		fd.Fix = &Fix{Kind: FixConfig, Summary: "raise the log level to catch the next failure (log level = 1 smb2:3 rpc_srv:3)",
-			Changes: []Change{configChange(globalValue(f, "log level"), "1 smb2:3 rpc_srv:3")},
-			Risk:    "verbose logs: remove the line after the diagnosis"}
-	}
-	return []Finding{fd}
+	return []Trigger{{Evidence: ev}}
 }

@@ -57,6 +57,10 @@ func newFacts(t *testing.T, conf string, mods ...factsMod) *Facts {
 		User:     "scorer",
 		Share:    "data",
 		Account:  &AccountFacts{User: "scorer", InPassdb: true, UnixAccount: true, Flags: "[U          ]"},
+		RPCHelpers: []BinaryFacts{
+			{Path: "/usr/libexec/samba/samba-dcerpcd", Exists: true, Executable: true},
+			{Path: "/usr/libexec/samba/rpcd_classic", Exists: true, Executable: true},
+		},
 	}
 	f.HasPassword = true
 	if cfg != nil {
