@@ -14,7 +14,20 @@ import (
 // and a restart turns a running server into connection refused), or it
 // loads but silently drops settings (research samba-params.md (e) 2, 8,
 // 12, 13, 17).
-func init() { Register(NewCheck(PatternConfigInvalid, checkConfigInvalid)) }
+func init() {
+	RegisterPattern(Pattern{ID: PatternConfigInvalid, Fires: configInvalidFires, Causes: map[string]CauseBuilder{
+		causeLoadFails: buildLoadFails,
+		causeIgnoredSettings: func(f *Facts, _ Trigger, fd *Finding) {
+			ev := droppedLines(f)
+			if len(ev) == 0 {
+				return
+			}
+			fd.Summary = fmt.Sprintf("smb.conf loads, but %d line(s) are ignored: %s", len(ev), ev[0].Text)
+			fd.Evidence = append(fd.Evidence, ev...)
+			fd.Fix = &Fix{Kind: FixManual, Summary: "correct each ignored line: parameter names use spaces (not underscores), global parameters go in [global], includes must exist"}
+		},
+	}})
+}
 
 // Causes (14-config-invalid.yaml).
 const (
@@ -22,39 +35,38 @@ const (
 	causeIgnoredSettings = "ignored-settings"
 )
 
-// droppingWarnings are the smbconf warnings that mean a line the author
-// wrote is not in force. Others (deprecations, testparm's own log level)
-// change nothing smbd does.
+// droppingWarnings are the loader warnings that mean a setting is not in
+// force (testparm prints them and carries on).
 var droppingWarnings = []string{
 	"unknown parameter", "in share [", "include file", "line without '='",
 	"byte order mark", "no path in share", "binary data",
 }
 
-func checkConfigInvalid(f *Facts) []Finding {
-	var out []Finding
+// configInvalidFires: Samba refuses smb.conf, or drops some of its lines.
+func configInvalidFires(f *Facts) []Trigger {
 	if f.ConfigErr != nil {
 		var le *smbconf.LoadError
-		fatal := f.Config != nil && len(f.Config.Fatal) > 0
-		if errors.As(f.ConfigErr, &le) || fatal || f.Config == nil {
-			out = append(out, loadFailsFinding(f))
+		if errors.As(f.ConfigErr, &le) || (f.Config != nil && len(f.Config.Fatal) > 0) || f.Config == nil {
+			return []Trigger{{}}
 		}
 	}
-	if f.Config != nil && f.ConfigErr == nil {
-		var ev []Evidence
-		for _, w := range f.Config.Warnings {
-			if isDroppingWarning(w.Msg) {
-				ev = append(ev, Evidence{Kind: "config", File: w.File, Line: w.Line, Text: w.Msg})
-			}
-		}
-		if len(ev) > 0 {
-			fd := newFinding(PatternConfigInvalid, causeIgnoredSettings, Warning,
-				fmt.Sprintf("smb.conf loads, but %d line(s) are ignored: %s", len(ev), ev[0].Text))
-			fd.Evidence = ev
-			fd.Fix = &Fix{Kind: FixManual, Summary: "correct each ignored line: parameter names use spaces (not underscores), global parameters go in [global], includes must exist"}
-			out = append(out, fd)
+	if f.Config != nil && f.ConfigErr == nil && len(droppedLines(f)) > 0 {
+		return []Trigger{{}}
+	}
+	return nil
+}
+
+func droppedLines(f *Facts) []Evidence {
+	if f.Config == nil {
+		return nil
+	}
+	var ev []Evidence
+	for _, w := range f.Config.Warnings {
+		if isDroppingWarning(w.Msg) {
+			ev = append(ev, Evidence{Kind: "config", File: w.File, Line: w.Line, Text: w.Msg})
 		}
 	}
-	return out
+	return ev
 }
 
 func isDroppingWarning(msg string) bool {
@@ -67,9 +79,12 @@ func isDroppingWarning(msg string) bool {
 	return false
 }
 
-func loadFailsFinding(f *Facts) Finding {
-	msg := f.ConfigErr.Error()
-	fd := newFinding(PatternConfigInvalid, causeLoadFails, Critical, "smb.conf does not load: "+msg)
+func buildLoadFails(f *Facts, _ Trigger, fd *Finding) {
+	msg := "not read"
+	if f.ConfigErr != nil {
+		msg = f.ConfigErr.Error()
+	}
+	fd.Summary = "smb.conf does not load: " + msg
 	fd.Evidence = configLoadEvidence(f)
 	if len(fd.Evidence) == 1 && fd.Evidence[0].File == "" {
 		var le *smbconf.LoadError
@@ -87,5 +102,4 @@ func loadFailsFinding(f *Facts) Finding {
 	fd.Fix = &Fix{Kind: FixManual, Summary: "correct the line named above (a value from smb.conf(5)); restart smbd only after testparm loads the file",
 		Steps: []string{fmt.Sprintf("testparm -s %s >/dev/null && systemctl restart smbd", smbConfForCommands(f))},
 		Why:   "never restart smbd on a file testparm rejects"}
-	return fd
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
 )
 
 // connection-refused: "SMB operation failed: [Errno 111] Connection

@@ -27,7 +27,8 @@ func TestIPCUnavailableCauses(t *testing.T) {
 		{name: "guest and restrict anonymous 2", conf: "[global]\nrestrict anonymous = 2\nmap to guest = bad user\n",
 			mods: []factsMod{withProbe(func(r *probe.Result) { r.Login.Guest = true }), ipcDenied}, cause: causeGuestSessionDenied, line: 2},
 		{name: "refused, nothing in smb.conf explains it", conf: "[global]\n", mods: []factsMod{ipcDenied, withRemoteIP("10.0.0.5")}, cause: causeIPCUnexplained},
-		{name: "refused, the engine's address unknown", conf: "[global]\n", mods: []factsMod{ipcDenied}, cause: CauseUnexplained},
+		{name: "refused, no hosts list anywhere", conf: "[global]\n", mods: []factsMod{ipcDenied}, cause: causeIPCUnexplained},
+		{name: "refused, a hosts list and the engine's address unknown", conf: "[global]\nhosts deny = 10.0.0.0/8\n", mods: []factsMod{ipcDenied}, cause: CauseUnexplained},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := runOne(t, PatternIPCUnavailable, newFacts(t, tc.conf, tc.mods...))

@@ -17,7 +17,11 @@ import (
 // level 2. "log level = 1 smb2:3 auth_audit:2" is enough and cheap, and
 // new connections pick it up without a reload or restart. No "log level"
 // line at all means an effective level 0, although testparm prints 1.
-func init() { Register(NewCheck(PatternLogging, checkLogging)) }
+func init() {
+	registerAnswer("log.level_sufficient", ansLogLevelSufficient)
+	RegisterPattern(Pattern{ID: PatternLogging, Fires: loggingFires,
+		Causes: map[string]CauseBuilder{causeLogLevelLow: buildLogLevelLow}})
+}
 
 const causeLogLevelLow = "log-level-too-low"
 
@@ -111,12 +115,13 @@ func loggingNote(pattern string, f *Facts) string {
 		need.what, need.level, need.class, classLevel(lv, need.class), mergedLogLevel(lv))
 }
 
-func checkLogging(f *Facts) []Finding {
+// missingEvidence lists the failures the probe saw whose evidence smbd's
+// current log level does not write.
+func missingEvidence(f *Facts) (missing []string, known bool) {
 	lv, known := logLevels(f)
 	if !known || f.Probe == nil {
-		return nil
+		return nil, false
 	}
-	var missing []string
 	if s, ok := smb1Probe(f, probe.OfferPysmb); ok && s.Class == probe.ClassNoCommonDialect && smb1ClientRefused(f) && classLevel(lv, "smb2") < 3 && len(f.Logs.Offers) == 0 {
 		missing = append(missing, "the failed negotiation (class smb2 needs level 3)")
 	}
@@ -125,12 +130,31 @@ func checkLogging(f *Facts) []Finding {
 			missing = append(missing, "the failed login (class auth_audit needs level 2)")
 		}
 	}
-	if len(missing) == 0 {
-		return nil
+	return missing, true
+}
+
+// ansLogLevelSufficient is log.level_sufficient.
+func ansLogLevelSufficient(c *answerCtx) (string, bool) {
+	m, ok := missingEvidence(c.f)
+	if !ok {
+		return "", false
 	}
+	return yesNo(len(m) == 0), true
+}
+
+// loggingFires: the probe saw a failure whose evidence the logs lack.
+func loggingFires(f *Facts) []Trigger {
+	if m, ok := missingEvidence(f); ok && len(m) > 0 {
+		return []Trigger{{}}
+	}
+	return nil
+}
+
+func buildLogLevelLow(f *Facts, _ Trigger, fd *Finding) {
+	lv, _ := logLevels(f)
+	missing, _ := missingEvidence(f)
 	cv := globalValue(f, "log level")
-	fd := newFinding(PatternLogging, causeLogLevelLow, Warning,
-		fmt.Sprintf("smbd's log level (%s) is too low to record %s", levelText(lv), strings.Join(missing, " or ")))
+	fd.Summary = fmt.Sprintf("smbd's log level (%s) is too low to record %s", levelText(lv), strings.Join(missing, " or "))
 	fd.Explanation = "Levels 0-2 write nothing about a failed negotiation; the client's offer is logged at level 3 for class smb2, and auth failures at level 2 for class auth_audit (measured on Samba 4.17). The line takes effect on the next connection, without reload or restart."
 	if cv.OK {
 		fd.Evidence = append(fd.Evidence, cv.Evidence())
@@ -140,7 +164,6 @@ func checkLogging(f *Facts) []Finding {
 		Changes: []Change{configChange(cv, merged)},
 		Why:     "raises only the two classes the evidence needs; the rest stays at its level",
 		Risk:    "more log volume: remove the line once the cause is found"}
-	return []Finding{fd}
 }
 
 // levelText writes levels as smb.conf's "log level" takes them: the "all"

@@ -13,7 +13,13 @@ import (
 // ntlm auth = disabled, mandatory signing against a client that never
 // signs). Judged per client, in two views: smb.conf (what smbd will do)
 // and the live probes (what it does now).
-func init() { Register(NewCheck(PatternProtocolMismatch, checkProtocolMismatch)) }
+func init() {
+	b := func(f *Facts, t Trigger, fd *Finding) { buildProtocolFinding(f, t, fd) }
+	RegisterPattern(Pattern{ID: PatternProtocolMismatch, Fires: protocolMismatchFires, Causes: map[string]CauseBuilder{
+		causeMinAboveClientMax: b, causeSMB1OnlyClient: b, causeMaxBelowClientMin: b, causeMinAboveMax: b,
+		causeEncryptionReq: b, causeNTLMDisabled: b, causeSigningUnsigned: b, causeUnknownSession: b,
+	}})
+}
 
 // Causes (checks/catalog/data/patterns/01-protocol-mismatch.yaml).
 const (
@@ -24,13 +30,22 @@ const (
 	causeEncryptionReq     = "encryption-required"
 	causeNTLMDisabled      = "ntlm-disabled"
 	causeSigningUnsigned   = "signing-required-unsigned-client"
+	causeUnknownSession    = "unknown-session-status"
 )
 
 // ipcMessage is what pysmb's listShares raises when the IPC$ tree connect
 // fails (pysmb base.py _listShares_SMB2), with the engine's prefix.
 const ipcMessage = "SMB operation failed: Failed to list shares: Unable to connect to IPC$"
 
-func checkProtocolMismatch(f *Facts) []Finding {
+// protocolViews judges client p against smb.conf (cv) and the running
+// smbd (lv); nil when that view is not available.
+type protocolViews struct {
+	cfg, live ServerPolicy
+	cv, lv    *Verdict
+}
+
+func viewsFor(f *Facts, p configs.ClientProfile) protocolViews {
+	var pv protocolViews
 	cfg, cfgOK := ConfigPolicy(f)
 	if f.ConfigErr != nil {
 		// Samba refuses the file: what it says about protocols is not in
@@ -41,28 +56,92 @@ func checkProtocolMismatch(f *Facts) []Finding {
 	if c, known := tcpConnected(f); !known || !c {
 		liveOK = false
 	}
-	clients := judgedClients(f)
-	var all []configs.ClientProfile
-	for _, c := range clients {
-		all = append(all, c.Profile)
+	pv.cfg, pv.live = cfg, live
+	if cfgOK {
+		v := JudgeClient(p, cfg)
+		pv.cv = &v
 	}
-	var out []Finding
-	for _, c := range clients {
-		var cv, lv *Verdict
-		if cfgOK {
-			v := JudgeClient(c.Profile, cfg)
-			cv = &v
+	if liveOK {
+		if v, ok := liveVerdict(f, p, live); ok {
+			pv.lv = &v
 		}
-		if liveOK {
-			if v, ok := liveVerdict(f, c.Profile, live); ok {
-				lv = &v
-			}
-		}
-		if fd, ok := protocolFinding(f, c, all, cfg, live, cv, lv); ok {
-			out = append(out, fd)
+	}
+	return pv
+}
+
+// protocolMismatchFires: per judged client, smb.conf or the running smbd
+// refuses it for a protocol reason, or mandatory signing puts it at risk.
+func protocolMismatchFires(f *Facts) []Trigger {
+	var out []Trigger
+	for _, c := range judgedClients(f) {
+		pv := viewsFor(f, c.Profile)
+		if protocolBlocker(pv.cv) || protocolBlocker(pv.lv) || (pv.cv != nil && pv.cv.SigningRisk) {
+			p := c.Profile
+			out = append(out, Trigger{Client: &p})
 		}
 	}
 	return out
+}
+
+func buildProtocolFinding(f *Facts, t Trigger, fd *Finding) {
+	p := *t.Client
+	c := clientRef{Profile: p}
+	var all []configs.ClientProfile
+	for _, j := range judgedClients(f) {
+		all = append(all, j.Profile)
+		if j.Profile.Name == p.Name {
+			c = j
+		}
+	}
+	pv := viewsFor(f, p)
+	var (
+		v    *Verdict
+		view string
+	)
+	switch {
+	case protocolBlocker(pv.cv):
+		v, view = pv.cv, "config"
+	case protocolBlocker(pv.lv):
+		v, view = pv.lv, "live"
+	case fd.Cause == causeSigningUnsigned:
+		*fd = signingRiskFinding(f, p, pv.cfg, *fd)
+		return
+	default:
+		return
+	}
+	if view == "config" && pv.lv != nil && pv.lv.OK {
+		// smb.conf would lock the client out, but the running smbd still
+		// serves it: the file is not what smbd reads (or it changed after
+		// the probe). Latent until smbd loads it.
+		fd.Severity = Warning
+	}
+	pol := pv.cfg
+	if view == "live" {
+		pol = pv.live
+	}
+	fd.Summary = protocolSummary(p, v, pol, view)
+	fd.Explanation = v.Why
+	if v.Blocker == BlockSigning {
+		fd.ScoringMessage = ipcMessage
+	}
+	switch {
+	case view == "config" && pv.lv != nil && pv.lv.OK:
+		fd.Explanation = joinSentences(fd.Explanation,
+			fmt.Sprintf("The running smbd still accepts %s now (%s): it does not read this smb.conf, or the file changed after the probe; the next smbd that loads it will refuse the client", p.Name, pv.lv.Negotiation.Why))
+	case view == "config" && pv.lv == nil:
+		fd.Explanation = joinSentences(fd.Explanation, "Judged from smb.conf: the live probes could not reach smbd")
+	case view == "live":
+		fd.Explanation = joinSentences(fd.Explanation,
+			"smb.conf allows the client, but the running smbd refuses it: smbd does not run with this smb.conf (see stale-config)")
+	}
+	if c.Observed != nil {
+		fd.Explanation = joinSentences(fd.Explanation,
+			fmt.Sprintf("This client (%s) was seen in smbd's log offering %s", orUnknown(c.Observed.ClientIP), strings.Join(c.Observed.Dialects, ", ")))
+	}
+	fd.Evidence = append(fd.Evidence, protocolEvidence(f, c, v, view)...)
+	if fd.Cause != causeUnknownSession {
+		fd.Fix = protocolFix(f, fd.Cause, all, pv.cfg, view)
+	}
 }
 
 // protocolBlocker reports whether a verdict fails for a reason this
@@ -95,93 +174,11 @@ func liveVerdict(f *Facts, p configs.ClientProfile, live ServerPolicy) (Verdict,
 	return JudgeClient(p, live), true
 }
 
-func protocolFinding(f *Facts, c clientRef, all []configs.ClientProfile, cfg, live ServerPolicy, cv, lv *Verdict) (Finding, bool) {
-	p := c.Profile
-	cfgFails, liveFails := protocolBlocker(cv), protocolBlocker(lv)
-	var (
-		v    *Verdict
-		view string
-	)
-	switch {
-	case cfgFails:
-		v, view = cv, "config"
-	case liveFails:
-		v, view = lv, "live"
-	default:
-		// Works, but mandatory signing is a risk for pysmb before 1.2.3.
-		if cv != nil && cv.SigningRisk {
-			return signingRiskFinding(f, p, cfg), true
-		}
-		return Finding{}, false
-	}
-	sev := Critical
-	if view == "config" && lv != nil && lv.OK {
-		// smb.conf would lock the client out, but the running smbd still
-		// serves it: the file is not what smbd reads (or it changed after
-		// the probe). Latent until smbd loads it.
-		sev = Warning
-	}
-	pol := cfg
-	if view == "live" {
-		pol = live
-	}
-	cause := protocolCause(f, p, v, pol, view)
-	fd := newFinding(PatternProtocolMismatch, cause, sev, protocolSummary(p, v, pol, view))
-	fd.Client = p.Name
-	fd.Explanation = v.Why
-	if v.Blocker == BlockSigning {
-		fd.ScoringMessage = ipcMessage
-	}
-	switch {
-	case view == "config" && lv != nil && lv.OK:
-		fd.Explanation = joinSentences(fd.Explanation,
-			fmt.Sprintf("The running smbd still accepts %s now (%s): it does not read this smb.conf, or the file changed after the probe; the next smbd that loads it will refuse the client", p.Name, lv.Negotiation.Why))
-	case view == "config" && lv == nil:
-		fd.Explanation = joinSentences(fd.Explanation, "Judged from smb.conf: the live probes could not reach smbd")
-	case view == "live":
-		fd.Explanation = joinSentences(fd.Explanation,
-			"smb.conf allows the client, but the running smbd refuses it: smbd does not run with this smb.conf (see stale-config)")
-	}
-	if c.Observed != nil {
-		fd.Explanation = joinSentences(fd.Explanation,
-			fmt.Sprintf("This client (%s) was seen in smbd's log offering %s", orUnknown(c.Observed.ClientIP), strings.Join(c.Observed.Dialects, ", ")))
-	}
-	fd.Evidence = protocolEvidence(f, c, v, view)
-	fd.Fix = protocolFix(f, cause, all, cfg, view)
-	return fd, true
-}
-
 func orUnknown(s string) string {
 	if s == "" {
 		return "address unknown"
 	}
 	return s
-}
-
-// protocolCause names the catalog cause for a failing verdict.
-func protocolCause(f *Facts, p configs.ClientProfile, v *Verdict, pol ServerPolicy, view string) string {
-	switch v.Blocker {
-	case BlockEncryption:
-		return causeEncryptionReq
-	case BlockNTLMBlocked:
-		return causeNTLMDisabled
-	case BlockSigning:
-		return causeSigningUnsigned
-	}
-	if pol.Max == "" || rank(pol.Min) > rank(pol.Max) {
-		if view == "live" {
-			// The live server accepted nothing the probes offered.
-			return causeMinAboveClientMax
-		}
-		return causeMinAboveMax
-	}
-	if need, ok := NeededMin([]configs.ClientProfile{p}, pol.Max); ok && rank(need) < rank(pol.Min) {
-		if rank(p.MaxDialect) <= rank("NT1") {
-			return causeSMB1OnlyClient
-		}
-		return causeMinAboveClientMax
-	}
-	return causeMaxBelowClientMin
 }
 
 func protocolSummary(p configs.ClientProfile, v *Verdict, pol ServerPolicy, view string) string {
@@ -385,13 +382,13 @@ func masterPIDText(f *Facts) string {
 // signingRiskFinding: signing is mandatory and the client signs only when
 // required. pysmb 1.2.3 and later cope; older pysmb fails its signed
 // requests against Samba ("Unable to connect to IPC$").
-func signingRiskFinding(f *Facts, p configs.ClientProfile, cfg ServerPolicy) Finding {
-	fd := newFinding(PatternProtocolMismatch, causeSigningUnsigned, Warning,
-		fmt.Sprintf("server signing is mandatory: %s signs when required, which pysmb 1.2.3 and later do correctly; older pysmb fails", p.Name))
+func signingRiskFinding(f *Facts, p configs.ClientProfile, cfg ServerPolicy, fd Finding) Finding {
+	fd.Severity = Warning
+	fd.Summary = fmt.Sprintf("server signing is mandatory: %s signs when required, which pysmb 1.2.3 and later do correctly; older pysmb fails", p.Name)
 	fd.Client = p.Name
 	fd.ScoringMessage = ipcMessage
 	fd.Explanation = "pysmb's CHANGELOG 1.2.3: \"Fix bug in SMB message signing which leads to operation failures with Samba services\". An engine on an older pysmb sees the IPC$ tree connect fail."
-	fd.Evidence = []Evidence{globalValue(f, "server signing").Evidence()}
+	fd.Evidence = append(fd.Evidence, globalValue(f, "server signing").Evidence())
 	val := "default"
 	if isDC(f) {
 		fd.Explanation = joinSentences(fd.Explanation, "On an AD DC signing is mandatory by default; keep it and upgrade the client")

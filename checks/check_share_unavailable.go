@@ -12,7 +12,13 @@ import (
 // in the listing the engine searches ("Failed to retrieve P on S: Unable to
 // connect to shared device", pysmb base.py _retrieveFile_SMB2). Shares are
 // configured one by one, so this is usually one section of smb.conf.
-func init() { Register(NewCheck(PatternShareUnavailable, checkShareUnavailable)) }
+func init() {
+	b := func(f *Facts, t Trigger, fd *Finding) { buildShareFinding(f, t, fd) }
+	RegisterPattern(Pattern{ID: PatternShareUnavailable, Fires: shareUnavailableFires, Causes: map[string]CauseBuilder{
+		causeShareMissing: b, causeShareFlag: b, causeSharePath: b, causeShareUserDenied: b,
+		causeShareHostDenied: b, causeShareEncrypt: b, causeShareHidden: b, causeShareACL: b,
+	}})
+}
 
 // Causes (11-share-unavailable.yaml).
 const (
@@ -26,17 +32,11 @@ const (
 	causeShareACL        = "share-acl-denied"
 )
 
-var shareCauses = map[string]string{
-	"missing":          causeShareMissing,
-	"unavailable":      causeShareFlag,
-	"path-missing":     causeSharePath,
-	"user-denied":      causeShareUserDenied,
-	"host-denied":      causeShareHostDenied,
-	"encrypt-required": causeShareEncrypt,
-	"hidden":           causeShareHidden,
-}
-
-func checkShareUnavailable(f *Facts) []Finding {
+// shareUnavailableFires: smb.conf refuses the scored share to a judged
+// client (one trigger; one per client when only encryption separates
+// them), or the probe's tree connect failed although smb.conf allows it.
+// A user that IPC$ already refuses is ipc-unavailable's finding.
+func shareUnavailableFires(f *Facts) []Trigger {
 	if f.Share == "" {
 		return nil
 	}
@@ -46,7 +46,7 @@ func checkShareUnavailable(f *Facts) []Finding {
 		probeFailed = true
 		probeEv = append(probeEv, probeEvidence("tree connect to %s as %s: %s", f.Share, orUnknown(f.User), stepText(r.Share.Step)))
 	}
-	var out []Finding
+	var out []Trigger
 	for _, c := range judgedClients(f) {
 		j, ok := shareState(f, c.Profile)
 		if !ok || j.State == "ok" {
@@ -54,81 +54,82 @@ func checkShareUnavailable(f *Facts) []Finding {
 		}
 		if j.State == "user-denied" {
 			if d, _, ok := ipcUserDenied(f); ok && d {
-				continue // IPC$ refuses the user first (ipc-unavailable)
+				return nil
 			}
 		}
-		fd := shareFinding(f, c.Profile, j)
-		fd.Evidence = append(fd.Evidence, probeEv...)
-		out = append(out, fd)
+		t := Trigger{Evidence: probeEv}
+		if j.State == "encrypt-required" {
+			p := c.Profile
+			t.Client = &p
+		}
+		out = append(out, t)
 		if j.State != "encrypt-required" {
 			break // the same for every client
 		}
 	}
 	if len(out) == 0 && probeFailed {
-		fd := newFinding(PatternShareUnavailable, "", Critical, "")
-		fd.Evidence = probeEv
-		switch f.Probe.Share.Class {
-		case probe.ClassShareMissing:
-			fd.Cause = causeShareMissing
-			fd.Summary = fmt.Sprintf("smbd does not know share %s, although smb.conf defines it: smbd does not run with this smb.conf", f.Share)
-			fd.Fix = &Fix{Kind: FixManual, Summary: "make smbd run with the smb.conf checked here (see stale-config)"}
-		default:
-			fd.Cause = causeShareACL
-			fd.Summary = fmt.Sprintf("smb.conf allows %s on share %s, but the tree connect is refused: the share ACL or the directory's permissions", orUnknown(f.User), f.Share)
-			fd.Fix = &Fix{Kind: FixManual, Summary: "grant the user access in the share ACL (sharesec) and read/execute on the directory",
-				Steps: []string{fmt.Sprintf("sharesec -s %s %s --view", smbConfForCommands(f), f.Share)}}
-		}
-		out = append(out, fd)
+		out = append(out, Trigger{Evidence: probeEv})
 	}
 	return out
 }
 
-func shareFinding(f *Facts, p configs.ClientProfile, j shareJudgement) Finding {
-	sev := Critical
-	if j.State == "hidden" {
-		// The tree connect works; only an engine that looks its share up in
-		// the listing fails.
-		sev = Warning
+// buildShareFinding fills a share-unavailable finding from the judgement
+// of smb.conf for the trigger's client.
+func buildShareFinding(f *Facts, t Trigger, fd *Finding) {
+	p, _ := configs.Preset(configs.DefaultClient)
+	if t.Client != nil {
+		p = *t.Client
+	} else if cs := judgedClients(f); len(cs) > 0 {
+		p = cs[0].Profile
 	}
-	fd := newFinding(PatternShareUnavailable, shareCauses[j.State], sev, j.Why)
-	if j.State == "encrypt-required" {
-		fd.Client = p.Name
+	j, _ := shareState(f, p)
+	if j.Why != "" {
+		fd.Summary = j.Why
 	}
 	if j.Value.OK {
-		fd.Evidence = append(fd.Evidence, j.Value.Evidence())
+		fd.Evidence = append([]Evidence{j.Value.Evidence()}, fd.Evidence...)
 	}
-	switch j.State {
-	case "missing":
+	switch fd.Cause {
+	case causeShareMissing:
+		if j.State != "missing" {
+			fd.Summary = fmt.Sprintf("smbd does not know share %s, although smb.conf defines it: smbd does not run with this smb.conf", f.Share)
+			fd.Fix = &Fix{Kind: FixManual, Summary: "make smbd run with the smb.conf checked here (see stale-config)"}
+			return
+		}
 		fd.Explanation = "smbd answers the tree connect with BAD_NETWORK_NAME."
 		if near := similarSections(f, f.Share); len(near) > 0 {
 			fd.Explanation = joinSentences(fd.Explanation, "Sections with a similar name: "+strings.Join(near, ", "))
 		}
 		fd.Fix = &Fix{Kind: FixManual, Summary: fmt.Sprintf("add the [%s] section back (or correct the share name the engine uses)", f.Share)}
-	case "unavailable":
+	case causeShareFlag:
 		if j.Value.Origin.Note != "" {
 			fd.Fix = &Fix{Kind: FixManual, Summary: fmt.Sprintf("give [%s] a path", f.Share)}
 		} else {
 			fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("remove available = no from [%s]", f.Share),
 				Changes: []Change{removeChange(j.Value)}}
 		}
-	case "path-missing":
+	case causeSharePath:
 		fd.Fix = &Fix{Kind: FixManual, Summary: "recreate the share's directory with the right owner and mode, or point path at the data",
 			Steps: []string{"mkdir -p " + j.Value.Printed}}
-	case "user-denied":
+	case causeShareUserDenied:
 		fd.Fix = userListFix(f, j.Value)
-	case "host-denied":
+	case causeShareHostDenied:
 		fd.Fix = hostsAllowFix(f, f.Share, j.Value)
-	case "encrypt-required":
+	case causeShareEncrypt:
 		c := configChange(j.Value, "desired")
 		c.Section = f.Share
 		fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("set server smb encrypt = desired in [%s]", f.Share),
 			Changes: []Change{c},
 			Why:     "desired still encrypts every client that can; only clients without SMB3 (pysmb) get unencrypted access to this share",
 			Risk:    "if the share's data must never travel unencrypted, change the engine's client instead"}
-	case "hidden":
+	case causeShareHidden:
 		fd.Explanation = "The tree connect works, but NetShareEnum leaves the share out: an engine that looks its share up in the listing does not find it."
 		fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("remove %s from [%s]", j.Value.Param, f.Share),
 			Changes: []Change{removeChange(j.Value)}}
+	case causeShareACL:
+		fd.Summary = fmt.Sprintf("smb.conf allows %s on share %s, but the tree connect is refused: the share ACL or the directory's permissions", orUnknown(f.User), f.Share)
+		fd.Fix = &Fix{Kind: FixManual, Summary: "grant the user access in the share ACL (sharesec) and read/execute on the directory",
+			Steps: []string{fmt.Sprintf("sharesec -s %s %s --view", smbConfForCommands(f), f.Share)}}
 	}
 	if fd.Fix != nil {
 		for i := range fd.Fix.Changes {
@@ -137,11 +138,8 @@ func shareFinding(f *Facts, p configs.ClientProfile, j shareJudgement) Finding {
 			}
 		}
 	}
-	return fd
 }
 
-// similarSections lists sections whose names differ from name only in case,
-// blanks or one character, to catch a renamed or misspelt share.
 func similarSections(f *Facts, name string) []string {
 	if f.Config == nil {
 		return nil

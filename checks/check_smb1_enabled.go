@@ -12,7 +12,11 @@ import (
 // encryption, and is the protocol family of MS17-010 (EternalBlue); Samba
 // disabled it by default in 4.11 (WHATSNEW.txt "SMB1 is disabled by
 // default"). pysmb does not need it: it negotiates SMB2_02.
-func init() { Register(NewCheck(PatternSMB1Enabled, checkSMB1Enabled)) }
+func init() {
+	b := func(f *Facts, _ Trigger, fd *Finding) { buildSMB1Finding(f, fd) }
+	RegisterPattern(Pattern{ID: PatternSMB1Enabled, Fires: smb1EnabledFires,
+		Causes: map[string]CauseBuilder{causeSMB1NotNeeded: b, causeSMB1Needed: b}})
+}
 
 // Causes (13-smb1-enabled.yaml).
 const (
@@ -20,16 +24,26 @@ const (
 	causeSMB1Needed    = "smb1-needed"
 )
 
-func checkSMB1Enabled(f *Facts) []Finding {
+func smb1On(f *Facts) (cfgOn, liveOn bool) {
 	cfg, cfgOK := ConfigPolicy(f)
-	cfgOn := cfgOK && f.ConfigErr == nil && ConfigAccepts(cfg, "NT1")
-	liveOn := false
+	cfgOn = cfgOK && f.ConfigErr == nil && ConfigAccepts(cfg, "NT1")
 	if b := LiveAccepted(f.Probe)["NT1"]; b != nil {
 		liveOn = *b
 	}
-	if !cfgOn && !liveOn {
-		return nil
+	return cfgOn, liveOn
+}
+
+// smb1EnabledFires: smb.conf allows NT1 or the running smbd accepted it.
+func smb1EnabledFires(f *Facts) []Trigger {
+	if cfgOn, liveOn := smb1On(f); cfgOn || liveOn {
+		return []Trigger{{}}
 	}
+	return nil
+}
+
+func buildSMB1Finding(f *Facts, fd *Finding) {
+	cfg, _ := ConfigPolicy(f)
+	cfgOn, liveOn := smb1On(f)
 	var needers []string
 	var all []configs.ClientProfile
 	for _, c := range judgedClients(f) {
@@ -45,11 +59,9 @@ func checkSMB1Enabled(f *Facts) []Finding {
 	case liveOn:
 		where = "smbd accepted an NT1 negotiate (smb.conf does not allow it: see stale-config)"
 	}
-	var fd Finding
 	minV := globalValue(f, "server min protocol")
-	if len(needers) > 0 {
-		fd = newFinding(PatternSMB1Enabled, causeSMB1Needed, Warning,
-			fmt.Sprintf("SMB1 (NT1) is enabled (%s) because %s speaks only SMB1", where, strings.Join(needers, ", ")))
+	if fd.Cause == causeSMB1Needed {
+		fd.Summary = fmt.Sprintf("SMB1 (NT1) is enabled (%s) because %s speaks only SMB1", where, strings.Join(needers, ", "))
 		fd.Explanation = "SMB1 stays a risk while the client exists: it exposes the whole server. Allow the SMB ports only from that client and the systems that need the server, and plan its upgrade."
 		fd.Fix = &Fix{Kind: FixManual, Summary: "plan the SMB1 client's upgrade; until then limit the SMB ports to the hosts that need them (hosts allow and a firewall rule)",
 			Risk: "keep NT1 only as long as the client exists; do not add ntlm auth = ntlmv1-permitted or lanman auth unless that client needs them"}
@@ -58,8 +70,7 @@ func checkSMB1Enabled(f *Facts) []Finding {
 		if !ok || rank(need) < rank("SMB2_02") {
 			need = "SMB2_02"
 		}
-		fd = newFinding(PatternSMB1Enabled, causeSMB1NotNeeded, Warning,
-			fmt.Sprintf("SMB1 (NT1) is enabled (%s) and no configured client needs it", where))
+		fd.Summary = fmt.Sprintf("SMB1 (NT1) is enabled (%s) and no configured client needs it", where)
 		fd.Explanation = "pysmb and every current client negotiate SMB2_02 or later; SMB1 only adds attack surface (no pre-authentication integrity, downgrade, EternalBlue's protocol family)."
 		fd.Fix = &Fix{Kind: FixConfig, Summary: "set server min protocol = " + need,
 			Changes: []Change{configChange(minV, need)},
@@ -70,5 +81,4 @@ func checkSMB1Enabled(f *Facts) []Finding {
 	if liveOn {
 		fd.Evidence = append(fd.Evidence, probeEvidence("SMB1 NEGOTIATE offering only \"NT LM 0.12\": accepted"))
 	}
-	return []Finding{fd}
 }

@@ -13,7 +13,55 @@ import (
 // only at start, the parent checks [global] "hosts allow/deny" with the
 // copy it loaded at start or last reload, and smbd only reads the file it
 // was started with (research scenarios.md §4).
-func init() { Register(NewCheck(PatternStaleConfig, checkStaleConfig)) }
+func init() {
+	RegisterPattern(Pattern{ID: PatternStaleConfig, Fires: staleConfigFires, Causes: map[string]CauseBuilder{
+		causeOtherConfig: func(f *Facts, _ Trigger, fd *Finding) {
+			fd.Summary = fmt.Sprintf("smbd (pid %d) runs with %s, not with %s: edits to the checked file do not reach it", f.Smbd.Master.PID, f.Smbd.ConfigPath, f.SmbConfPath)
+			fd.Evidence = append(fd.Evidence, Evidence{Kind: "process", Text: fmt.Sprintf("smbd pid %d command line: %s", f.Smbd.Master.PID, strings.Join(f.Smbd.Master.Args, " "))})
+			if live, cfg := liveDiffersFromConfig(f); live != "" {
+				fd.Severity = Critical
+				fd.Explanation = fmt.Sprintf("The live dialects (%s) differ from those the checked file allows (%s).", live, cfg)
+			}
+			fd.Fix = &Fix{Kind: FixManual, Summary: "edit the file smbd really uses, or make smbd start with the checked one (its -s option or the service unit)",
+				Steps: []string{"ps -o pid,lstart,args -p " + masterPIDText(f)}}
+		},
+		causeListenNotApplied2: func(f *Facts, _ Trigger, fd *Finding) {
+			changed := configChangedSinceStart(f)
+			mm, _ := socketMismatch(f)
+			if bound, _ := boundToTarget(f); !bound {
+				fd.Severity = Critical
+				fd.ScoringMessage = "SMB operation failed: [Errno 111] Connection refused"
+			}
+			fd.Summary = fmt.Sprintf("smbd's sockets are older than smb.conf: %s", mm)
+			fd.Explanation = fmt.Sprintf("smbd started %s; smb ports, interfaces and bind interfaces only are applied only at start, not by reload-config or SIGHUP.", startedText(f))
+			if len(changed) > 0 {
+				fd.Explanation = joinSentences(fd.Explanation, fmt.Sprintf("smb.conf changed since (%s)", changed[len(changed)-1].ModTime.Format("2006-01-02 15:04:05")))
+			}
+			fd.Evidence = append(fd.Evidence, globalValue(f, "smb ports").Evidence(), globalValue(f, "interfaces").Evidence(), globalValue(f, "bind interfaces only").Evidence())
+			fd.Evidence = append(fd.Evidence, changedEvidence(f, changed)...)
+			fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
+			fd.Fix = &Fix{Kind: FixRestart, Summary: "restart smbd so that it binds what smb.conf says",
+				Why: "reload-config does not rebind sockets; open sessions are dropped by the restart, clients reconnect"}
+		},
+		causeGlobalHostsNotReload: func(f *Facts, _ Trigger, fd *Finding) {
+			h, _ := hostsExclude(f)
+			fd.Summary = fmt.Sprintf("[global] hosts allow/deny changed after smbd started (%s); the parent still applies the old lists", startedText(f))
+			fd.Explanation = "The parent decides at accept time with its old lists and each new child applies the new ones at tree connect: the engine gets in, then IPC$ is refused (ipc-unavailable)."
+			fd.ScoringMessage = ipcMessage
+			fd.Evidence = append(fd.Evidence, h.Value.Evidence())
+			fd.Evidence = append(fd.Evidence, changedEvidence(f, configChangedSinceStart(f))...)
+			fd.Fix = &Fix{Kind: FixReload, Summary: "reload smbd's configuration (smbcontrol smbd reload-config) so that parent and children use the same lists",
+				Steps: []string{fmt.Sprintf("smbcontrol -s %s smbd reload-config", smbConfForCommands(f))}}
+		},
+		causePendingPerConn: func(f *Facts, _ Trigger, fd *Finding) {
+			live, cfg := liveDiffersFromConfig(f)
+			fd.Summary = fmt.Sprintf("smb.conf changed after smbd started and the probes still saw the old dialects (%s; the file allows %s)", live, cfg)
+			fd.Explanation = "Protocol settings are re-read by every new connection, so the next connection picks the change up without a reload or restart; run diagnose again to confirm."
+			fd.Evidence = append(fd.Evidence, changedEvidence(f, configChangedSinceStart(f))...)
+			fd.Fix = &Fix{Kind: FixManual, Summary: "run diagnose again; no restart is needed for per-connection settings"}
+		},
+	}})
+}
 
 // Causes (12-stale-config.yaml).
 const (
@@ -23,67 +71,20 @@ const (
 	causePendingPerConn       = "per-connection-change-pending"
 )
 
-func checkStaleConfig(f *Facts) []Finding {
+func startedText(f *Facts) string { return f.Smbd.Master.Started.Format("2006-01-02 15:04:05") }
+
+// staleConfigFires: a running smbd that does not read the checked file,
+// whose sockets do not match it, or that started before it changed.
+func staleConfigFires(f *Facts) []Trigger {
 	if !f.Smbd.Running || f.Smbd.Master == nil {
 		return nil
 	}
-	var out []Finding
-	started := f.Smbd.Master.Started.Format("2006-01-02 15:04:05")
-	if uses, known := usesThisConfig(f); known && !uses {
-		fd := newFinding(PatternStaleConfig, causeOtherConfig, Warning,
-			fmt.Sprintf("smbd (pid %d) runs with %s, not with %s: edits to the checked file do not reach it", f.Smbd.Master.PID, f.Smbd.ConfigPath, f.SmbConfPath))
-		fd.Evidence = []Evidence{{Kind: "process", Text: fmt.Sprintf("smbd pid %d command line: %s", f.Smbd.Master.PID, strings.Join(f.Smbd.Master.Args, " "))}}
-		if live, cfg := liveDiffersFromConfig(f); live != "" {
-			fd.Severity = Critical
-			fd.Explanation = fmt.Sprintf("The live dialects (%s) differ from those the checked file allows (%s).", live, cfg)
-		}
-		fd.Fix = &Fix{Kind: FixManual, Summary: "edit the file smbd really uses, or make smbd start with the checked one (its -s option or the service unit)",
-			Steps: []string{"ps -o pid,lstart,args -p " + masterPIDText(f)}}
-		return append(out, fd)
+	uses, known := usesThisConfig(f)
+	mm, _ := socketMismatch(f)
+	if (known && !uses) || mm != "" || len(configChangedSinceStart(f)) > 0 {
+		return []Trigger{{}}
 	}
-	changed := configChangedSinceStart(f)
-	if mm, ok := socketMismatch(f); ok && mm != "" {
-		sev := Warning
-		if bound, _ := boundToTarget(f); !bound {
-			sev = Critical
-		}
-		fd := newFinding(PatternStaleConfig, causeListenNotApplied2, sev,
-			fmt.Sprintf("smbd's sockets are older than smb.conf: %s", mm))
-		fd.Explanation = fmt.Sprintf("smbd started %s; smb ports, interfaces and bind interfaces only are applied only at start, not by reload-config or SIGHUP.", started)
-		if len(changed) > 0 {
-			fd.Explanation = joinSentences(fd.Explanation, fmt.Sprintf("smb.conf changed since (%s)", changed[len(changed)-1].ModTime.Format("2006-01-02 15:04:05")))
-		}
-		if sev == Critical {
-			fd.ScoringMessage = "SMB operation failed: [Errno 111] Connection refused"
-		}
-		fd.Evidence = append(fd.Evidence, globalValue(f, "smb ports").Evidence(), globalValue(f, "interfaces").Evidence(), globalValue(f, "bind interfaces only").Evidence())
-		fd.Evidence = append(fd.Evidence, changedEvidence(f, changed)...)
-		fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
-		fd.Fix = &Fix{Kind: FixRestart, Summary: "restart smbd so that it binds what smb.conf says",
-			Why: "reload-config does not rebind sockets; open sessions are dropped by the restart, clients reconnect"}
-		out = append(out, fd)
-	}
-	if len(changed) > 0 {
-		if h, ok := hostsExclude(f); ok && h.Where == "global" {
-			fd := newFinding(PatternStaleConfig, causeGlobalHostsNotReload, Warning,
-				fmt.Sprintf("[global] hosts allow/deny changed after smbd started (%s); the parent still applies the old lists", started))
-			fd.Explanation = "The parent decides at accept time with its old lists and each new child applies the new ones at tree connect: the engine gets in, then IPC$ is refused (ipc-unavailable)."
-			fd.ScoringMessage = ipcMessage
-			fd.Evidence = append([]Evidence{h.Value.Evidence()}, changedEvidence(f, changed)...)
-			fd.Fix = &Fix{Kind: FixReload, Summary: "reload smbd's configuration (smbcontrol smbd reload-config) so that parent and children use the same lists",
-				Steps: []string{fmt.Sprintf("smbcontrol -s %s smbd reload-config", smbConfForCommands(f))}}
-			out = append(out, fd)
-		}
-		if live, cfg := liveDiffersFromConfig(f); live != "" {
-			fd := newFinding(PatternStaleConfig, causePendingPerConn, Warning,
-				fmt.Sprintf("smb.conf changed after smbd started and the probes still saw the old dialects (%s; the file allows %s)", live, cfg))
-			fd.Explanation = "Protocol settings are re-read by every new connection, so the next connection picks the change up without a reload or restart; run diagnose again to confirm."
-			fd.Evidence = changedEvidence(f, changed)
-			fd.Fix = &Fix{Kind: FixManual, Summary: "run diagnose again; no restart is needed for per-connection settings"}
-			out = append(out, fd)
-		}
-	}
-	return out
+	return nil
 }
 
 // liveDiffersFromConfig compares the dialects smb.conf allows with those the

@@ -35,6 +35,9 @@ var answerFuncs = map[string]answerFunc{
 	"config.dialect_gap":                   ansDialectGap,
 	"config.encryption_blocks_client":      ansEncryptionBlocks,
 	"config.signing_blocks_client":         ansSigningBlocks,
+	"config.signing_risk_client":           ansSigningRisk,
+	"probe.dialect_gap":                    ansLiveDialectGap,
+	"probe.live_matches_config":            ansLiveMatchesConfig,
 	"config.ntlm_auth":                     ansNTLMAuth,
 	"config.smb1_enabled":                  ansSMB1Enabled,
 	"config.port_listed":                   ansPortListed,
@@ -71,6 +74,15 @@ var answerFuncs = map[string]answerFunc{
 	"log.auth_status":                      ansLogAuthStatus,
 	"log.dcerpcd_error":                    ansLogDcerpcdError,
 	"account.status":                       ansAccountStatus,
+}
+
+// registerAnswer adds the answer function of a fact only one pattern asks
+// about, from that pattern's file.
+func registerAnswer(key string, fn answerFunc) {
+	if _, dup := answerFuncs[key]; dup {
+		panic("checks: answer for " + key + " registered twice")
+	}
+	answerFuncs[key] = fn
 }
 
 // AnswerKeys lists the fact keys this package can answer, sorted.
@@ -133,16 +145,53 @@ func dialectGap(f *Facts, p configs.ClientProfile) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	return policyGap(s, p), true
+}
+
+// policyGap compares a server's dialect range with the client's.
+func policyGap(s ServerPolicy, p configs.ClientProfile) string {
 	if s.Max == "" || rank(s.Min) > rank(s.Max) {
-		return "min-above-max", true
+		return "min-above-max"
 	}
 	if NegotiateModel(p, s.Min, s.Max).OK() {
-		return "none", true
+		return "none"
 	}
 	if need, ok := NeededMin([]configs.ClientProfile{p}, s.Max); ok && rank(need) < rank(s.Min) {
-		return "min-above-client-max", true
+		return "min-above-client-max"
 	}
-	return "max-below-client-min", true
+	return "max-below-client-min"
+}
+
+// ansLiveDialectGap is probe.dialect_gap: policyGap over the dialects the
+// running smbd accepted.
+func ansLiveDialectGap(c *answerCtx) (string, bool) {
+	live, ok := LivePolicy(c.f.Probe)
+	if !ok {
+		return "", false
+	}
+	return policyGap(live, c.client), true
+}
+
+// ansSigningRisk is config.signing_risk_client: signing is mandatory and
+// the client signs only when required (pysmb before 1.2.3 fails then).
+func ansSigningRisk(c *answerCtx) (string, bool) {
+	s, ok := ConfigPolicy(c.f)
+	if !ok {
+		return "", false
+	}
+	return yesNo(JudgeClient(c.client, s).SigningRisk), true
+}
+
+// ansLiveMatchesConfig is probe.live_matches_config.
+func ansLiveMatchesConfig(c *answerCtx) (string, bool) {
+	if LiveAccepted(c.f.Probe) == nil {
+		return "", false
+	}
+	if _, ok := ConfigPolicy(c.f); !ok || c.f.ConfigErr != nil {
+		return "", false
+	}
+	live, _ := liveDiffersFromConfig(c.f)
+	return yesNo(live == ""), true
 }
 
 func ansDialectGap(c *answerCtx) (string, bool) { return dialectGap(c.f, c.client) }
@@ -326,8 +375,16 @@ type hostsExclusion struct {
 // can tell.
 func hostsExclude(f *Facts) (hostsExclusion, bool) {
 	ip := f.RemoteClientIP
-	if ip == "" || f.Config == nil {
+	if f.Config == nil {
 		return hostsExclusion{}, false
+	}
+	if ip == "" {
+		// Without the engine's address only "no list anywhere" is known:
+		// then nothing can exclude it.
+		if anyHostsList(f) {
+			return hostsExclusion{}, false
+		}
+		return hostsExclusion{Where: "none"}, true
 	}
 	if ok, why := f.Config.AllowsHost("global", "", ip); !ok {
 		return hostsExclusion{Where: "global", Reason: why, Value: decidingList(f, "global")}, true
@@ -343,6 +400,22 @@ func hostsExclude(f *Facts) (hostsExclusion, bool) {
 		}
 	}
 	return hostsExclusion{Where: "none"}, true
+}
+
+// anyHostsList reports whether hosts allow or hosts deny is set in any
+// section smbd would apply to the engine ([global], [IPC$], the share).
+func anyHostsList(f *Facts) bool {
+	for _, sec := range []string{"global", "IPC$", f.Share} {
+		if sec == "" || (sec != "global" && !hasSection(f, sec)) {
+			continue
+		}
+		for _, p := range []string{"hosts allow", "hosts deny"} {
+			if v := lookup(f, sec, p); v.OK && strings.TrimSpace(v.Printed) != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // decidingList is the hosts allow line of a section when set, else its

@@ -80,6 +80,9 @@ type Facts struct {
 	// as stat'ed; nil when there is no share or it was not gathered, Err
 	// set when it does not exist or is not a directory.
 	SharePath *FileStat
+	// ScoredFile is the file the engine reads (--file) as found on disk
+	// under the share's path; nil when no file is configured.
+	ScoredFile *ScoredFileFacts
 }
 
 // AccountFacts describe the scoring user (pdbedit -Lv USER, getent passwd).

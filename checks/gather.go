@@ -173,6 +173,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		globs   []string
 		helpers []BinaryFacts
 		share   *FileStat
+		file    *ScoredFileFacts
 	}
 	localCtx, localCancel = context.WithTimeout(ctx, localBudget)
 	hr, ok := within(localCtx, func() hostResult {
@@ -194,6 +195,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		r.sources, r.srcErrs = snapshotLogs(r.globs, f.Now, cfg.Logs.Since)
 		r.helpers = gatherRPCHelpers(rpcHelperDir)
 		r.share = gatherSharePath(f.Config, cfg.Share)
+		r.file = gatherScoredFile(f.Config, cfg.Share, cfg.File.Path, cfg.Credentials.User)
 		return r
 	})
 	localCancel()
@@ -203,7 +205,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		hr.smbd = SmbdFacts{Err: msg}
 	}
 	f.Sockets, f.Smbd = hr.sockets, hr.smbd
-	f.RPCHelpers, f.SharePath = hr.helpers, hr.share
+	f.RPCHelpers, f.SharePath, f.ScoredFile = hr.helpers, hr.share, hr.file
 	if f.Sockets.Err != "" {
 		f.addErr("sockets", errors.New(f.Sockets.Err))
 	}

@@ -56,14 +56,17 @@ func (p Pattern) Evaluate(f *Facts) []Finding {
 	}
 	var out []Finding
 	for _, t := range p.Fires(f) {
-		out = append(out, p.explain(cp, f, t))
+		if fd, ok := p.explain(cp, f, t); ok {
+			out = append(out, fd)
+		}
 	}
 	return out
 }
 
 // explain is one walk: the leaf it reaches is the finding's cause, and the
-// finding's decision is that walk.
-func (p Pattern) explain(cp *catalog.Pattern, f *Facts, t Trigger) Finding {
+// finding's decision is that walk. A walk that ends at a healthy leaf
+// makes no finding.
+func (p Pattern) explain(cp *catalog.Pattern, f *Facts, t Trigger) (Finding, bool) {
 	client := t.Client
 	if client == nil {
 		if cs := judgedClients(f); len(cs) > 0 {
@@ -78,6 +81,8 @@ func (p Pattern) explain(cp *catalog.Pattern, f *Facts, t Trigger) Finding {
 		fd.Client = t.Client.Name
 	}
 	switch {
+	case path.Leaf != nil && path.Leaf.Healthy:
+		return Finding{}, false
 	case path.Leaf != nil && path.Leaf.Cause != "":
 		c, _ := cp.Cause(path.Leaf.Cause)
 		fd.Cause = path.Leaf.Cause
@@ -105,7 +110,7 @@ func (p Pattern) explain(cp *catalog.Pattern, f *Facts, t Trigger) Finding {
 		fd.Evidence = append(fd.Evidence, Evidence{Kind: "decision", Text: fmt.Sprintf("unanswered: %s (%s)", q, path.Reason)})
 		fd.Fix = unexplainedFix(cp)
 	}
-	return fd
+	return fd, true
 }
 
 func severityOf(cp *catalog.Pattern, c *catalog.Cause) Status {

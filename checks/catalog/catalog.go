@@ -7,7 +7,7 @@
 //
 // The data is embedded YAML (data/), parsed and validated once. The package
 // imports nothing of ours: the checks package answers the decision trees
-// (Pattern.Walk) and the fixes package reads Cause.Fix.
+// (Pattern.Walk) and shows Cause.Fix to a person.
 package catalog
 
 import (
@@ -38,14 +38,6 @@ const (
 	ApplyRestart = "restart" // systemctl restart smbd
 	ApplyStart   = "start"   // systemctl start smbd
 	ApplyManual  = "manual"  // a person must act (password, firewall, network)
-)
-
-// Edit operations on one smb.conf parameter.
-const (
-	OpSet    = "set"    // parameter = value
-	OpUnset  = "unset"  // remove the line, back to the default
-	OpAdd    = "add"    // add one element to a list parameter
-	OpRemove = "remove" // remove one element from a list parameter
 )
 
 // Pattern is one failure pattern (stable id, DESIGN.md).
@@ -125,23 +117,12 @@ type LogLine struct {
 // Fix is what the fixes package can plan for a cause.
 type Fix struct {
 	Summary string `yaml:"summary" json:"summary"`
-	// Edits to smb.conf; empty when the fix is not a config change.
-	Edits []Edit `yaml:"edits" json:"edits,omitempty"`
 	// Apply is how the change takes effect: ApplyNone, ApplyReload, ...
 	Apply string `yaml:"apply" json:"apply"`
 	// Steps are commands for a person, in order.
 	Steps []Step `yaml:"steps" json:"steps,omitempty"`
 	// Caution says what the fix may break or must not be widened to.
 	Caution string `yaml:"caution" json:"caution,omitempty"`
-}
-
-// Edit is one smb.conf change. Section and Value may use the Vars
-// placeholders ({{.ClientIP}}, {{.Share}}); see Edit.Render.
-type Edit struct {
-	Section   string `yaml:"section" json:"section"`
-	Parameter string `yaml:"parameter" json:"parameter"`
-	Op        string `yaml:"op" json:"op"`
-	Value     string `yaml:"value" json:"value,omitempty"`
 }
 
 // Step is one command for a person at a root shell on the Samba host.
@@ -177,6 +158,9 @@ type Branch struct {
 	Cause   string   `yaml:"cause" json:"cause,omitempty"`
 	See     string   `yaml:"see" json:"see,omitempty"`
 	Action  string   `yaml:"action" json:"action,omitempty"`
+	// Healthy ends the walk with "nothing is wrong here": the pattern
+	// fired on a suspicion the tree rules out, and no finding is made.
+	Healthy bool `yaml:"healthy" json:"healthy,omitempty"`
 }
 
 // IsLeaf reports whether the branch ends the walk.

@@ -16,6 +16,7 @@ var designIDs = []string{
 	"protocol-mismatch", "connection-refused", "host-unreachable", "connect-failed", "timeout",
 	"rpc-endpoint-missing", "ipc-unavailable", "rpc-bind-failed", "connection-reset",
 	"login-failed", "share-unavailable", "stale-config", "smb1-enabled", "config-invalid",
+	"file-check-failed", "logging-insufficient",
 }
 
 func mustLoad(t *testing.T) *Catalog {
@@ -32,7 +33,7 @@ func TestLoadEmbeddedCatalog(t *testing.T) {
 	for _, p := range c.All() {
 		ids = append(ids, p.ID)
 	}
-	require.Equal(t, designIDs, ids, "All() must return the DESIGN.md ids in stable order")
+	require.Equal(t, designIDs, ids, "All() must return the stable ids in catalog order")
 	// The package-level helpers use the same catalog.
 	require.Len(t, All(), len(designIDs))
 	p, ok := Get("timeout")
@@ -201,7 +202,6 @@ func TestCauseLookup(t *testing.T) {
 	c, ok := p.Cause("server-min-above-client-max")
 	require.True(t, ok)
 	require.Equal(t, SeverityCritical, p.CauseSeverity(c))
-	require.Equal(t, []Edit{{Section: "global", Parameter: "server min protocol", Op: OpSet, Value: "SMB2_02"}}, c.Fix.Edits)
 	_, ok = p.Cause("nope")
 	require.False(t, ok)
 
@@ -212,7 +212,7 @@ func TestCauseLookup(t *testing.T) {
 }
 
 func TestSeverities(t *testing.T) {
-	want := map[string]Severity{"smb1-enabled": SeverityWarning, "stale-config": SeverityWarning}
+	want := map[string]Severity{"smb1-enabled": SeverityWarning, "stale-config": SeverityWarning, "logging-insufficient": SeverityWarning}
 	for _, p := range All() {
 		exp, ok := want[p.ID]
 		if !ok {
@@ -291,15 +291,6 @@ func TestEveryTemplateRenders(t *testing.T) {
 			n++
 		})
 		require.Greater(t, n, 50)
-		for _, p := range All() {
-			for _, c := range p.Causes {
-				for _, e := range c.Fix.Edits {
-					got, err := e.Render(v)
-					require.NoError(t, err, "%s/%s edit %s", p.ID, c.ID, e.Parameter)
-					require.NotContains(t, got.Value+got.Section, "{{")
-				}
-			}
-		}
 	}
 }
 
@@ -315,11 +306,6 @@ func TestRenderQuotesValues(t *testing.T) {
 	plain, err := s.Render(sampleVars())
 	require.NoError(t, err)
 	require.Equal(t, "testparm -s /etc/samba/smb.conf --section-name=ScoredShare && ss 'sport = :445'", plain)
-
-	// Edits are smb.conf text: no shell quoting.
-	e, err := Edit{Section: "{{.Share}}", Parameter: "valid users", Op: OpAdd, Value: "{{.User}}"}.Render(Vars{Share: "team share", User: "a b"})
-	require.NoError(t, err)
-	require.Equal(t, Edit{Section: "team share", Parameter: "valid users", Op: OpAdd, Value: "a b"}, e)
 }
 
 func TestShellQuote(t *testing.T) {

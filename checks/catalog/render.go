@@ -75,21 +75,6 @@ func (s Step) Uses() []string {
 	return usedVars(t)
 }
 
-// Render fills the edit's section and value (not shell-quoted: they are
-// smb.conf text).
-func (e Edit) Render(v Vars) (Edit, error) {
-	sec, err := render(e.Section, v, false)
-	if err != nil {
-		return Edit{}, fmt.Errorf("render edit %q section: %w", e.Parameter, err)
-	}
-	val, err := render(e.Value, v, false)
-	if err != nil {
-		return Edit{}, fmt.Errorf("render edit %q value: %w", e.Parameter, err)
-	}
-	e.Section, e.Value = sec, val
-	return e, nil
-}
-
 func render(text string, v Vars, shell bool) (string, error) {
 	t, err := parseTemplate(text)
 	if err != nil {

@@ -251,31 +251,6 @@ func validateFix(pattern string, cs *Cause) []error {
 	default:
 		add("apply %q is not none|reload|restart|start|manual", f.Apply)
 	}
-	if len(f.Edits) == 0 && len(f.Steps) == 0 && f.Apply != ApplyManual {
-		add("has neither edits nor steps")
-	}
-	for _, e := range f.Edits {
-		if !trimmed(e.Section) || !trimmed(e.Parameter) {
-			add("edit needs section and parameter")
-		}
-		switch e.Op {
-		case OpSet, OpAdd, OpRemove:
-			if !trimmed(e.Value) {
-				add("edit %s %q needs a value", e.Op, e.Parameter)
-			}
-		case OpUnset:
-			if e.Value != "" {
-				add("edit unset %q takes no value", e.Parameter)
-			}
-		default:
-			add("edit op %q is not set|unset|add|remove", e.Op)
-		}
-		for _, t := range []string{e.Section, e.Value} {
-			if _, err := parseTemplate(t); err != nil {
-				add("edit %q: %v", e.Parameter, err)
-			}
-		}
-	}
 	errs = append(errs, validateSteps(fmt.Sprintf("pattern %s: cause %s: fix steps", pattern, cs.ID), f.Steps, false)...)
 	return errs
 }
@@ -352,7 +327,7 @@ func validateDecision(p *Pattern, ids map[string]bool, facts map[string]map[stri
 				covered[a] = true
 			}
 			if b.Next != "" {
-				if b.Cause != "" || b.See != "" || b.Action != "" {
+				if b.Cause != "" || b.See != "" || b.Action != "" || b.Healthy {
 					add("node %s: a branch goes to next or ends, not both", n.ID)
 				}
 				if nodes[b.Next] == nil {
@@ -360,8 +335,16 @@ func validateDecision(p *Pattern, ids map[string]bool, facts map[string]map[stri
 				}
 				continue
 			}
-			if b.Cause == "" && b.See == "" && !trimmed(b.Action) {
-				add("node %s: leaf needs a cause, see or action", n.ID)
+			// A leaf decides: a cause of this pattern, another pattern, or
+			// that nothing is wrong. Advice alone decides nothing.
+			ends := 0
+			for _, set := range []bool{b.Cause != "", b.See != "", b.Healthy} {
+				if set {
+					ends++
+				}
+			}
+			if ends != 1 {
+				add("node %s: leaf needs exactly one of cause, see or healthy", n.ID)
 			}
 			if b.Cause != "" {
 				if !causeIDs[b.Cause] {

@@ -58,6 +58,7 @@ decision:
         - answers: ["no"]
           cause: down
         - answers: ["yes"]
+          healthy: true
           action: Nothing to do.
 references:
   - title: A page
@@ -146,13 +147,15 @@ func TestValidationCatchesBrokenData(t *testing.T) {
 		{"unknown fact in node", replace(a, "      fact: process.up", "      fact: process.down"), "unknown fact"},
 		{"answer outside the fact", replace(a, `answers: ["no"]`, `answers: ["maybe"]`), "not an answer"},
 		{"answer not covered", replace(a, `        - answers: ["yes"]
+          healthy: true
           action: Nothing to do.
 `, ""), `no branch for answer "yes"`},
+		{"leaf with advice only", replace(a, "          healthy: true\n", ""), "exactly one of cause, see or healthy"},
 		{"leaf cause missing", replace(a, "cause: down", "cause: gone"), "not a cause"},
-		{"next node missing", replace(a, "action: Nothing to do.", "next: nowhere"), "not a node"},
-		{"cycle", replace(a, "action: Nothing to do.", "next: up"), "cycle"},
+		{"next node missing", replace(a, "healthy: true\n          action: Nothing to do.", "next: nowhere"), "not a node"},
+		{"cycle", replace(a, "healthy: true\n          action: Nothing to do.", "next: up"), "cycle"},
 		{"root missing", replace(a, "root: up", "root: top"), "root"},
-		{"see unknown pattern", replace(a, "action: Nothing to do.", "see: gamma"), "not another pattern"},
+		{"see unknown pattern", replace(a, "healthy: true\n          action: Nothing to do.", "see: gamma"), "not another pattern"},
 		{"cause unreachable", replace("patterns/02-beta.yaml", "fix: {summary: Do it., apply: manual}", "fix: {summary: Do it., apply: manual}\n  - {id: c, summary: C., detail: C., facts: [process.up], fix: {summary: S., apply: manual}}"), "reached by no leaf"},
 		{"template unknown var", replace(a, "testparm -s {{.SmbConf}}", "testparm -s {{.Config}}"), "only {{."},
 		{"var inside quotes", replace(a, "testparm -s {{.SmbConf}}", "testparm -s '{{.SmbConf}}'"), "inside quotes"},
@@ -167,7 +170,7 @@ decision:`), "read-only step after"},
 		{"engine message not owned", replace("patterns/02-beta.yaml", `engine_message: ""`, `engine_message: "Alpha failed: {ip}"`), "engine_message"},
 		{"cause message unknown", replace(a, "    facts: [process.up]\n    fix:\n      summary: Start it.", "    facts: [process.up]\n    messages: [\"nope\"]\n    fix:\n      summary: Start it."), "not one of the pattern's scoring messages"},
 		{"bad apply", replace(a, "apply: start", "apply: reboot"), "apply"},
-		{"edit without value", replace("patterns/02-beta.yaml", "fix: {summary: Do it., apply: manual}", "fix: {summary: Do it., apply: none, edits: [{section: global, parameter: x, op: set}]}"), "needs a value"},
+		{"fix edits are not read by anything", replace("patterns/02-beta.yaml", "fix: {summary: Do it., apply: manual}", "fix: {summary: Do it., apply: none, edits: [{section: global, parameter: x, op: set}]}"), "edits"},
 		{"unused fact", replace("facts.yaml", "    source: ps.\n", "    source: ps.\n  - {key: net.spare, answers: [a, b], description: d, source: s}\n"), "used by no decision node"},
 		{"two documents", replace("roles.yaml", "title: System Administrator\n", "title: System Administrator\n---\nroles: []\n"), "more than one YAML document"},
 		{"summary two lines", replace(a, "summary: One line.", "summary: |\n  One\n  two"), "one non-empty line"},

@@ -31,9 +31,10 @@ type PathStep struct {
 
 // Leaf is where a complete walk ends.
 type Leaf struct {
-	Cause  string `json:"cause,omitempty"`
-	See    string `json:"see,omitempty"`
-	Action string `json:"action,omitempty"`
+	Healthy bool   `json:"healthy,omitempty"`
+	Cause   string `json:"cause,omitempty"`
+	See     string `json:"see,omitempty"`
+	Action  string `json:"action,omitempty"`
 }
 
 // Complete reports whether the walk reached a leaf.
@@ -48,6 +49,9 @@ func (p Path) String() string {
 	switch {
 	case p.Leaf != nil:
 		var parts []string
+		if p.Leaf.Healthy {
+			parts = append(parts, "healthy")
+		}
 		if p.Leaf.Cause != "" {
 			parts = append(parts, "cause: "+p.Leaf.Cause)
 		}
@@ -96,7 +100,7 @@ func (p *Pattern) Walk(answer func(fact string) (string, bool)) Path {
 			return path
 		}
 		if b.IsLeaf() {
-			path.Leaf = &Leaf{Cause: b.Cause, See: b.See, Action: b.Action}
+			path.Leaf = &Leaf{Cause: b.Cause, See: b.See, Action: b.Action, Healthy: b.Healthy}
 			return path
 		}
 		id = b.Next

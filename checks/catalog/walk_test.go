@@ -110,7 +110,7 @@ func TestEveryLeafIsReachableByWalk(t *testing.T) {
 					leaves++
 					path := p.Walk(answers(next))
 					require.True(t, path.Complete(), "%s: %v", p.ID, next)
-					require.Equal(t, &Leaf{Cause: b.Cause, See: b.See, Action: b.Action}, path.Leaf, "%s: %v", p.ID, next)
+					require.Equal(t, &Leaf{Cause: b.Cause, See: b.See, Action: b.Action, Healthy: b.Healthy}, path.Leaf, "%s: %v", p.ID, next)
 					if b.Cause != "" {
 						_, ok := p.Cause(b.Cause)
 						require.True(t, ok)
