@@ -31,6 +31,9 @@ func TestConnectFailedCauses(t *testing.T) {
 		{name: "loopback not named: let through, the closed session is not hosts deny", conf: "[global]\nhosts deny = ALL\nhosts allow = 10.0.0.0/8\n", mods: []factsMod{withProbe(func(r *probe.Result) {
 			r.SMB1[0].Step = failStep(probe.ClassProtocolError, 0)
 		}), withListeners(Listener{Addr: "0.0.0.0", Port: 445, PID: 4242})}, cause: causeNonSMBListener},
+		{name: "nothing on this host listens: forwarded", conf: "[global]\n", mods: []factsMod{withProbe(func(r *probe.Result) {
+			r.SMB1[0].Step = failStep(probe.ClassProtocolError, 0)
+		}), withListeners()}, cause: "port-forwarded"},
 		{name: "dial error", conf: "[global]\n", mods: []factsMod{withProbe(func(r *probe.Result) {
 			r.TCP[0].Step = probe.Step{Class: probe.ClassError, Error: "tcp connect: socket: too many open files"}
 		})}, cause: "dial-error"},

@@ -20,6 +20,7 @@ func TestConnectionRefusedCauses(t *testing.T) {
 	}{
 		{name: "healthy", conf: "[global]\n"},
 		{name: "smbd not running", conf: "[global]\n", mods: []factsMod{refused, withoutSmbd()}, cause: causeSmbdNotRunning, kind: FixStart},
+		{name: "smbd listens and the firewall accepts: refused on the way", conf: "[global]\n", mods: []factsMod{refused}, cause: "refused-on-path", kind: FixManual},
 		{name: "config does not load", conf: "[global]\nserver min protocol = SMB4\n", mods: []factsMod{refused, withoutSmbd()}, cause: causeSmbdWontStart, kind: FixStart, line: 2},
 		{name: "wrong port", conf: "[global]\nsmb ports = 4455\n",
 			mods: []factsMod{refused, withListeners(Listener{Addr: "0.0.0.0", Port: 4455, PID: 100})}, cause: causeWrongPort, kind: FixConfig, line: 2},

@@ -31,10 +31,6 @@ func init() {
 			fd.Fix = &Fix{Kind: FixManual, Summary: "find why the child dies (panic lines, dmesg OOM kills, a child stuck in state D/T) and fix that",
 				Steps: []string{"ps -o pid,stat,wchan:32,lstart,comm --ppid " + masterPIDText(f), "dmesg | grep -i -e oom -e smbd"}}
 		},
-		causeHostsDenyGlobal: func(f *Facts, _ Trigger, fd *Finding) {
-			fd.Summary = "smbd logged \"Denied connection from\": hosts allow/deny refused a client"
-			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogDenied))...)
-		},
 		causeMiddleboxReset: func(f *Facts, _ Trigger, fd *Finding) {
 			fd.Summary = "the connection was closed before the negotiate reply, and nothing on this host explains it"
 			fd.Fix = &Fix{Kind: FixManual, Summary: "capture the engine's traffic on this host to see who sends the reset",

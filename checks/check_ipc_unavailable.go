@@ -48,6 +48,15 @@ func init() {
 			fd.Fix = &Fix{Kind: FixManual, Summary: "add the scoring user to passdb with the engine's password (smbpasswd -a), so that it logs in as itself",
 				Steps: []string{fmt.Sprintf("smbpasswd -c %s -a %s", smbConfForCommands(f), catalogVars(f).User)}}
 		},
+		causeSigningUnsigned: func(f *Facts, t Trigger, fd *Finding) {
+			sv := globalValue(f, "server signing")
+			fd.Summary = "server signing = mandatory, and the client never signs: smbd refuses its IPC$ tree connect"
+			fd.ScoringMessage = ipcMessage
+			fd.Evidence = append(fd.Evidence, sv.Evidence())
+			fd.Fix = &Fix{Kind: FixConfig, Summary: "set server signing = default, or make the client sign",
+				Changes: []Change{configChange(sv, "default")},
+				Risk:    "clients that do not ask for signing get unsigned sessions"}
+		},
 		causeIPCUnexplained: func(f *Facts, _ Trigger, fd *Finding) {
 			fd.Summary = "the IPC$ tree connect is refused, and smb.conf does not explain it for this user"
 			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogNotPermitted, LogDenied, LogBadSignature))...)

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs"
 )
 
 func TestIPCUnavailableCauses(t *testing.T) {
@@ -26,6 +27,11 @@ func TestIPCUnavailableCauses(t *testing.T) {
 		{name: "valid users with a group: not judged", conf: "[global]\nvalid users = @staff\n"},
 		{name: "guest and restrict anonymous 2", conf: "[global]\nrestrict anonymous = 2\nmap to guest = bad user\n",
 			mods: []factsMod{withProbe(func(r *probe.Result) { r.Login.Guest = true }), ipcDenied}, cause: causeGuestSessionDenied, line: 2},
+		{name: "signing mandatory, client never signs", conf: "[global]\nserver signing = mandatory\n", mods: []factsMod{ipcDenied, withRemoteIP("10.0.0.5"), func(f *Facts) {
+			p, _ := configs.Preset("pysmb")
+			p.Name, p.Signing = "never-signs", configs.SigningNever
+			f.Clients = []configs.ClientProfile{p}
+		}}, cause: causeSigningUnsigned, line: 2},
 		{name: "refused, nothing in smb.conf explains it", conf: "[global]\n", mods: []factsMod{ipcDenied, withRemoteIP("10.0.0.5")}, cause: causeIPCUnexplained},
 		{name: "refused, no hosts list anywhere", conf: "[global]\n", mods: []factsMod{ipcDenied}, cause: causeIPCUnexplained},
 		{name: "refused, a hosts list and the engine's address unknown", conf: "[global]\nhosts deny = 10.0.0.0/8\n", mods: []factsMod{ipcDenied}, cause: CauseUnexplained},

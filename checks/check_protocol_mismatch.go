@@ -80,10 +80,19 @@ func protocolMismatchFires(f *Facts) []Trigger {
 			out = append(out, Trigger{Client: &p})
 		}
 	}
+	// A session setup status pysmb has no branch for (ACCESS_DENIED and
+	// the like) is reported as a protocol error by the engine.
+	if s, ok := sessionSetup(f); ok && len(out) == 0 && (s == "access-denied" || s == "ntlm-blocked" || s == "other") {
+		out = append(out, Trigger{Evidence: []Evidence{probeEvidence("login as %s: %s", f.Probe.Login.User, stepText(f.Probe.Login.Step))}})
+	}
 	return out
 }
 
 func buildProtocolFinding(f *Facts, t Trigger, fd *Finding) {
+	if t.Client == nil {
+		fd.Summary = "session setup is refused with a status pysmb does not treat as an authentication failure"
+		return
+	}
 	p := *t.Client
 	c := clientRef{Profile: p}
 	var all []configs.ClientProfile

@@ -9,6 +9,16 @@ import (
 	"github.com/smb-agent/smb-agent/configs"
 )
 
+// A session setup status pysmb has no branch for: the engine reports a
+// protocol error, and the agent has no config change to offer.
+func TestProtocolMismatchUnknownSessionStatus(t *testing.T) {
+	fs := runOne(t, PatternProtocolMismatch, newFacts(t, "[global]\n", withLogin(probe.ClassAccessDenied, probe.StatusAccessDenied)))
+	fd, ok := requireCause(t, fs, causeUnknownSession)
+	require.True(t, ok)
+	require.Equal(t, Critical, fd.Severity)
+	require.Equal(t, FixManual, fd.Fix.Kind)
+}
+
 func TestProtocolMismatchCauses(t *testing.T) {
 	never := preset(t, "pysmb")
 	never.Name, never.Signing = "never-signs", configs.SigningNever

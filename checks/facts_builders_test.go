@@ -252,7 +252,12 @@ func runOne(t *testing.T, id string, f *Facts) []Finding {
 	t.Helper()
 	for _, c := range Registered() {
 		if c.ID() == id {
-			return c.Evaluate(f)
+			fs := c.Evaluate(f)
+			for _, fd := range fs {
+				requireDecisionEndsAtCause(t, fd)
+				seenCauses.Store(fd.Pattern+"/"+fd.Cause, true)
+			}
+			return fs
 		}
 	}
 	t.Fatalf("no check %q", id)
