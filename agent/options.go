@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/checks/catalog"
 	"github.com/smb-agent/smb-agent/fixes"
 )
 
@@ -49,14 +50,18 @@ const (
 	shutdownTimeout = 4 * time.Second
 )
 
-// DefaultPatterns are the stable pattern ids of DESIGN.md. They are exported
-// on /metrics with value 0 even before they are seen, so that an alert on
-// smb_agent_check_status{pattern="..."} never silently matches nothing.
-var DefaultPatterns = []string{
-	"protocol-mismatch", "connection-refused", "host-unreachable",
-	"connect-failed", "timeout", "rpc-endpoint-missing", "ipc-unavailable",
-	"rpc-bind-failed", "connection-reset", "login-failed",
-	"share-unavailable", "stale-config", "smb1-enabled", "config-invalid",
+// DefaultPatterns are the catalog's pattern ids, in catalog order. They
+// are exported on /metrics with value 0 even before they are seen, so that
+// an alert on smb_agent_check_status{pattern="..."} never silently matches
+// nothing.
+var DefaultPatterns = catalogPatternIDs()
+
+func catalogPatternIDs() []string {
+	var ids []string
+	for _, p := range catalog.All() {
+		ids = append(ids, p.ID)
+	}
+	return ids
 }
 
 // RoundFunc runs one diagnosis. It must honour ctx (the round's deadline

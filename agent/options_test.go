@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/checks/catalog"
 )
 
 func TestResolveListen(t *testing.T) {
@@ -107,4 +108,12 @@ func TestOptionsDefaultsAndValidation(t *testing.T) {
 			tc.check(t, o)
 		})
 	}
+}
+
+// The metrics' default pattern list is the catalog's, so a new catalog
+// pattern is exported without another edit.
+func TestDefaultPatternsAreTheCatalogs(t *testing.T) {
+	require.Contains(t, DefaultPatterns, "logging-insufficient")
+	require.Contains(t, DefaultPatterns, "file-check-failed")
+	require.Len(t, DefaultPatterns, len(catalog.All()))
 }
