@@ -52,10 +52,10 @@ func TestWalkStopsAtUnknown(t *testing.T) {
 
 func TestWalkStopsOnAnswerWithoutBranch(t *testing.T) {
 	p, _ := Get("timeout")
-	path := p.Walk(answers(map[string]string{"probe.dial_error": "none", "process.smbd_state": "sleepy"}))
+	path := p.Walk(answers(map[string]string{"probe.dial_error": "none", "socket.listening_on_port": "smbd", "process.smbd_state": "sleepy"}))
 	require.False(t, path.Complete())
 	require.Equal(t, "smbd-state", path.StoppedAt)
-	require.Equal(t, "sleepy", path.Steps[1].Answer)
+	require.Equal(t, "sleepy", path.Steps[2].Answer)
 	require.Contains(t, path.Reason, "no branch")
 }
 
