@@ -304,17 +304,40 @@ func TestDiagnoseHostUnreachable(t *testing.T) {
 		require.NoError(t, err, "ip %v: %s", args, out)
 	}
 	s := startDiag(t, harness.Config{})
-	args := diagArgs(s, "--timeout", "2s")
-	for i := range args {
-		if args[i] == s.Addr() {
-			args[i] = "10.254.7.1:445"
+	inNS := func(t *testing.T, target string) diagRun {
+		args := diagArgs(s, "--timeout", "2s")
+		for i := range args {
+			if args[i] == s.Addr() {
+				args[i] = target
+			}
 		}
+		return diagnoseWrapped(t, []string{"ip", "netns", "exec", ns}, args...)
 	}
-	r := diagnoseWrapped(t, []string{"ip", "netns", "exec", ns}, args...)
-	require.Equal(t, 2, r.code)
-	f := finding(t, r, "host-unreachable", "address-missing")
-	require.Equal(t, "SMB operation failed: [Errno 113] Host is unreachable", f.ScoringMessage)
-	require.NotEmpty(t, f.Evidence)
+	t.Run("unreachable route", func(t *testing.T) {
+		r := inNS(t, "10.254.7.1:445")
+		require.Equal(t, 2, r.code)
+		f := finding(t, r, "host-unreachable", "address-missing")
+		require.Equal(t, "SMB operation failed: [Errno 113] Host is unreachable", f.ScoringMessage)
+		require.NotEmpty(t, f.Evidence)
+	})
+	// No route at all in the namespace: connect() fails with ENETUNREACH.
+	t.Run("no route", func(t *testing.T) {
+		r := inNS(t, "10.254.9.1:445")
+		require.Equal(t, 2, r.code)
+		require.Equal(t, checks.Critical, r.report.Status)
+		f := finding(t, r, "host-unreachable", "no-route")
+		require.Equal(t, "cause no-route", f.Decision[len(f.Decision)-1].Answer)
+	})
+	// The namespace has no route to any resolver, so no name resolves and
+	// no query leaves the host.
+	t.Run("name does not resolve", func(t *testing.T) {
+		r := inNS(t, "nonexist.invalid:445")
+		require.Equal(t, 2, r.code)
+		require.Equal(t, checks.Critical, r.report.Status)
+		f := finding(t, r, "host-unreachable", "name-does-not-resolve")
+		require.Contains(t, f.Evidence[0].Text, "nonexist.invalid")
+		require.Equal(t, "dial", f.Decision[0].Node)
+	})
 }
 
 func TestDiagnoseTimeout(t *testing.T) {
@@ -543,6 +566,23 @@ func TestDiagnoseConnectFailed(t *testing.T) {
 		r = diagnose(t, diagArgs(s, "--remote-client-ip", "10.20.31.40")...)
 		for _, f := range r.report.Findings {
 			require.NotEqual(t, "connect-failed", f.Pattern, "%+v", f)
+		}
+	})
+	t.Run("[global] hosts deny naming loopback refuses the agent itself", func(t *testing.T) {
+		t.Parallel()
+		// smbd lets loopback through unless hosts deny names it
+		// (source3/lib/access.c); named, it sends a negative session
+		// response, which pysmb reads as a bad header (nmb_structs.py).
+		s := startDiag(t, harness.Config{Global: []string{"hosts deny = 127.0.0.1"}})
+		r := diagnose(t, diagArgs(s)...)
+		require.Equal(t, 2, r.code)
+		require.Equal(t, checks.Critical, r.report.Status)
+		f := finding(t, r, "connect-failed", "hosts-deny-global")
+		require.Equal(t, "SMB operation failed: Invalid protocol header for Direct TCP session message", f.ScoringMessage)
+		requireEvidenceAt(t, f, s.ConfPath(), confLine(t, s.ConfPath(), "hosts deny = 127.0.0.1"))
+		require.Contains(t, f.Fix.Changes[0].Value, "127.0.0.1")
+		for _, x := range r.report.Findings {
+			require.NotEqual(t, "non-smb-listener", x.Cause, "%+v", x)
 		}
 	})
 	t.Run("a program that is not smbd holds the port", func(t *testing.T) {
