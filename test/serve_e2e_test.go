@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,11 +67,21 @@ type served struct {
 	logs   *lockedBuffer
 	done   chan struct{}
 	err    error // cmd.Wait's, once done is closed
+	// netns is the network namespace the agent runs in ("" = this one);
+	// its HTTP port is then reached with curl inside the namespace.
+	netns string
 }
 
 // startServe starts `agent serve` against s with a NOTIFY_SOCKET and a
 // watchdog, and waits for READY=1.
 func startServe(t *testing.T, s *harness.Smbd, agentYAML string, extra ...string) *served {
+	t.Helper()
+	return startServeIn(t, "", s, agentYAML, extra...)
+}
+
+// startServeIn is startServe with the agent in network namespace netns
+// ("" = this one).
+func startServeIn(t *testing.T, netns string, s *harness.Smbd, agentYAML string, extra ...string) *served {
 	t.Helper()
 	bin := requireAgent(t)
 	ns := agenttest.ListenNotify(t)
@@ -93,6 +104,9 @@ func startServe(t *testing.T, s *harness.Smbd, agentYAML string, extra ...string
 	args = append(args, extra...)
 	require.NoError(t, os.WriteFile(cfgFile, []byte(agentYAML), 0o600))
 	cmd := exec.Command(bin, args...)
+	if netns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", netns, bin}, args...)...)
+	}
 	cmd.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir,
 		"SMB_AGENT_PASSWORD=" + probePass,
@@ -102,7 +116,7 @@ func startServe(t *testing.T, s *harness.Smbd, agentYAML string, extra ...string
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
-	sv := &served{cmd: cmd, base: "http://" + listen, cfg: cfgFile, notify: ns, logs: logs, done: make(chan struct{})}
+	sv := &served{cmd: cmd, base: "http://" + listen, cfg: cfgFile, notify: ns, logs: logs, done: make(chan struct{}), netns: netns}
 	go func() {
 		sv.err = cmd.Wait()
 		close(sv.done)
@@ -150,6 +164,16 @@ func (sv *served) waitFor(t *testing.T, what string, cond func() bool) {
 
 func (sv *served) get(t *testing.T, path string) (int, string) {
 	t.Helper()
+	if sv.netns != "" {
+		out, err := exec.Command("ip", "netns", "exec", sv.netns, "curl", "-sS", "-m", "10", "-w", "\n%{http_code}", sv.base+path).Output()
+		require.NoError(t, err, path)
+		i := bytes.LastIndexByte(out, '\n')
+		require.GreaterOrEqual(t, i, 0, "curl %s: %q", path, out)
+		body, code := string(out[:i]), string(out[i+1:])
+		n, err := strconv.Atoi(strings.TrimSpace(code))
+		require.NoError(t, err, "curl %s: %q", path, out)
+		return n, body
+	}
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Get(sv.base + path)
 	require.NoError(t, err, path)
@@ -170,6 +194,12 @@ func (sv *served) status(t *testing.T) *checks.Report {
 
 func (sv *served) metrics(t *testing.T) agenttest.Metrics {
 	t.Helper()
+	if sv.netns != "" {
+		_, body := sv.get(t, "/metrics")
+		m, err := agenttest.ParseMetrics(strings.NewReader(body))
+		require.NoError(t, err)
+		return m
+	}
 	m, err := agenttest.Scrape(sv.base + "/metrics")
 	require.NoError(t, err)
 	return m
