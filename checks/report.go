@@ -276,19 +276,63 @@ func (r *Report) Finalize() {
 	}
 }
 
-// Headline is the one-line summary used for systemd's STATUS= and the
-// first line of the text output: "critical: protocol-mismatch: ...".
-func (r *Report) Headline() string {
+// Subject is what the report says in one line, without its status: the
+// most severe finding (and how many more), else what the agent could not
+// find out, else that the target serves its clients. The text, Nagios and
+// STATUS= renderings all open with it.
+func (r *Report) Subject() string {
 	if len(r.Findings) == 0 {
 		if len(r.Errors) > 0 {
-			return fmt.Sprintf("%s: %s", r.Status, r.Errors[0])
+			return r.Errors[0]
 		}
-		return fmt.Sprintf("ok: %s serves %s", r.Target, strings.Join(r.Clients, ", "))
+		return fmt.Sprintf("%s serves %s", r.Target, strings.Join(r.Clients, ", "))
 	}
 	f := r.Findings[0]
 	more := ""
 	if n := len(r.Findings) - 1; n > 0 {
 		more = fmt.Sprintf(" (+%d more)", n)
 	}
-	return fmt.Sprintf("%s: %s: %s%s", r.Status, f.Pattern, f.Summary, more)
+	return fmt.Sprintf("%s: %s%s", f.Pattern, f.Summary, more)
+}
+
+// Headline is the one-line summary used for systemd's STATUS= and the
+// fix command: "critical: protocol-mismatch: ...".
+func (r *Report) Headline() string { return fmt.Sprintf("%s: %s", r.Status, r.Subject()) }
+
+// Tally is the report in numbers, for performance data and dashboards.
+type Tally struct {
+	Findings, Critical, Warning int
+	// Dialects is how many dialects the table compares; DialectsLive and
+	// DialectsConfig how many of them the running smbd and smb.conf accept.
+	Dialects, DialectsLive, DialectsConfig int
+	// ProbeMS is the whole probe run's duration.
+	ProbeMS int64
+}
+
+// Tally counts the report's findings by severity and its accepted dialects.
+func (r *Report) Tally() Tally {
+	t := Tally{Findings: len(r.Findings), Dialects: len(TableDialects)}
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case Critical:
+			t.Critical++
+		case Warning:
+			t.Warning++
+		}
+	}
+	for _, d := range TableDialects {
+		v := r.Dialects[d]
+		if v.Config {
+			t.DialectsConfig++
+		}
+		if v.Live != nil && *v.Live {
+			t.DialectsLive++
+		}
+	}
+	for _, tm := range r.Timings {
+		if tm.Step == "probe" {
+			t.ProbeMS = int64(tm.Seconds*1000 + 0.5)
+		}
+	}
+	return t
 }

@@ -114,7 +114,7 @@ func TestRenderHealthy(t *testing.T) {
 	r.Finalize()
 	var b bytes.Buffer
 	require.NoError(t, renderNagios(&b, r))
-	require.True(t, strings.HasPrefix(b.String(), "SMB OK - no problem found: 127.0.0.1:445 serves pysmb | "), b.String())
+	require.True(t, strings.HasPrefix(b.String(), "SMB OK - 127.0.0.1:445 serves pysmb | "), b.String())
 	b.Reset()
 	require.NoError(t, renderText(&b, r, textOptions{}))
 	require.True(t, strings.HasPrefix(b.String(), "OK 127.0.0.1:445 serves pysmb\n"), b.String())

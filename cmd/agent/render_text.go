@@ -95,18 +95,7 @@ func renderText(out io.Writer, r *checks.Report, o textOptions) error {
 	if t.width <= 0 {
 		t.width = 100
 	}
-	// Status line.
-	head := fmt.Sprintf("%s serves %s", r.Target, strings.Join(r.Clients, ", "))
-	if len(r.Findings) > 0 {
-		f := r.Findings[0]
-		head = f.Pattern + ": " + f.Summary
-		if n := len(r.Findings) - 1; n > 0 {
-			head += fmt.Sprintf(" (+%d more)", n)
-		}
-	} else if len(r.Errors) > 0 {
-		head = "the agent could not decide: " + r.Errors[0]
-	}
-	t.printf("%s %s\n", t.statusWord(r.Status), head)
+	t.printf("%s %s\n", t.statusWord(r.Status), r.Subject())
 	meta := []string{"target " + r.Target}
 	if r.SambaVersion != "" {
 		meta = append(meta, "Samba "+r.SambaVersion)
