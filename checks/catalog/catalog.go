@@ -374,3 +374,6 @@ func Facts() []Fact { return mustDefault().Facts() }
 // Match returns the patterns a pasted engine or client message belongs to,
 // best first; see Catalog.Match.
 func Match(message string) []*Pattern { return mustDefault().Match(message) }
+
+// LookupFact returns one documented fact key of the embedded catalog.
+func LookupFact(key string) (Fact, bool) { return mustDefault().Fact(key) }
