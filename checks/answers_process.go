@@ -47,7 +47,7 @@ func ansStartedBeforeChange(c *answerCtx) (string, bool) {
 }
 
 // maxSmbd is "max smbd processes" and whether the children reached it
-// (smbd-notifyd and smbd-cleanupd count: research scenarios.md row 9).
+// (smbd-notifyd and smbd-cleanupd count, source3/smbd/server.c).
 func maxSmbd(f *Facts) (limit, children int, reached, known bool) {
 	cv := globalValue(f, "max smbd processes")
 	if !cv.OK {

@@ -11,7 +11,7 @@ import (
 // listens on that port and address, or a firewall rejects it (research
 // scoring-engine.md §2, scenarios.md row 2).
 func init() {
-	RegisterPattern(Pattern{ID: PatternConnectionRefused, Fires: connectionRefusedFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternConnectionRefused, Deps: StopsConnection, Fires: connectionRefusedFires, Causes: map[string]CauseBuilder{
 		causeSmbdWontStart: func(f *Facts, _ Trigger, fd *Finding) {
 			fd.Summary = "smbd is not running, and smb.conf does not load, so smbd exits at start"
 			fd.Explanation = "Samba refuses a configuration with an invalid value; smbd then exits right after it starts and nothing listens on the port."

@@ -12,7 +12,7 @@ import (
 // reached (smbd-notifyd and smbd-cleanupd count; nothing is logged), or the
 // child serving the engine died (research scenarios.md row 9).
 func init() {
-	RegisterPattern(Pattern{ID: PatternConnectionReset, Fires: connectionResetFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternConnectionReset, Deps: NeedsConnection, Fires: connectionResetFires, Causes: map[string]CauseBuilder{
 		causeMaxSmbdProcesses: func(f *Facts, _ Trigger, fd *Finding) {
 			limit, children, _, _ := maxSmbd(f)
 			if limit <= 2 {

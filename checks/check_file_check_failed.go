@@ -17,7 +17,7 @@ func init() {
 	registerAnswer("probe.file_read", ansFileRead)
 	registerAnswer("config.file_hidden", ansFileHidden)
 	registerAnswer("file.unix_access", ansFileUnixAccess)
-	RegisterPattern(Pattern{ID: PatternFileCheckFailed, Fires: fileCheckFailedFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternFileCheckFailed, Deps: NeedsConnection, Fires: fileCheckFailedFires, Causes: map[string]CauseBuilder{
 		"file-missing": func(f *Facts, _ Trigger, fd *Finding) {
 			fd.Summary = fmt.Sprintf("the scored file %s does not exist in share %s", f.Probe.File.Path, f.Share)
 			if sf := f.ScoredFile; sf != nil && sf.Path != "" {

@@ -13,7 +13,7 @@ import (
 // could not even dial: a name that does not resolve, a link-local zone
 // that names no interface, no route. Not a Samba setting.
 func init() {
-	RegisterPattern(Pattern{ID: PatternHostUnreachable, Fires: hostUnreachableFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternHostUnreachable, Deps: StopsConnection, Fires: hostUnreachableFires, Causes: map[string]CauseBuilder{
 		"name-does-not-resolve": func(f *Facts, _ Trigger, fd *Finding) {
 			fd.Summary = fmt.Sprintf("the name %s does not resolve: the agent could not look at the live server", targetHost(f))
 			fd.ScoringMessage = "SMB operation failed: [Errno -2] Name or service not known"

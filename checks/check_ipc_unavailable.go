@@ -16,7 +16,7 @@ import (
 // scenarios.md row 7, §4). Loopback is always let in by hosts lists, so
 // those are judged from smb.conf for the remote checker's address.
 func init() {
-	RegisterPattern(Pattern{ID: PatternIPCUnavailable, Fires: ipcUnavailableFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternIPCUnavailable, Deps: NeedsConnection, Fires: ipcUnavailableFires, Causes: map[string]CauseBuilder{
 		causeIPCSectionHosts: func(f *Facts, _ Trigger, fd *Finding) {
 			h, _ := hostsExclude(f)
 			fd.Summary = fmt.Sprintf("the [IPC$] section's hosts allow/deny refuse the engine's address %s", f.RemoteClientIP)

@@ -14,7 +14,7 @@ import (
 // NTLMv1 response alike; the reason is in the auth_audit lines (level 2) or
 // in passdb (pdbedit).
 func init() {
-	RegisterPattern(Pattern{ID: PatternLoginFailed, Fires: loginFailedFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternLoginFailed, Deps: NeedsConnection, Fires: loginFailedFires, Causes: map[string]CauseBuilder{
 		causeAccountLocked: func(f *Facts, _ Trigger, fd *Finding) {
 			user := loginUser(f)
 			fd.Summary = fmt.Sprintf("the account %s is locked out after bad passwords", user)

@@ -10,7 +10,7 @@ import (
 // row 8; smbd logs NT_STATUS_PIPE_DISCONNECTED at level 3). Usually
 // transient: samba-dcerpcd starts a new worker.
 func init() {
-	RegisterPattern(Pattern{ID: PatternRPCBindFailed, Fires: rpcBindFailedFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternRPCBindFailed, Deps: NeedsConnection, Fires: rpcBindFailedFires, Causes: map[string]CauseBuilder{
 		causeRPCWorkerDied: func(f *Facts, _ Trigger, fd *Finding) {
 			fd.Summary = "the RPC worker serving srvsvc (rpcd_classic / samba-dcerpcd) died, hangs or restarted during the bind"
 			fd.Fix = &Fix{Kind: FixManual, Summary: "find why the worker dies (dmesg OOM kills, panic lines in log.rpcd_classic, a stopped process) and fix that",

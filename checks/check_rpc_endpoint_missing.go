@@ -14,7 +14,7 @@ import (
 // samba-dcerpcd"); "nt pipe support = no" refuses every pipe (research
 // scenarios.md row 6).
 func init() {
-	RegisterPattern(Pattern{ID: PatternRPCEndpointMissing, Fires: rpcEndpointMissingFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternRPCEndpointMissing, Deps: NeedsConnection, Fires: rpcEndpointMissingFires, Causes: map[string]CauseBuilder{
 		causeNTPipeOff: func(f *Facts, _ Trigger, fd *Finding) {
 			_, cv, _ := rpcPipes(f)
 			fd.Summary = "nt pipe support = no refuses every named pipe, srvsvc included"

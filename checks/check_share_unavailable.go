@@ -14,7 +14,7 @@ import (
 // configured one by one, so this is usually one section of smb.conf.
 func init() {
 	b := func(f *Facts, t Trigger, fd *Finding) { buildShareFinding(f, t, fd) }
-	RegisterPattern(Pattern{ID: PatternShareUnavailable, Fires: shareUnavailableFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternShareUnavailable, Deps: NeedsConnection, Fires: shareUnavailableFires, Causes: map[string]CauseBuilder{
 		causeShareMissing: b, causeShareFlag: b, causeSharePath: b, causeShareUserDenied: b,
 		causeShareHostDenied: b, causeShareEncrypt: b, causeShareHidden: b, causeShareACL: b,
 	}})

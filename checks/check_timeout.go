@@ -12,7 +12,7 @@ import (
 // seconds" is pysmb's SMBTimeout: TCP connected, then no SMB reply (smbd
 // stopped or hung, a silent program on the port, a hung RPC worker).
 func init() {
-	RegisterPattern(Pattern{ID: PatternTimeout, Fires: timeoutFires, Causes: map[string]CauseBuilder{
+	RegisterPattern(Pattern{ID: PatternTimeout, Deps: StopsConnection, Fires: timeoutFires, Causes: map[string]CauseBuilder{
 		causeFirewallDrop: func(f *Facts, _ Trigger, fd *Finding) {
 			_, rule, _ := firewallVerdict(f)
 			fd.ScoringMessage = msgTCPTimeout

@@ -32,25 +32,6 @@ const (
 	PatternLogging            = "logging-insufficient"
 )
 
-// reachabilityPatterns stop the engine before it can negotiate: while one
-// of them is critical, the findings of the later steps (login, IPC$,
-// srvsvc, share) would only repeat it and are skipped.
-var reachabilityPatterns = map[string]bool{
-	PatternConnectionRefused: true,
-	PatternHostUnreachable:   true,
-	PatternTimeout:           true,
-}
-
-// dependentPatterns need a working connection to be judged.
-var dependentPatterns = map[string]bool{
-	PatternLoginFailed:        true,
-	PatternIPCUnavailable:     true,
-	PatternRPCEndpointMissing: true,
-	PatternRPCBindFailed:      true,
-	PatternShareUnavailable:   true,
-	PatternConnectionReset:    true,
-}
-
 // Evaluate runs every registered check over f and builds the report: the
 // findings (with the catalog's scoring message, commands rendered for this
 // host and the decision path the agent took), dependency suppression, the
@@ -81,7 +62,7 @@ func Evaluate(f *Facts) *Report {
 		r.Findings = append(r.Findings, fd)
 	}
 	for i := range r.Findings {
-		enrich(&r.Findings[i], f, clients)
+		enrich(&r.Findings[i], f)
 	}
 	r.Dialects = dialectTable(f, clients)
 	r.Timings = probeTimings(f.Probe)
@@ -106,6 +87,7 @@ func unobservedFinding(f *Facts, fs []Finding) (Finding, bool) {
 	fd := newFinding(PatternConnectFailed, CauseUnexplained, Critical,
 		fmt.Sprintf("the agent could not connect to %s (%s): the live server was not observed", targetAddr(f), d))
 	fd.Evidence = tcpEvidence(f)
+	fd.Decision = []DecisionStep{{Question: "stopped", Answer: "the connect failed and no pattern's tree explained it"}}
 	fd.Fix = &Fix{Kind: FixManual, Summary: "run the commands below in order and read each result; the agent could not decide the cause"}
 	return fd, true
 }
@@ -220,7 +202,7 @@ func offersFor(f *Facts, p configs.ClientProfile) []ClientOffer {
 func suppress(fs []Finding) []Finding {
 	blocker := -1
 	for i, f := range fs {
-		if reachabilityPatterns[f.Pattern] && f.Severity == Critical {
+		if patternDeps(f.Pattern) == StopsConnection && f.Severity == Critical {
 			blocker = i
 			break
 		}
@@ -231,7 +213,7 @@ func suppress(fs []Finding) []Finding {
 	var kept []Finding
 	var skipped []string
 	for i, f := range fs {
-		if i != blocker && dependentPatterns[f.Pattern] {
+		if i != blocker && patternDeps(f.Pattern) == NeedsConnection {
 			skipped = append(skipped, f.Pattern)
 			continue
 		}
@@ -277,31 +259,17 @@ func joinSentences(a, b string) string {
 }
 
 // enrich adds what the catalog carries for the finding's pattern: the
-// scoring message, the commands rendered for this host, the decision path
-// answered from the facts, and a note when the logs cannot hold the
-// evidence at the current log level.
-func enrich(fd *Finding, f *Facts, clients []clientRef) {
+// scoring message and the commands rendered for this host, and a note when
+// the logs cannot hold the evidence at the current log level. The decision
+// path is the pattern's own walk (Pattern.explain), never redone here.
+func enrich(fd *Finding, f *Facts) {
 	p, ok := catalog.Get(fd.Pattern)
-	var client *configs.ClientProfile
-	for i := range clients {
-		if clients[i].Profile.Name == fd.Client {
-			client = &clients[i].Profile
-			break
-		}
-	}
-	if client == nil && len(clients) > 0 {
-		client = &clients[0].Profile
-	}
 	if ok {
 		if fd.ScoringMessage == "" && p.EngineMessage != "" {
 			fd.ScoringMessage = renderEngineMessage(p.EngineMessage, f)
 		}
 		if len(fd.Commands) == 0 {
 			fd.Commands = renderCommands(p.Commands, f)
-		}
-		if len(fd.Decision) == 0 && p.Decision.Root != "" {
-			path := p.Walk(func(key string) (string, bool) { return Answer(key, f, client) })
-			fd.Decision = decisionSteps(path)
 		}
 	}
 	if note := loggingNote(fd.Pattern, f); note != "" && !strings.Contains(fd.Explanation, "log level") {

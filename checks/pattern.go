@@ -20,6 +20,9 @@ const CauseUnexplained = "unexplained"
 // host-specific summary, evidence and fix.
 type Pattern struct {
 	ID string
+	// Deps is how the pattern relates to the engine's connection: one that
+	// stops it, or one that can only be judged through it.
+	Deps Deps
 	// Fires returns one trigger per finding to explain; none when the
 	// pattern does not apply to this host. It must not decide the cause.
 	Fires func(f *Facts) []Trigger
@@ -27,6 +30,32 @@ type Pattern struct {
 	// finding that depend on the host. A cause without a builder keeps the
 	// catalog's summary and fix text.
 	Causes map[string]CauseBuilder
+}
+
+// Deps says what a pattern depends on.
+type Deps int
+
+const (
+	// Independent patterns are judged whatever else is found.
+	Independent Deps = iota
+	// StopsConnection: while a finding of this pattern is critical, the
+	// engine never gets a session, so NeedsConnection findings would only
+	// repeat it and are skipped.
+	StopsConnection
+	// NeedsConnection: judged only over a working connection.
+	NeedsConnection
+)
+
+// patternDeps is the registered pattern's Deps.
+func patternDeps(id string) Deps {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for _, p := range patterns {
+		if p.ID == id {
+			return p.Deps
+		}
+	}
+	return Independent
 }
 
 // Trigger is one occurrence of a pattern: the client whose view the tree
