@@ -20,6 +20,9 @@ func init() {
 		},
 		"zone-does-not-exist": func(f *Facts, _ Trigger, fd *Finding) {
 			fd.Summary = fmt.Sprintf("the zone %q of %s names no interface of this host: the agent could not look at the live server", targetZone(f), targetHost(f))
+			// Python's getaddrinfo rejects the unknown scope before any
+			// connect (measured with Debian's python3: socket.gaierror).
+			fd.ScoringMessage = "SMB operation failed: [Errno -2] Name or service not known"
 			fd.Evidence = append(fd.Evidence, interfaceEvidence(f)...)
 		},
 		"no-route": func(f *Facts, _ Trigger, fd *Finding) {
