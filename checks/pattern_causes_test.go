@@ -112,3 +112,27 @@ func TestPatternsMatchCatalog(t *testing.T) {
 	sort.Strings(catIDs)
 	require.Equal(t, catIDs, goIDs)
 }
+
+// A tree that points at another pattern yields to that pattern's finding,
+// and stays (unexplained, saying where it pointed) when that pattern found
+// nothing.
+func TestResolveSee(t *testing.T) {
+	own := Finding{Pattern: "timeout", Cause: "smbd-stopped"}
+	pointing := Finding{Pattern: "connect-failed", Cause: CauseUnexplained, see: "timeout"}
+	alone := Finding{Pattern: "ipc-unavailable", Cause: CauseUnexplained, see: "stale-config"}
+	got := resolveSee([]Finding{pointing, own, alone})
+	require.Equal(t, []string{"timeout/smbd-stopped", "ipc-unavailable/unexplained"}, causes(got))
+}
+
+// An answer the catalog does not declare is a programming error, reported
+// by Evaluate as the agent's own failure, never a crash or a guess.
+func TestUndeclaredAnswerIsCaught(t *testing.T) {
+	bad := func(*answerCtx) (string, bool) { return "maybe", true }
+	old := answerFuncs["config.loads"]
+	answerFuncs["config.loads"] = bad
+	defer func() { answerFuncs["config.loads"] = old }()
+	require.Panics(t, func() { _, _ = Answer("config.loads", &Facts{}, nil) })
+	r := Evaluate(newFacts(t, "[global]\nserver min protocol = SMB9\n"))
+	require.NotEmpty(t, r.Errors)
+	require.Contains(t, strings.Join(r.Errors, "\n"), "is not one the catalog declares")
+}
