@@ -12,14 +12,14 @@ import (
 	"github.com/smb-agent/smb-agent/fixes"
 )
 
-// benchDaemon is a daemon after 100 rounds in which 15 patterns came and
-// went, with scoring on, a probe histogram of 10 steps and an audit log of
+// benchDaemon is a daemon after 100 rounds in which every catalog pattern
+// and one custom pattern came and went, with scoring on, a probe histogram of 10 steps and an audit log of
 // 100 transactions: a /metrics as large as a busy host's.
 func benchDaemon(b testing.TB) *Daemon {
 	b.Helper()
 	patterns := append(append([]string(nil), DefaultPatterns...), "custom-pattern")
-	if len(patterns) != 15 {
-		b.Fatalf("%d patterns, want 15", len(patterns))
+	if len(patterns) < 15 {
+		b.Fatalf("%d patterns, want at least 15", len(patterns))
 	}
 	audit := filepath.Join(b.TempDir(), "audit.jsonl")
 	f, err := os.OpenFile(audit, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
