@@ -65,3 +65,20 @@ func TestHostUnreachableCauses(t *testing.T) {
 		})
 	}
 }
+
+// LiveViewError (what `agent fix` refuses on) agrees with the report: a
+// refused or accepted connect is an observation, anything else is not.
+func TestLiveViewError(t *testing.T) {
+	require.Empty(t, newFacts(t, "[global]\n").LiveViewError())
+	require.Empty(t, newFacts(t, "[global]\n", withTCP(probe.ClassRefused, probe.TCPRefused)).LiveViewError())
+	for _, mod := range []factsMod{
+		dialFailed("nonexist.invalid", probe.ClassError, "dial tcp: lookup nonexist.invalid: no such host"),
+		withTCP(probe.ClassTimeout, probe.TCPTimeout),
+		withTCP(probe.ClassUnreachable, probe.TCPUnreachable),
+	} {
+		f := newFacts(t, "[global]\n", mod)
+		require.NotEmpty(t, f.LiveViewError())
+		require.Equal(t, Critical, Evaluate(f).Status)
+	}
+	require.NotEmpty(t, (&Facts{}).LiveViewError())
+}
