@@ -405,6 +405,9 @@ func dialectTable(f *Facts, clients []clientRef) map[string]DialectView {
 	live := LiveAccepted(f.Probe)
 	for _, d := range TableDialects {
 		v := DialectView{Config: cfgOK && ConfigAccepts(cfg, d), Live: live[d], Clients: map[string]bool{}}
+		if pr, ok := dialectProbe(f, d); ok && v.Live != nil {
+			v.LiveDerivedFrom = pr.DerivedFrom
+		}
 		for _, c := range clients {
 			v.Clients[c.Profile.Name] = c.Profile.Offers(d)
 		}

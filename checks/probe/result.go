@@ -133,6 +133,11 @@ type DialectResult struct {
 	// dialect (pysmb's replayed login at SMB2_02, the main login at the
 	// dialect the server chose); nil when none happened at this dialect.
 	Login *Step `json:"login,omitempty"`
+	// DerivedFrom is empty when this dialect was negotiated on a connection
+	// of its own; otherwise it names the probe steps whose answers imply
+	// this one ("negotiate", "smb1:pysmb", or both joined by " + "), and
+	// Negotiate holds what they showed (see deriveDialects).
+	DerivedFrom string `json:"derived_from,omitempty"`
 }
 
 // LoginResult is the session setup with the configured credentials.
@@ -271,7 +276,11 @@ func (r *Result) Steps() []NamedStep {
 		}
 	}
 	for _, d := range r.Dialects {
-		add("negotiate:"+d.Dialect.String(), d.Negotiate.Step, false)
+		// A derived cell is not a step of its own: the steps it is
+		// derived from are listed under their names.
+		if d.DerivedFrom == "" {
+			add("negotiate:"+d.Dialect.String(), d.Negotiate.Step, false)
+		}
 		if d.Login != nil {
 			add("login:"+d.Dialect.String(), *d.Login, false)
 		}
