@@ -122,6 +122,69 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		f.addErr("target", terr)
 	}
 
+	// Concurrent gatherers: each commits its result under mu.
+	var wg sync.WaitGroup
+	commit := func(fn func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !closed {
+			fn()
+		}
+	}
+	spawn := func(name string, fn func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					commit(func() {
+						f.Errors = append(f.Errors, fmt.Sprintf("%s: internal error: %v: %s", name, r, firstStackLine(debug.Stack())))
+					})
+				}
+			}()
+			fn()
+		}()
+	}
+
+	// 0. The probe starts first: it needs only the target and the
+	// credentials, and waiting on smbd's forks is most of its time, which
+	// the local gatherers below fill. It gets the whole timeout, so that
+	// the run as a whole stays within it (plus the margins). The ports
+	// that smb.conf adds (139 next to 445) are connected to once it is
+	// loaded, and join the probe's TCP results.
+	probing := !o.SkipProbe && terr == nil
+	accountSkipped := false
+	user := f.User // read once: the caller may fill f.User after Gather returns
+	lookupAccount := func() {
+		a := gatherAccount(ctx, user, cfg.SMBConf, f.Now, run, o.LookPath)
+		commit(func() { f.Account = a })
+	}
+	moreTCP := make(chan []probe.TCPResult, 1)
+	if probing {
+		popts := probeOptions(cfg, o.Clients, o.Password, port, nil, timeout)
+		spawn("probe", func() {
+			r := probe.Run(ctx, host, popts)
+			select {
+			case more := <-moreTCP:
+				r.TCP = append(r.TCP, more...)
+			case <-ctx.Done():
+			}
+			commit(func() { f.Probe = r })
+			if user == "" {
+				return
+			}
+			// The account lookup (pdbedit, a Samba binary start that costs
+			// about what a whole smbclient -L does) only explains a failed
+			// or guest login: it runs only when the probe found something
+			// wrong (probeNeedsAccount).
+			if !probeNeedsAccount(r) {
+				commit(func() { accountSkipped = true })
+				return
+			}
+			lookupAccount()
+		})
+	}
+
 	// 1. Samba version and smb.conf.
 	type confResult struct {
 		version   smbconf.SambaVersion
@@ -162,6 +225,18 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		}
 	}
 	params := paramsOf(f.Config)
+	if probing {
+		extra := probeOptions(cfg, o.Clients, "", port, params.SMBPorts, timeout).Ports[1:]
+		spawn("probe ports", func() {
+			var ts []probe.TCPResult
+			for _, p := range extra {
+				t := probe.TCPConnect(ctx, net.JoinHostPort(host, strconv.Itoa(p)))
+				t.Port = p
+				ts = append(ts, t)
+			}
+			moreTCP <- ts
+		})
+	}
 
 	// 2. Sockets, processes, the log snapshot: /proc and stat only.
 	sockPorts := uniqueSorted(append([]int{port}, params.SMBPorts...))
@@ -211,29 +286,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		f.addErr("processes", errors.New(f.Smbd.Err))
 	}
 
-	// 3. Firewall, logs and the probe, concurrently.
-	var wg sync.WaitGroup
-	commit := func(fn func()) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !closed {
-			fn()
-		}
-	}
-	spawn := func(name string, fn func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					commit(func() {
-						f.Errors = append(f.Errors, fmt.Sprintf("%s: internal error: %v: %s", name, r, firstStackLine(debug.Stack())))
-					})
-				}
-			}()
-			fn()
-		}()
-	}
+	// 3. Firewall, logs and the account, concurrently with the probe.
 	late := func(what string) string {
 		return fmt.Sprintf("%s did not finish within the run's %s budget", what, timeout+gatherMargin)
 	}
@@ -248,16 +301,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		n := gatherNet(ctx, cfg.RemoteClientIP, run, o.LookPath)
 		commit(func() { f.Net = n })
 	})
-	// The account lookup (pdbedit, a Samba binary start that costs about
-	// what a whole smbclient -L does) only explains a failed or guest
-	// login: with a probe to run, it waits for the probe and runs only when
-	// the probe found something wrong (probeNeedsAccount).
-	probing := !o.SkipProbe && terr == nil
-	accountSkipped := false
-	lookupAccount := func() {
-		a := gatherAccount(ctx, f.User, cfg.SMBConf, f.Now, run, o.LookPath)
-		commit(func() { f.Account = a })
-	}
+	// Without a probe, the account is looked up unconditionally.
 	if f.User != "" && !probing {
 		spawn("account", lookupAccount)
 	}
@@ -287,27 +331,6 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		}
 		commit(func() { f.Logs = lf })
 	})
-	if !o.SkipProbe && terr == nil {
-		// The probe gets what is left of the configured timeout, so that
-		// the run as a whole stays within it (plus the margins).
-		budget := timeout - time.Since(began)
-		if budget < timeout/2 {
-			budget = timeout / 2
-		}
-		popts := probeOptions(cfg, o.Clients, o.Password, port, params.SMBPorts, budget)
-		spawn("probe", func() {
-			r := probe.Run(ctx, host, popts)
-			commit(func() { f.Probe = r })
-			if f.User == "" {
-				return
-			}
-			if !probeNeedsAccount(r) {
-				commit(func() { accountSkipped = true })
-				return
-			}
-			lookupAccount()
-		})
-	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
