@@ -49,6 +49,10 @@ type GatherOptions struct {
 	// `smbd --version` (as costly as a whole probe run) runs once per
 	// installed binary; nil runs it every time.
 	VersionCache *smbconf.VersionCache
+	// Previous is the previous round's facts (serve), nil for a one-shot
+	// run. A round may carry answers from it that nothing since can have
+	// changed (carryNT1), which saves smbd a fork per round.
+	Previous *Facts
 }
 
 // Budget of the local gatherers, and what Gather may take beyond the
@@ -162,6 +166,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	moreTCP := make(chan []probe.TCPResult, 1)
 	if probing {
 		popts := probeOptions(cfg, o.Clients, o.Password, port, nil, timeout)
+		popts.CarryNT1 = carryNT1(o.Previous, o.ProcRoot, f.Now)
 		spawn("probe", func() {
 			r := probe.Run(ctx, host, popts)
 			select {

@@ -89,7 +89,18 @@ type SMB1Result struct {
 	// NTLMv2 SESSION_SETUP at SMB2_02, as pysmb does next. This is where
 	// "server smb encrypt = required" refuses pysmb (STATUS_ACCESS_DENIED).
 	Login *SessionResult `json:"login,omitempty"`
+	// Carried is set when this offer was not sent in this run: its answer
+	// is an earlier run's (Options.CarryNT1).
+	Carried *Carried `json:"carried,omitempty"`
 	Step
+}
+
+// Carried says where a result that was not probed in this run comes from.
+type Carried struct {
+	// ProbedAt is when the run that did probe it started.
+	ProbedAt time.Time `json:"probed_at"`
+	// Runs counts the runs that have carried it since (this one included).
+	Runs int `json:"runs"`
 }
 
 // NegotiateInfo is the decoded SMB2 NEGOTIATE response (MS-SMB2 2.2.4).
@@ -265,6 +276,9 @@ func (r *Result) Steps() []NamedStep {
 		add("tcp:"+strconv.Itoa(t.Port), t.Step, true)
 	}
 	for _, s := range r.SMB1 {
+		if s.Carried != nil {
+			continue // not a step of this run
+		}
 		st, pysmb := s.Step, s.Offer == OfferPysmb
 		if pysmb && st.Class == ClassOK && !s.Accepted {
 			// The scorer's own offer answered with "none of these".

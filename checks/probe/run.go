@@ -51,6 +51,11 @@ type Options struct {
 	// already imply the answer (deriveDialects). By default such dialects
 	// are derived, which saves smbd a fork per dialect.
 	EveryDialect bool
+	// CarryNT1, when not nil, is the NT1 offer's answer from an earlier
+	// run, used instead of sending the offer again (its Carried says so).
+	// The caller decides when that answer still holds: smb.conf and the
+	// smbd master unchanged since (checks.carryNT1).
+	CarryNT1 *SMB1Result
 }
 
 func (o Options) withDefaults() Options {
@@ -302,6 +307,11 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 		})
 		for i, o := range offers[1:] {
 			i, o := i+1, o
+			if o == OfferNT1 && opts.CarryNT1 != nil && opts.CarryNT1.Carried != nil {
+				carried := *opts.CarryNT1
+				commit(func() { r.SMB1[i] = carried })
+				continue
+			}
 			spawn(func() {
 				s := NegotiateSMB1(ctx, addr, SMB1Offers[o])
 				s.Offer = o
