@@ -150,46 +150,6 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		}()
 	}
 
-	// 0. The probe starts first: it needs only the target and the
-	// credentials, and waiting on smbd's forks is most of its time, which
-	// the local gatherers below fill. It gets the whole timeout, so that
-	// the run as a whole stays within it (plus the margins). The ports
-	// that smb.conf adds (139 next to 445) are connected to once it is
-	// loaded, and join the probe's TCP results.
-	probing := !o.SkipProbe && terr == nil
-	accountSkipped := false
-	user := f.User // read once: the caller may fill f.User after Gather returns
-	lookupAccount := func() {
-		a := gatherAccount(ctx, user, cfg.SMBConf, f.Now, run, o.LookPath)
-		commit(func() { f.Account = a })
-	}
-	moreTCP := make(chan []probe.TCPResult, 1)
-	if probing {
-		popts := probeOptions(cfg, o.Clients, o.Password, port, nil, timeout)
-		popts.CarryNT1 = carryNT1(o.Previous, o.ProcRoot, f.Now)
-		spawn("probe", func() {
-			r := probe.Run(ctx, host, popts)
-			select {
-			case more := <-moreTCP:
-				r.TCP = append(r.TCP, more...)
-			case <-ctx.Done():
-			}
-			commit(func() { f.Probe = r })
-			if user == "" {
-				return
-			}
-			// The account lookup (pdbedit, a Samba binary start that costs
-			// about what a whole smbclient -L does) only explains a failed
-			// or guest login: it runs only when the probe found something
-			// wrong (probeNeedsAccount).
-			if !probeNeedsAccount(r) {
-				commit(func() { accountSkipped = true })
-				return
-			}
-			lookupAccount()
-		})
-	}
-
 	// 1. Samba version and smb.conf.
 	type confResult struct {
 		version   smbconf.SambaVersion
@@ -230,18 +190,6 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		}
 	}
 	params := paramsOf(f.Config)
-	if probing {
-		extra := probeOptions(cfg, o.Clients, "", port, params.SMBPorts, timeout).Ports[1:]
-		spawn("probe ports", func() {
-			var ts []probe.TCPResult
-			for _, p := range extra {
-				t := probe.TCPConnect(ctx, net.JoinHostPort(host, strconv.Itoa(p)))
-				t.Port = p
-				ts = append(ts, t)
-			}
-			moreTCP <- ts
-		})
-	}
 
 	// 2. Sockets, processes, the log snapshot: /proc and stat only.
 	sockPorts := uniqueSorted(append([]int{port}, params.SMBPorts...))
@@ -291,7 +239,42 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		f.addErr("processes", errors.New(f.Smbd.Err))
 	}
 
-	// 3. Firewall, logs and the account, concurrently with the probe.
+	// 3. The probe, as soon as the log snapshot is taken (so that the
+	// probe's own lines in smbd's log are never read as a client's), and
+	// the firewall, the logs and the account concurrently with it. The
+	// probe gets what is left of the configured timeout, so that the run
+	// as a whole stays within it (plus the margins).
+	probing := !o.SkipProbe && terr == nil
+	accountSkipped := false
+	user := f.User // read once: the caller may fill f.User after Gather returns
+	lookupAccount := func() {
+		a := gatherAccount(ctx, user, cfg.SMBConf, f.Now, run, o.LookPath)
+		commit(func() { f.Account = a })
+	}
+	if probing {
+		budget := timeout - time.Since(began)
+		if budget < timeout/2 {
+			budget = timeout / 2
+		}
+		popts := probeOptions(cfg, o.Clients, o.Password, port, params.SMBPorts, budget)
+		popts.CarryNT1 = carryNT1(o.Previous, o.ProcRoot, f.Now)
+		spawn("probe", func() {
+			r := probe.Run(ctx, host, popts)
+			commit(func() { f.Probe = r })
+			if user == "" {
+				return
+			}
+			// The account lookup (pdbedit, a Samba binary start that costs
+			// about what a whole smbclient -L does) only explains a failed
+			// or guest login: it runs only when the probe found something
+			// wrong (probeNeedsAccount).
+			if !probeNeedsAccount(r) {
+				commit(func() { accountSkipped = true })
+				return
+			}
+			lookupAccount()
+		})
+	}
 	late := func(what string) string {
 		return fmt.Sprintf("%s did not finish within the run's %s budget", what, timeout+gatherMargin)
 	}
