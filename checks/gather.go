@@ -309,9 +309,10 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 				ConfSet:  params.LogLevelSet,
 				ConfAt:   params.LogLevelAt,
 			},
-			Journal:  cfg.Logs.Journal,
-			Run:      run,
-			LookPath: o.LookPath,
+			Journal:   cfg.Logs.Journal,
+			NoJournal: func() bool { return noJournalFiles(journalDirs) },
+			Run:       run,
+			LookPath:  o.LookPath,
 		})
 		if len(hr.srcErrs) > 0 {
 			lf.Err = strings.Join(append(hr.srcErrs, lf.Err), "; ")
