@@ -861,9 +861,9 @@ type logInput struct {
 	// that journalctl (a process start, a few ms of CPU next to the probe)
 	// is not run to read nothing; nil runs it.
 	NoJournal func() bool
-	Run      func(ctx context.Context, name string, args ...string) ([]byte, error)
-	LookPath func(string) (string, error)
-	Loc      *time.Location
+	Run       func(ctx context.Context, name string, args ...string) ([]byte, error)
+	LookPath  func(string) (string, error)
+	Loc       *time.Location
 }
 
 // gatherLogs reads the snapshot's files and, when they hold no evidence
