@@ -21,6 +21,13 @@ var ErrBadInput = errors.New("bad input")
 // The error is only for input the run cannot start with; everything the
 // agent could not find out is in Report.Errors instead.
 func Diagnose(ctx context.Context, cfg *configs.Config) (*Report, *Facts, error) {
+	return DiagnoseAfter(ctx, cfg, nil)
+}
+
+// DiagnoseAfter is Diagnose for a round that follows another (serve):
+// prev is that round's facts, from which this round may carry what
+// nothing since can have changed (GatherOptions.Previous).
+func DiagnoseAfter(ctx context.Context, cfg *configs.Config, prev *Facts) (*Report, *Facts, error) {
 	if cfg == nil {
 		cfg = configs.DefaultConfig()
 	}
@@ -34,7 +41,7 @@ func Diagnose(ctx context.Context, cfg *configs.Config) (*Report, *Facts, error)
 	}
 	started := time.Now()
 	f := Gather(ctx, GatherOptions{Config: cfg, Clients: clients, Password: pw,
-		VersionCache: smbconf.DefaultVersionCache()})
+		VersionCache: smbconf.DefaultVersionCache(), Previous: prev})
 	// The scoring account and share name the findings and the commands;
 	// the password itself never enters Facts.
 	if f.User == "" {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smb-agent/smb-agent/checks/catalog"
 	"github.com/smb-agent/smb-agent/checks/probe"
@@ -396,6 +397,13 @@ func dialectTable(f *Facts, clients []clientRef) map[string]DialectView {
 	live := LiveAccepted(f.Probe)
 	for _, d := range TableDialects {
 		v := DialectView{Config: cfgOK && ConfigAccepts(cfg, d), Live: live[d], Clients: map[string]bool{}}
+		if pr, ok := dialectProbe(f, d); ok && v.Live != nil {
+			v.LiveDerivedFrom = pr.DerivedFrom
+		}
+		if s, ok := smb1Probe(f, probe.OfferNT1); ok && d == "NT1" && v.Live != nil && s.Carried != nil {
+			v.LiveDerivedFrom = fmt.Sprintf("smb1:%s of the run at %s (smb.conf and smbd unchanged since)",
+				probe.OfferNT1, s.Carried.ProbedAt.UTC().Format(time.RFC3339))
+		}
 		for _, c := range clients {
 			v.Clients[c.Profile.Name] = c.Profile.Offers(d)
 		}

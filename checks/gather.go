@@ -49,6 +49,10 @@ type GatherOptions struct {
 	// `smbd --version` (as costly as a whole probe run) runs once per
 	// installed binary; nil runs it every time.
 	VersionCache *smbconf.VersionCache
+	// Previous is the previous round's facts (serve), nil for a one-shot
+	// run. A round may carry answers from it that nothing since can have
+	// changed (carryNT1), which saves smbd a fork per round.
+	Previous *Facts
 }
 
 // Budget of the local gatherers, and what Gather may take beyond the
@@ -120,6 +124,30 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	f.Target = Target{Host: host, Port: port}
 	if terr != nil {
 		f.addErr("target", terr)
+	}
+
+	// Concurrent gatherers: each commits its result under mu.
+	var wg sync.WaitGroup
+	commit := func(fn func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !closed {
+			fn()
+		}
+	}
+	spawn := func(name string, fn func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					commit(func() {
+						f.Errors = append(f.Errors, fmt.Sprintf("%s: internal error: %v: %s", name, r, firstStackLine(debug.Stack())))
+					})
+				}
+			}()
+			fn()
+		}()
 	}
 
 	// 1. Samba version and smb.conf.
@@ -213,28 +241,41 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		f.addErr("processes", errors.New(f.Smbd.Err))
 	}
 
-	// 3. Firewall, logs and the probe, concurrently.
-	var wg sync.WaitGroup
-	commit := func(fn func()) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !closed {
-			fn()
-		}
+	// 3. The probe, as soon as the log snapshot is taken (so that the
+	// probe's own lines in smbd's log are never read as a client's), and
+	// the firewall, the logs and the account concurrently with it. The
+	// probe gets what is left of the configured timeout, so that the run
+	// as a whole stays within it (plus the margins).
+	probing := !o.SkipProbe && terr == nil
+	accountSkipped := false
+	user := f.User // read once: the caller may fill f.User after Gather returns
+	lookupAccount := func() {
+		a := gatherAccount(ctx, user, cfg.SMBConf, f.Now, run, o.LookPath)
+		commit(func() { f.Account = a })
 	}
-	spawn := func(name string, fn func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					commit(func() {
-						f.Errors = append(f.Errors, fmt.Sprintf("%s: internal error: %v: %s", name, r, firstStackLine(debug.Stack())))
-					})
-				}
-			}()
-			fn()
-		}()
+	if probing {
+		budget := timeout - time.Since(began)
+		if budget < timeout/2 {
+			budget = timeout / 2
+		}
+		popts := probeOptions(cfg, o.Clients, o.Password, port, params.SMBPorts, budget)
+		popts.CarryNT1 = carryNT1(o.Previous, o.ProcRoot, f.Now)
+		spawn("probe", func() {
+			r := probe.Run(ctx, host, popts)
+			commit(func() { f.Probe = r })
+			if user == "" {
+				return
+			}
+			// The account lookup (pdbedit, a Samba binary start that costs
+			// about what a whole smbclient -L does) only explains a failed
+			// or guest login: it runs only when the probe found something
+			// wrong (probeNeedsAccount).
+			if !probeNeedsAccount(r) {
+				commit(func() { accountSkipped = true })
+				return
+			}
+			lookupAccount()
+		})
 	}
 	late := func(what string) string {
 		return fmt.Sprintf("%s did not finish within the run's %s budget", what, timeout+gatherMargin)
@@ -250,16 +291,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		n := gatherNet(ctx, cfg.RemoteClientIP, run, o.LookPath)
 		commit(func() { f.Net = n })
 	})
-	// The account lookup (pdbedit, a Samba binary start that costs about
-	// what a whole smbclient -L does) only explains a failed or guest
-	// login: with a probe to run, it waits for the probe and runs only when
-	// the probe found something wrong (probeNeedsAccount).
-	probing := !o.SkipProbe && terr == nil
-	accountSkipped := false
-	lookupAccount := func() {
-		a := gatherAccount(ctx, f.User, cfg.SMBConf, f.Now, run, o.LookPath)
-		commit(func() { f.Account = a })
-	}
+	// Without a probe, the account is looked up unconditionally.
 	if f.User != "" && !probing {
 		spawn("account", lookupAccount)
 	}
@@ -279,9 +311,10 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 				ConfSet:  params.LogLevelSet,
 				ConfAt:   params.LogLevelAt,
 			},
-			Journal:  cfg.Logs.Journal,
-			Run:      run,
-			LookPath: o.LookPath,
+			Journal:   cfg.Logs.Journal,
+			NoJournal: func() bool { return noJournalFiles(journalDirs) },
+			Run:       run,
+			LookPath:  o.LookPath,
 		})
 		if len(hr.srcErrs) > 0 {
 			lf.Err = strings.Join(append(hr.srcErrs, lf.Err), "; ")
@@ -289,27 +322,6 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		}
 		commit(func() { f.Logs = lf })
 	})
-	if !o.SkipProbe && terr == nil {
-		// The probe gets what is left of the configured timeout, so that
-		// the run as a whole stays within it (plus the margins).
-		budget := timeout - time.Since(began)
-		if budget < timeout/2 {
-			budget = timeout / 2
-		}
-		popts := probeOptions(cfg, o.Clients, o.Password, port, params.SMBPorts, budget)
-		spawn("probe", func() {
-			r := probe.Run(ctx, host, popts)
-			commit(func() { f.Probe = r })
-			if f.User == "" {
-				return
-			}
-			if !probeNeedsAccount(r) {
-				commit(func() { accountSkipped = true })
-				return
-			}
-			lookupAccount()
-		})
-	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {

@@ -857,9 +857,13 @@ type logInput struct {
 	MaxBytes int64
 	Level    logLevelInput
 	Journal  bool // read the journal when no file has evidence
-	Run      func(ctx context.Context, name string, args ...string) ([]byte, error)
-	LookPath func(string) (string, error)
-	Loc      *time.Location
+	// NoJournal reports that the host keeps no journal files at all, so
+	// that journalctl (a process start, a few ms of CPU next to the probe)
+	// is not run to read nothing; nil runs it.
+	NoJournal func() bool
+	Run       func(ctx context.Context, name string, args ...string) ([]byte, error)
+	LookPath  func(string) (string, error)
+	Loc       *time.Location
 }
 
 // gatherLogs reads the snapshot's files and, when they hold no evidence
@@ -910,11 +914,55 @@ func gatherLogs(ctx context.Context, in logInput) LogFacts {
 
 var errNoJournalctl = errors.New("journalctl not installed")
 
+// journalDirs are where journald keeps the system journal, the files
+// journalctl reads by default (journalctl(1), systemd-journald(8)):
+// DIR/MACHINE-ID/*.journal.
+var journalDirs = []string{"/run/log/journal", "/var/log/journal"}
+
+// noJournalFiles reports that no journal file exists in dirs. Anything it
+// cannot read counts as a journal, so that journalctl decides.
+func noJournalFiles(dirs []string) bool {
+	for _, d := range dirs {
+		ents, err := os.ReadDir(d)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false
+		}
+		for _, e := range ents {
+			if isJournalFile(e.Name()) {
+				return false
+			}
+			if !e.IsDir() {
+				continue
+			}
+			sub, err := os.ReadDir(filepath.Join(d, e.Name()))
+			if err != nil {
+				return false
+			}
+			for _, f := range sub {
+				if isJournalFile(f.Name()) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func isJournalFile(name string) bool {
+	return strings.HasSuffix(name, ".journal") || strings.HasSuffix(name, ".journal~")
+}
+
 // readJournal runs journalctl for smbd's units over the same window,
 // ending when gathering started (the probes come after).
 func readJournal(ctx context.Context, in logInput) ([]rawLine, error) {
 	if _, err := in.LookPath("journalctl"); err != nil {
 		return nil, errNoJournalctl
+	}
+	if in.NoJournal != nil && in.NoJournal() {
+		return nil, nil // read: it is empty
 	}
 	args := []string{"-u", "smbd", "-u", "samba", "-o", "json", "--no-pager", "-q",
 		"-n", strconv.Itoa(journalMaxEntries),

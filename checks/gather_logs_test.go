@@ -430,6 +430,17 @@ func TestJournalFallback(t *testing.T) {
 	require.Empty(t, calls)
 	require.NotContains(t, lf.Sources, "journal")
 
+	// No journal files on the host: journalctl is not run, and the
+	// journal counts as read (it is empty).
+	calls = nil
+	in.Sources = nil
+	in.NoJournal = func() bool { return true }
+	lf = gatherLogs(context.Background(), in)
+	require.Empty(t, calls)
+	require.Empty(t, lf.Err)
+	require.Equal(t, []string{"journal"}, lf.Sources)
+	in.NoJournal = nil
+
 	// No journalctl: no error, no journal source.
 	in.Sources = nil
 	in.LookPath = func(string) (string, error) { return "", errors.New("not found") }
@@ -482,4 +493,19 @@ func FuzzParseSambaLog(f *testing.F) {
 		_, _ = parseJournalJSON(data)
 		_, _ = parseLogLevel(string(data))
 	})
+}
+
+func TestNoJournalFiles(t *testing.T) {
+	run, persistent := filepath.Join(t.TempDir(), "run"), filepath.Join(t.TempDir(), "var")
+	dirs := []string{run, persistent}
+	require.True(t, noJournalFiles(dirs), "neither directory exists")
+	require.NoError(t, os.MkdirAll(filepath.Join(persistent, "0123abcd"), 0o755))
+	require.True(t, noJournalFiles(dirs), "an empty machine directory")
+	require.NoError(t, os.WriteFile(filepath.Join(persistent, "0123abcd", "system.journal"), nil, 0o644))
+	require.False(t, noJournalFiles(dirs), "a system journal")
+	require.NoError(t, os.Remove(filepath.Join(persistent, "0123abcd", "system.journal")))
+	require.NoError(t, os.WriteFile(filepath.Join(persistent, "0123abcd", "user-1000@x.journal~"), nil, 0o644))
+	require.False(t, noJournalFiles(dirs), "a journal file that was not closed cleanly")
+	require.NoError(t, os.WriteFile(run, nil, 0o644))
+	require.False(t, noJournalFiles([]string{run + "/x"}), "unreadable: journalctl decides")
 }

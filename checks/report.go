@@ -217,6 +217,10 @@ type DialectView struct {
 	Config bool `json:"config"`
 	// Live: the running smbd accepted it; nil when not probed.
 	Live *bool `json:"live,omitempty"`
+	// LiveDerivedFrom is set when Live was not negotiated on its own but
+	// follows from other probe steps, which it names ("negotiate",
+	// "smb1:pysmb", or both joined by " + "); empty for a direct probe.
+	LiveDerivedFrom string `json:"live_derived_from,omitempty"`
 	// Clients lists, per client profile, whether that client offers it.
 	Clients map[string]bool `json:"clients,omitempty"`
 }

@@ -26,6 +26,20 @@ func BenchmarkProbe(b *testing.B) {
 		f    func() bool
 	}{
 		{"run-full", func() bool { return len(probe.Run(ctx, "127.0.0.1", full).Failures()) == 0 }},
+		// The same run negotiating every dialect on its own connection:
+		// run-full derives most of them (five smbd forks fewer).
+		{"run-full-every-dialect", func() bool {
+			o := full
+			o.EveryDialect = true
+			return len(probe.Run(ctx, "127.0.0.1", o).Failures()) == 0
+		}},
+		// A serve light round: NT1 carried from an earlier run.
+		{"run-full-carry-nt1", func() bool {
+			o := full
+			o.CarryNT1 = &probe.SMB1Result{Offer: probe.OfferNT1, Carried: &probe.Carried{Runs: 1},
+				Step: probe.Step{Class: probe.ClassNoCommonDialect}}
+			return len(probe.Run(ctx, "127.0.0.1", o).Failures()) == 0
+		}},
 		{"run-skip-auth", func() bool {
 			o := full
 			o.SkipAuth = true

@@ -30,6 +30,10 @@ func TestProbeHealthyServer(t *testing.T) {
 	o := probeOpts(s.Port())
 	o.File, o.FileSHA256 = "flag.txt", hex.EncodeToString(sum[:])
 	o.Guest, o.NTLMv1 = true, true
+	// Every dialect on its own connection, so that each has its own
+	// NEGOTIATE response to check (TestProbeDerivedDialectsMatchProbed
+	// covers the default, derived run).
+	o.EveryDialect = true
 	r := runProbe(t, o)
 
 	require.Equal(t, s.Addr(), r.Target)
@@ -368,13 +372,80 @@ func TestProbeEncryptionRequired(t *testing.T) {
 func TestProbeSigningMandatory(t *testing.T) {
 	t.Parallel()
 	s := startScenario(t, "server signing = mandatory")
-	r := runProbe(t, probeOpts(s.Port()))
+	o := probeOpts(s.Port())
+	o.EveryDialect = true
+	r := runProbe(t, o)
 	for _, d := range probe.SMB2Dialects {
 		dr := dialectResult(t, r, d)
+		require.True(t, dr.Negotiate.Info.SigningRequired, d)
+	}
+	// Derived cells carry the NEGOTIATE response they come from, where
+	// there is one (pysmb's for SMB2_02, the all-dialect one for SMB3_11).
+	r = runProbe(t, probeOpts(s.Port()))
+	for _, d := range []probe.Dialect{probe.SMB2_02, probe.SMB3_11} {
+		dr := dialectResult(t, r, d)
+		require.NotEmpty(t, dr.DerivedFrom, d)
 		require.True(t, dr.Negotiate.Info.SigningRequired, d)
 	}
 	require.True(t, smb1Result(t, r, probe.OfferPysmb).SigningRequired)
 	require.Equal(t, probe.ClassOK, r.Login.Class)
 	// go-smb2 may fail once on an unsigned interim reply; the probe retries.
 	require.Equal(t, probe.ClassOK, r.Shares.Class)
+}
+
+// TestProbeDerivedDialectsMatchProbed: a dialect cell derived from pysmb's
+// handshake and the all-dialect negotiate (the default) says the same as a
+// NEGOTIATE of that dialect alone (EveryDialect), for server ranges that
+// put the range's ends at each place the derivation depends on: the whole
+// range, a capped top, a raised bottom, and no SMB2 at all.
+func TestProbeDerivedDialectsMatchProbed(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		global  []string
+		derived []probe.Dialect // the cells the default run must derive
+	}{
+		{"default", nil, probe.SMB2Dialects},
+		{"max-SMB3_00", []string{"server max protocol = SMB3_00"}, probe.SMB2Dialects},
+		{"min-SMB2_10", []string{"server min protocol = SMB2_10", "server max protocol = SMB3_02"},
+			[]probe.Dialect{probe.SMB3_02, probe.SMB3_11}},
+		{"NT1-only", []string{"server min protocol = NT1", "server max protocol = NT1"}, nil},
+	}
+	for _, c := range cases {
+		c := c
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := startScenario(t, c.global...)
+			o := probeOpts(s.Port())
+			o.NoGuestMapping = true
+			derived := runProbe(t, o)
+			o.EveryDialect = true
+			probed := runProbe(t, o)
+			var got []probe.Dialect
+			for _, d := range probe.SMB2Dialects {
+				dv, pv := dialectResult(t, derived, d), dialectResult(t, probed, d)
+				require.Empty(t, pv.DerivedFrom, d)
+				if dv.DerivedFrom != "" {
+					got = append(got, d)
+				}
+				require.Equal(t, pv.Negotiate.Class, dv.Negotiate.Class, d)
+				require.Equal(t, pv.Negotiate.Accepted, dv.Negotiate.Accepted, d)
+				if pv.Negotiate.Accepted {
+					require.Equal(t, d, dv.Negotiate.Dialect)
+				}
+				if dv.Negotiate.Info != nil && pv.Negotiate.Info != nil {
+					require.Equal(t, pv.Negotiate.Info.SigningRequired, dv.Negotiate.Info.SigningRequired, d)
+				}
+			}
+			require.Equal(t, c.derived, got, "derived cells")
+			// The derived run leaves out the negotiates it derived.
+			steps := map[string]bool{}
+			for _, st := range derived.Steps() {
+				steps[st.Name] = true
+			}
+			for _, d := range got {
+				require.False(t, steps["negotiate:"+d.String()], d)
+			}
+		})
+	}
 }

@@ -89,7 +89,18 @@ type SMB1Result struct {
 	// NTLMv2 SESSION_SETUP at SMB2_02, as pysmb does next. This is where
 	// "server smb encrypt = required" refuses pysmb (STATUS_ACCESS_DENIED).
 	Login *SessionResult `json:"login,omitempty"`
+	// Carried is set when this offer was not sent in this run: its answer
+	// is an earlier run's (Options.CarryNT1).
+	Carried *Carried `json:"carried,omitempty"`
 	Step
+}
+
+// Carried says where a result that was not probed in this run comes from.
+type Carried struct {
+	// ProbedAt is when the run that did probe it started.
+	ProbedAt time.Time `json:"probed_at"`
+	// Runs counts the runs that have carried it since (this one included).
+	Runs int `json:"runs"`
 }
 
 // NegotiateInfo is the decoded SMB2 NEGOTIATE response (MS-SMB2 2.2.4).
@@ -133,6 +144,11 @@ type DialectResult struct {
 	// dialect (pysmb's replayed login at SMB2_02, the main login at the
 	// dialect the server chose); nil when none happened at this dialect.
 	Login *Step `json:"login,omitempty"`
+	// DerivedFrom is empty when this dialect was negotiated on a connection
+	// of its own; otherwise it names the probe steps whose answers imply
+	// this one ("negotiate", "smb1:pysmb", or both joined by " + "), and
+	// Negotiate holds what they showed (see deriveDialects).
+	DerivedFrom string `json:"derived_from,omitempty"`
 }
 
 // LoginResult is the session setup with the configured credentials.
@@ -260,6 +276,9 @@ func (r *Result) Steps() []NamedStep {
 		add("tcp:"+strconv.Itoa(t.Port), t.Step, true)
 	}
 	for _, s := range r.SMB1 {
+		if s.Carried != nil {
+			continue // not a step of this run
+		}
 		st, pysmb := s.Step, s.Offer == OfferPysmb
 		if pysmb && st.Class == ClassOK && !s.Accepted {
 			// The scorer's own offer answered with "none of these".
@@ -271,7 +290,11 @@ func (r *Result) Steps() []NamedStep {
 		}
 	}
 	for _, d := range r.Dialects {
-		add("negotiate:"+d.Dialect.String(), d.Negotiate.Step, false)
+		// A derived cell is not a step of its own: the steps it is
+		// derived from are listed under their names.
+		if d.DerivedFrom == "" {
+			add("negotiate:"+d.Dialect.String(), d.Negotiate.Step, false)
+		}
 		if d.Login != nil {
 			add("login:"+d.Dialect.String(), *d.Login, false)
 		}

@@ -46,6 +46,16 @@ type Options struct {
 	// at the highest dialect, so a per-dialect login only adds cost unless a
 	// check needs it (e.g. SMB2_10 against "server smb encrypt = required").
 	DialectLogins []Dialect
+	// EveryDialect negotiates each SMB2/3 dialect on a connection of its
+	// own even where pysmb's handshake and the all-dialect negotiate
+	// already imply the answer (deriveDialects). By default such dialects
+	// are derived, which saves smbd a fork per dialect.
+	EveryDialect bool
+	// CarryNT1, when not nil, is the NT1 offer's answer from an earlier
+	// run, used instead of sending the offer again (its Carried says so).
+	// The caller decides when that answer still holds: smb.conf and the
+	// smbd master unchanged since (checks.carryNT1).
+	CarryNT1 *SMB1Result
 }
 
 func (o Options) withDefaults() Options {
@@ -203,10 +213,21 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 	if first.res.Class != ClassOK {
 		skipAll(r, fmt.Sprintf("tcp connect to %s failed: %s", addr, first.res.Class))
 	} else {
+		// What pysmb's handshake and the all-dialect negotiate answered,
+		// for deriveDialects; each is sent once, a zero value when the
+		// probe ended without an answer (a panic).
+		pysmbNeg := make(chan SMB1Result, 1)
+		multiNeg := make(chan SMB2Result, 1)
 		// The login chain is the longest path: start it first.
 		if auth {
 			spawn(func() {
-				ch := runChain(ctx, addr, cr, opts)
+				defer func() {
+					select {
+					case multiNeg <- SMB2Result{}:
+					default:
+					}
+				}()
+				ch := runChain(ctx, addr, cr, opts, func(m SMB2Result) { multiNeg <- m })
 				commit(func() {
 					r.Multi = ch.multi
 					r.Login = &ch.login
@@ -215,7 +236,14 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 			})
 		} else {
 			spawn(func() {
+				defer func() {
+					select {
+					case multiNeg <- SMB2Result{}:
+					default:
+					}
+				}()
 				m := NegotiateSMB2(ctx, addr, SMB2Dialects)
+				multiNeg <- m
 				commit(func() { r.Multi = m })
 			})
 		}
@@ -242,9 +270,18 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 		}
 		spawn(func() {
 			defer first.conn.Close()
+			defer func() {
+				select {
+				case pysmbNeg <- SMB1Result{}:
+				default:
+				}
+			}()
 			s := newSMB1Result(OfferPysmb, SMB1Offers[OfferPysmb])
 			t0 := time.Now()
-			rc := replayPysmbOn(first.conn, addr, dcr, &s)
+			rc := replayPysmbOn(first.conn, addr, dcr, &s, func(n SMB1Result) {
+				n.since(t0)
+				pysmbNeg <- n
+			})
 			s.since(t0)
 			commit(func() { r.SMB1[0] = s })
 			// The extra sessions ride on pysmb's connection when it
@@ -270,14 +307,18 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 		})
 		for i, o := range offers[1:] {
 			i, o := i+1, o
+			if o == OfferNT1 && opts.CarryNT1 != nil && opts.CarryNT1.Carried != nil {
+				carried := *opts.CarryNT1
+				commit(func() { r.SMB1[i] = carried })
+				continue
+			}
 			spawn(func() {
 				s := NegotiateSMB1(ctx, addr, SMB1Offers[o])
 				s.Offer = o
 				commit(func() { r.SMB1[i] = s })
 			})
 		}
-		for i, d := range SMB2Dialects {
-			i, d := i, d
+		probeDialect := func(i int, d Dialect) {
 			var c *Credentials
 			if offeredDialect(opts.DialectLogins, d) {
 				c = dcr
@@ -285,6 +326,39 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 			spawn(func() {
 				dr := ProbeDialect(ctx, addr, d, c)
 				commit(func() { r.Dialects[i] = dr })
+			})
+		}
+		var later []int
+		for i, d := range SMB2Dialects {
+			if opts.EveryDialect || offeredDialect(opts.DialectLogins, d) {
+				probeDialect(i, d)
+			} else {
+				later = append(later, i)
+			}
+		}
+		if len(later) > 0 {
+			spawn(func() {
+				var p SMB1Result
+				var m SMB2Result
+				select {
+				case p = <-pysmbNeg:
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case m = <-multiNeg:
+				case <-ctx.Done():
+					return
+				}
+				derived := deriveDialects(p, m)
+				for _, i := range later {
+					d := SMB2Dialects[i]
+					if dr, ok := derived[d]; ok {
+						commit(func() { r.Dialects[i] = dr })
+					} else {
+						probeDialect(i, d)
+					}
+				}
 			})
 		}
 	}

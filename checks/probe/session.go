@@ -194,7 +194,7 @@ type chain struct {
 	file   *FileResult
 }
 
-func runChain(ctx context.Context, addr string, cr Credentials, opts Options) chain {
+func runChain(ctx context.Context, addr string, cr Credentials, opts Options, negotiated func(SMB2Result)) chain {
 	var ch chain
 	t0 := time.Now()
 	ch.login = LoginResult{User: cr.User, Domain: cr.Domain}
@@ -202,6 +202,9 @@ func runChain(ctx context.Context, addr string, cr Credentials, opts Options) ch
 	defer g.close()
 	ch.multi = g.negotiateResult(SMB2Dialects, err, "negotiate with "+addr)
 	ch.multi.since(t0)
+	if negotiated != nil {
+		negotiated(ch.multi)
+	}
 	if ch.multi.OK() {
 		var flags uint16
 		ch.login.Step, flags = g.loginStep(err, fmt.Sprintf("session setup with %s as %s", addr, cr.User))

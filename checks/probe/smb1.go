@@ -161,7 +161,7 @@ func ReplayPysmb(ctx context.Context, addr string, cr *Credentials) (res SMB1Res
 		return res
 	}
 	defer conn.Close()
-	_ = replayPysmbOn(conn, addr, cr, &res)
+	_ = replayPysmbOn(conn, addr, cr, &res, nil)
 	return res
 }
 
@@ -172,8 +172,13 @@ func newSMB1Result(offer string, dialects []string) SMB1Result {
 // replayPysmbOn runs ReplayPysmb on an open connection. When the server
 // answered with SMB2_02 it returns the connection's SMB2 state, on which
 // more sessions can be set up (MS-SMB2 allows several per connection).
-func replayPysmbOn(conn net.Conn, addr string, cr *Credentials, res *SMB1Result) *rawConn {
+// negotiated, when not nil, gets the result as it is after the NEGOTIATE,
+// before the login.
+func replayPysmbOn(conn net.Conn, addr string, cr *Credentials, res *SMB1Result, negotiated func(SMB1Result)) *rawConn {
 	negotiateSMB1On(conn, addr, res)
+	if negotiated != nil {
+		negotiated(*res)
+	}
 	var rc *rawConn
 	if res.OK() && res.Accepted && res.Reply == "smb2" && res.Dialect == SMB2_02 {
 		rc = &rawConn{conn: conn, msgID: 1, dialect: SMB2_02}

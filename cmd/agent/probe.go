@@ -34,6 +34,7 @@ type probeFlags struct {
 	guest        bool
 	ntlmv1       bool
 	skipAuth     bool
+	everyDialect bool
 }
 
 func newProbeCommand(s *streams) *cobra.Command {
@@ -43,8 +44,10 @@ func newProbeCommand(s *streams) *cobra.Command {
 		Short: "Probe an SMB server: TCP, every dialect, login, share listing",
 		Long: `probe connects to an SMB server and prints the raw probe results:
 TCP connect per port; SMB1 NEGOTIATE with pysmb's exact offer (NT LM 0.12 +
-SMB 2.002) and NT1 alone; one SMB2 NEGOTIATE per dialect (SMB2_02 ... SMB3_11)
-and one offering all; login with the given credentials; guest mapping (a random
+SMB 2.002) and NT1 alone; one SMB2 NEGOTIATE offering all dialects, and one
+per dialect (SMB2_02 ... SMB3_11) whose answer those do not already imply (a
+dialect they do imply is shown "derived from" them; --every-dialect probes
+each anyway); login with the given credentials; guest mapping (a random
 unknown user); IPC$; srvsvc share listing; share tree connect and listing; file
 read and SHA-256. Every step is classified (refused, timeout, no-common-dialect,
 logon-failure, ipc-unavailable, rpc-endpoint-missing, ...).
@@ -89,6 +92,7 @@ printed. Exit code: 0 when every probed step succeeded, 2 when one failed,
 	fl.BoolVar(&f.guest, "guest", false, "also try an anonymous session (and guest, when no --user)")
 	fl.BoolVar(&f.ntlmv1, "ntlmv1", false, "also log in with NTLMv1, as an old client would")
 	fl.BoolVar(&f.skipAuth, "skip-auth", false, "negotiate only: no login, no share steps")
+	fl.BoolVar(&f.everyDialect, "every-dialect", false, "negotiate every SMB2/3 dialect on a connection of its own, also those that pysmb's handshake and the all-dialect negotiate already answer (by default those are shown as derived)")
 	return cmd
 }
 
@@ -143,6 +147,7 @@ func (f *probeFlags) options() (string, probe.Options, error) {
 	o.User, o.Password, o.Domain, o.Workstation = f.user, pw, f.domain, f.workstation
 	o.Share, o.File, o.FileSHA256 = f.share, f.file, f.fileSHA256
 	o.Guest, o.NTLMv1, o.SkipAuth = f.guest, f.ntlmv1, f.skipAuth
+	o.EveryDialect = f.everyDialect
 	return host, o, nil
 }
 
@@ -224,6 +229,9 @@ func renderProbe(w io.Writer, r *probe.Result) {
 					st = *d.Login
 				}
 			}
+		}
+		if d.DerivedFrom != "" {
+			det = strings.TrimPrefix(det+", derived from "+d.DerivedFrom, ", ")
 		}
 		row("negotiate "+d.Dialect.String(), st, det)
 	}

@@ -269,6 +269,7 @@ func renderDialects(t *textWriter, r *checks.Report) {
 		t.printf("%s\n", strings.TrimRight(b.String(), " "))
 	}
 	row(cols, boldAll(t, cols))
+	derived := false
 	for _, d := range checks.TableDialects {
 		v, ok := r.Dialects[d]
 		cells := []string{d, "-", "-"}
@@ -276,6 +277,10 @@ func renderDialects(t *textWriter, r *checks.Report) {
 			cells[1] = yesNoMark(v.Config)
 			if v.Live != nil {
 				cells[2] = yesNoMark(*v.Live)
+				if v.LiveDerivedFrom != "" {
+					cells[2] += "*"
+					derived = true
+				}
 			} else {
 				cells[2] = "?"
 			}
@@ -290,9 +295,9 @@ func renderDialects(t *textWriter, r *checks.Report) {
 		styled := make([]string, len(cells))
 		for i, c := range cells {
 			switch c {
-			case "yes":
+			case "yes", "yes*":
 				styled[i] = t.style(ansiGreen, c)
-			case "no":
+			case "no", "no*":
 				styled[i] = t.style(ansiDim, c)
 			default:
 				styled[i] = c
@@ -301,6 +306,14 @@ func renderDialects(t *textWriter, r *checks.Report) {
 		row(cells, styled)
 	}
 	t.printf("%s\n", t.style(ansiDim, "config: smb.conf allows it; live: smbd accepted a negotiate of it; client columns: the client offers it"))
+	if derived {
+		t.printf("%s\n", t.style(ansiDim, "live *: derived from other probes, not negotiated on its own:"))
+		for _, d := range checks.TableDialects {
+			if v, ok := r.Dialects[d]; ok && v.Live != nil && v.LiveDerivedFrom != "" {
+				t.printf("%s\n", t.style(ansiDim, fmt.Sprintf("  %s derived from %s", d, v.LiveDerivedFrom)))
+			}
+		}
+	}
 }
 
 func boldAll(t *textWriter, cells []string) []string {

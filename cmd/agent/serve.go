@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -152,10 +153,18 @@ func serveOptions(fl *pflag.FlagSet, log *slog.Logger) (agent.Options, error) {
 
 // diagnoseRound is one check round: exactly what `agent diagnose` runs,
 // plus, for the page, each proposed fix planned as `agent fix --only ID`
-// plans it (a dry run from the same facts; nothing is applied).
+// plans it (a dry run from the same facts; nothing is applied). Each round
+// gets the previous round's facts, so that a light round can carry what
+// nothing since can have changed (checks.DiagnoseAfter); a round that
+// failed leaves none, and the next one is a full sweep.
 func diagnoseRound(cfg *configs.Config) agent.PlannedRoundFunc {
+	var mu sync.Mutex
+	var prev *checks.Facts
 	return func(ctx context.Context) (*checks.Report, map[string]agent.FixPreview, error) {
-		rep, facts, err := checks.Diagnose(ctx, cfg)
+		mu.Lock()
+		defer mu.Unlock()
+		rep, facts, err := checks.DiagnoseAfter(ctx, cfg, prev)
+		prev = facts
 		if err != nil {
 			if errors.Is(err, checks.ErrBadInput) {
 				err = errors.New(strings.TrimPrefix(err.Error(), checks.ErrBadInput.Error()+": "))

@@ -94,8 +94,11 @@ func (c *Config) walkDump(f func(section string, start bool, name, printed strin
 		}
 		f(s.name, true, "", "", nil, nil)
 		for _, p := range t.localDmp {
-			sl := s.slots[p.slot]
-			if equalVal(p.Type, sl.v, c.sd[p.slot].v) {
+			// A share shares the default's slot until it sets the
+			// parameter (addService): the same slot is the same value,
+			// which skips the comparison for most of a big file's lines.
+			sl, def := s.slots[p.slot], c.sd[p.slot]
+			if sl == def || equalVal(p.Type, sl.v, def.v) {
 				continue
 			}
 			f(s.name, false, p.Name, printVal(p, sl.v), sl, nil)

@@ -8,6 +8,7 @@ package smbconf
 // iServiceIndex, include_depth) lives in loader.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,30 @@ type loader struct {
 	overlay map[string][]byte
 	tracing bool
 	trace   []traceLine
+	// assigns and slots are slabs the loader takes its records from: one
+	// allocation per few hundred lines instead of one or two per line,
+	// which is most of the allocator's work on a big file. A slab is
+	// never grown in place, so the pointers handed out stay valid.
+	assigns []assign
+	slots   []slot
+}
+
+const slabSize = 256
+
+func (l *loader) newAssign(a assign) *assign {
+	if len(l.assigns) == cap(l.assigns) {
+		l.assigns = make([]assign, 0, slabSize)
+	}
+	l.assigns = append(l.assigns, a)
+	return &l.assigns[len(l.assigns)-1]
+}
+
+func (l *loader) newSlot(v val, a *assign) *slot {
+	if len(l.slots) == cap(l.slots) {
+		l.slots = make([]slot, 0, slabSize)
+	}
+	l.slots = append(l.slots, slot{v: v, a: a})
+	return &l.slots[len(l.slots)-1]
 }
 
 // traceLine is one section or assignment line as the loader processed
@@ -247,7 +272,12 @@ func (l *loader) readFile(path, display string) ([]byte, *LoadError) {
 		return fail("%v", unwrapPathError(err))
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, l.max-l.total+1))
+	// Sized from the stat, so that the read does not grow and copy its
+	// buffer; the limit still holds if the file grows meanwhile.
+	var buf bytes.Buffer
+	buf.Grow(int(min(fi.Size(), l.max-l.total)) + bytes.MinRead)
+	_, err = buf.ReadFrom(io.LimitReader(f, l.max-l.total+1))
+	src := buf.Bytes()
 	if err != nil {
 		return fail("read: %v", unwrapPathError(err))
 	}
@@ -354,7 +384,7 @@ func (l *loader) process(file string, src []byte) bool {
 				l.warn(file, ln.FirstLine, "line without '=' ignored: %q", clip(ln.Text))
 			}
 		case LineParam:
-			a := &assign{o: Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: ln.Name}, raw: ln.Value}
+			a := l.newAssign(assign{o: Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: ln.Name}, raw: ln.Value})
 			t := -1
 			if l.tracing {
 				p, _ := LookupParam(ln.Name)
@@ -568,7 +598,7 @@ func (l *loader) setVariable(p *Param, s *service, value string, a *assign, onGl
 		t := l.target(p, s)
 		var v val
 		if v, err = parseTyped(p, value, (*t).v); err == nil {
-			*t = &slot{v: v, a: a}
+			*t = l.newSlot(v, a)
 		}
 	}
 	if err != nil {

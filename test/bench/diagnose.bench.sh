@@ -32,6 +32,18 @@ set -e
 [ "$rc" -le 2 ] || bench_die "agent diagnose failed (exit $rc): $(tail -3 "$DIR/diag.err")"
 status=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$DIR/diag.json")
 [ "$status" = ok ] || echo "note: diagnose reports $status (exit $rc) on the scratch smbd; timing it anyway"
+# smbd forks a child per TCP connection it accepts: count the connections
+# each command opens to the port (strace, when installed).
+if command -v strace >/dev/null; then
+    count_conns() {
+        # shellcheck disable=SC2086 # word splitting of the command line is intended
+        strace -f -e trace=connect -o "$DIR/conns" $1 >/dev/null 2>&1 || true
+        grep -c "htons($PORT)" "$DIR/conns" || true
+    }
+    echo "smbd children (connections to port $PORT) per run: agent diagnose $(count_conns "$DIAG"), smbclient -L $(count_conns "$PLAIN")"
+else
+    echo "strace not installed: smbd children per run not counted"
+fi
 NAMES=(agent-diagnose smbclient-L)
 CMDS=("$DIAG" "$PLAIN")
 if command -v nmap >/dev/null; then
