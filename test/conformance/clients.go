@@ -163,10 +163,14 @@ func runImpacket(ctx context.Context, c Client, t Target) Outcome {
 	}
 	var r struct {
 		Connect, Login, List, Share, Read bool
+		Shares                            []string
 		SHA256, Error                     string
 	}
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		return Outcome{Failed: "error", Detail: fmt.Sprintf("impacket output %q: %v", out.String(), err)}
+	}
+	if r.List && !hasShare(r.Shares, t.Share) {
+		return Outcome{Failed: StepList, Detail: fmt.Sprintf("share list %v lacks %s", r.Shares, t.Share)}
 	}
 	if r.Read && t.SHA256 != "" && r.SHA256 != t.SHA256 {
 		return Outcome{Failed: StepRead, Detail: "content differs from the expected SHA-256"}
@@ -225,6 +229,11 @@ func runSmbclient(ctx context.Context, c Client, t Target) Outcome {
 	if err != nil {
 		return Outcome{Failed: smbclientStep(out, StepList), Detail: lastLine(out)}
 	}
+	// smbclient -L prints an empty table and exits 0 when srvsvc cannot
+	// be opened (nt pipe support = no): the listing failed all the same.
+	if names := smbclientShares(out); !hasShare(names, t.Share) {
+		return Outcome{Failed: StepList, Detail: fmt.Sprintf("share list %v lacks %s", names, t.Share)}
+	}
 	local := filepath.Join(t.Dir, "got-"+c.Name)
 	out, err = smbclientRun(ctx, c, t, "//"+t.Host+"/"+t.Share, "-c", "ls; get "+t.File+" "+local)
 	if err != nil {
@@ -276,8 +285,12 @@ func runGoSMB2(ctx context.Context, c Client, t Target) (o Outcome) {
 	}
 	s = s.WithContext(ctx)
 	defer func() { _ = s.Logoff() }()
-	if _, err := s.ListSharenames(); err != nil {
+	names, err := s.ListSharenames()
+	if err != nil {
 		return Outcome{Failed: StepList, Detail: err.Error()}
+	}
+	if !hasShare(names, t.Share) {
+		return Outcome{Failed: StepList, Detail: fmt.Sprintf("share list %v lacks %s", names, t.Share)}
 	}
 	fs, err := s.Mount(t.Share)
 	if err != nil {
@@ -295,6 +308,30 @@ func runGoSMB2(ctx context.Context, c Client, t Target) (o Outcome) {
 		return Outcome{Failed: StepRead, Detail: "content differs from the expected SHA-256"}
 	}
 	return Outcome{Failed: StepNone}
+}
+
+// smbclientShares reads the share names of `smbclient -L` (the rows of
+// its "Sharename Type Comment" table).
+func smbclientShares(out string) []string {
+	var names []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && strings.HasPrefix(l, "\t") && (f[1] == "Disk" || f[1] == "IPC" || f[1] == "Printer") {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+// hasShare: the listing step of a round succeeds only when the scored
+// share is in the list, as a scorer that looks for it sees it.
+func hasShare(names []string, share string) bool {
+	for _, n := range names {
+		if strings.EqualFold(n, share) {
+			return true
+		}
+	}
+	return false
 }
 
 func sum(b []byte) string {

@@ -98,7 +98,11 @@ var patternStep = map[string]string{
 	"rpc-endpoint-missing":         StepList,
 	"rpc-bind-failed":              StepList,
 	"share-unavailable":            StepShare,
-	"config-invalid/load-fails":    StepConnect,
+	// A share that is not defined (or not browseable) is missing from the
+	// share list: a round that looks for it there fails at the listing.
+	"share-unavailable/share-missing": StepList,
+	"share-unavailable/share-hidden":  StepList,
+	"config-invalid/load-fails":       StepConnect,
 }
 
 // FileStep is the step of a finding about the scored file (missing,
