@@ -70,7 +70,7 @@ func (c Case) Config(incDir string, u harness.User) (harness.Config, error) {
 }
 
 func minProto(v string) Case {
-	return Case{Name: "min-" + strings.ToLower(strings.ReplaceAll(v, "+", "plus")),
+	return Case{Name: "min-" + strings.ToLower(v),
 		Why:    "server min protocol = " + v + " (a value lib/param/param_table.c enum_protocol accepts)",
 		Global: []string{"server min protocol = " + v}}
 }

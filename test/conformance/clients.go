@@ -218,7 +218,11 @@ func smbclientStep(out string, rest string) string {
 		strings.Contains(out, "NT_STATUS_IO_TIMEOUT") && !strings.Contains(out, "session setup"):
 		return StepConnect
 	case strings.Contains(out, "session setup failed"), strings.Contains(out, "NT_STATUS_LOGON_FAILURE"),
-		strings.Contains(out, "NT_STATUS_ACCOUNT_DISABLED"):
+		strings.Contains(out, "NT_STATUS_ACCOUNT_DISABLED"),
+		// The session is set up, then smbclient itself refuses to use it
+		// unencrypted (source3/libsmb/clidfs.c do_connect,
+		// cli_cm_force_encryption_creds): the session is what failed.
+		strings.Contains(out, "Encryption required and server doesn't support"):
 		return StepLogin
 	}
 	return rest

@@ -84,12 +84,19 @@ func MarkSeen(known []*KnownDifference, c, client string) {
 	}
 }
 
+// Nondeterministic reports whether the entry is a difference that comes
+// and goes between runs (its reason starts "nondeterministic:"): it is
+// never stale.
+func (k *KnownDifference) Nondeterministic() bool {
+	return strings.HasPrefix(k.Reason, "nondeterministic:")
+}
+
 // Stale returns the entries that covered pairs which ran and all agreed:
 // the difference no longer occurs.
 func Stale(known []*KnownDifference) []*KnownDifference {
 	var out []*KnownDifference
 	for _, k := range known {
-		if k.Seen && !k.Used {
+		if k.Seen && !k.Used && !k.Nondeterministic() {
 			out = append(out, k)
 		}
 	}
