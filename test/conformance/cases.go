@@ -93,7 +93,7 @@ func Cases() []Case {
 	for _, v := range []string{"CORE", "COREPLUS", "CORE+", "LANMAN1", "LANMAN2", "NT1", "SMB2",
 		"SMB2_02", "SMB2_10", "SMB3", "SMB3_00", "SMB3_02", "SMB3_11", "default"} {
 		c := minProto(v)
-		c.Subset = v == "SMB2" || v == "SMB3" || v == "NT1"
+		c.Subset = v == "SMB2" || v == "SMB3"
 		cs = append(cs, c)
 	}
 	for _, v := range []string{"NT1", "SMB2_02", "SMB2", "SMB3_00", "SMB3_02"} {
@@ -108,8 +108,8 @@ func Cases() []Case {
 		Case{Name: "min-protocol-synonym", Why: "\"min protocol\" is a synonym of server min protocol", Global: []string{"min protocol = SMB3"}},
 		Case{Name: "max-protocol-synonym", Why: "\"max protocol\" is a synonym of server max protocol", Global: []string{"max protocol = SMB2_02"}},
 		Case{Name: "protocol-synonym", Why: "\"protocol\" is a synonym of server max protocol", Global: []string{"protocol = SMB2_02"}},
-		subset(Case{Name: "min-continuation", Why: "a value continued on the next line with a backslash",
-			Global: []string{"server min protocol = \\\n      SMB3"}}),
+		Case{Name: "min-continuation", Why: "a value continued on the next line with a backslash",
+			Global: []string{"server min protocol = \\\n      SMB3"}},
 		subset(Case{Name: "min-in-include", Why: "the value comes from an included file",
 			Global:   []string{"include = %INC%/protocol.conf"},
 			Includes: map[string]string{"protocol.conf": "server min protocol = SMB3\n"}}),
@@ -143,7 +143,7 @@ func Cases() []Case {
 		Case{Name: "ntlm-mschapv2", Why: "ntlm auth = mschapv2-and-ntlmv2-only", Global: []string{"ntlm auth = mschapv2-and-ntlmv2-only"}},
 
 		// Anonymous.
-		subset(Case{Name: "restrict-anonymous-2", Why: "restrict anonymous = 2", Global: []string{"restrict anonymous = 2"}}),
+		Case{Name: "restrict-anonymous-2", Why: "restrict anonymous = 2", Global: []string{"restrict anonymous = 2"}},
 		Case{Name: "restrict-anonymous-1", Why: "restrict anonymous = 1", Global: []string{"restrict anonymous = 1"}},
 
 		// Host access: on loopback smbd allows 127.0.0.1 unless a deny list

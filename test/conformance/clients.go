@@ -81,7 +81,7 @@ func Clients() []Client {
 	return []Client{
 		{Name: "impacket", Profile: "impacket", Subset: true, run: runImpacket},
 		{Name: "smbclient", Profile: "smbclient", Subset: true, run: runSmbclient},
-		{Name: "smbclient-anonymous", Profile: "smbclient", Anonymous: true, Subset: true, run: runSmbclient},
+		{Name: "smbclient-anonymous", Profile: "smbclient", Anonymous: true, run: runSmbclient},
 		{Name: "smbclient-max-smb2_02", Profile: "smbclient-max-smb2_02", run: runSmbclient, Subset: true,
 			options: []string{"client max protocol = SMB2_02"},
 			Custom: smbclientProfile("smbclient-max-smb2_02",
@@ -105,7 +105,7 @@ func Clients() []Client {
 					p.SMB1Offer = []string{"NT LANMAN 1.0", "NT LM 0.12"}
 				},
 				"samba-team/samba:libcli/smb/smbXcli_base.c smb1cli_prots[]")},
-		{Name: "smbclient-encrypt", Profile: "smbclient-encrypt", run: runSmbclient, Subset: true,
+		{Name: "smbclient-encrypt", Profile: "smbclient-encrypt", run: runSmbclient,
 			options: []string{"client smb encrypt = required"},
 			Custom: smbclientProfile("smbclient-encrypt",
 				"smbclient requiring encryption",
