@@ -194,7 +194,9 @@ func smbclientRun(ctx context.Context, c Client, t Target, args ...string) (stri
 	for _, o := range c.options {
 		full = append(full, "--option="+o)
 	}
-	env := []string{"PATH=/usr/bin:/bin", "HOME=" + t.Dir}
+	// PATH as the test has it: with SAMBA_RELEASE the harness puts that
+	// release's wrappers first, smbclient included.
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.Dir}
 	if c.Anonymous {
 		full = append(full, "-N")
 	} else {

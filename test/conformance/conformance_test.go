@@ -126,7 +126,9 @@ func predict(ctx context.Context, cfgFile string, s *harness.Smbd, c Client, tg 
 	ctx, cancel := context.WithTimeout(ctx, 10*tg.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, agentBin, args...)
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + tg.Dir}
+	// The test's PATH: with SAMBA_RELEASE it starts with that release's
+	// smbd/testparm wrappers, which the agent must read its defaults from.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tg.Dir}
 	if !c.Anonymous {
 		cmd.Env = append(cmd.Env, configs.EnvPassword+"="+tg.Password)
 	}
@@ -282,6 +284,7 @@ func TestConformance(t *testing.T) {
 		mode = "full"
 	}
 	fmt.Fprintf(&b, "%s\n", sm.Line())
+	fmt.Fprintf(&b, "conformance: against %s (SAMBA_RELEASE=%q)\n", smbdVersion(), os.Getenv("SAMBA_RELEASE"))
 	fmt.Fprintf(&b, "conformance: %s run, %d cases x %d client configurations, %d wrong-step, wall time %.1fs (parallel %d)\n",
 		mode, len(cases), len(cls), sm.WrongStep, wall.Seconds(), par)
 	fmt.Print(b.String())
@@ -300,4 +303,14 @@ func TestConformance(t *testing.T) {
 	for _, k := range Stale(known) {
 		t.Errorf("KNOWN_DIFFERENCES:%d (%s | %s) is stale: every pair it covers agreed in this run", k.Line, k.Case, k.Client)
 	}
+}
+
+// smbdVersion is what the smbd on PATH says it is: the release the cases
+// really ran against.
+func smbdVersion() string {
+	out, err := exec.Command("smbd", "--version").Output()
+	if err != nil {
+		return "smbd (version unknown: " + err.Error() + ")"
+	}
+	return "smbd " + strings.TrimSpace(string(out))
 }
