@@ -95,7 +95,7 @@ screenshots: deps samba chromium
 # SAMBA=4.24 selects that Samba release for the harness (SAMBA_RELEASE).
 SAMBA ?=
 conformance: deps samba
-	SAMBA_RELEASE=$(SAMBA) CONFORMANCE=full $(GO) test -count=1 -timeout 30m -run 'TestConformance|TestModelled' -v ./test/conformance/
+	$(if $(SAMBA),SAMBA_RELEASE=$(SAMBA)) CONFORMANCE=full $(GO) test -count=1 -timeout 30m -run 'TestConformance|TestModelled' -v ./test/conformance/
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/agent

@@ -219,6 +219,14 @@ func TestConformance(t *testing.T) {
 	if agentBin == "" {
 		t.Fatalf("agent binary: %v", agentBuildErr)
 	}
+	// A run asked for another release must not pass against this one: the
+	// harness puts SAMBA_RELEASE's smbd first on PATH where it supports
+	// the release matrix; check that the smbd found is that release.
+	if rel := os.Getenv("SAMBA_RELEASE"); rel != "" {
+		if v := smbdVersion(); !strings.HasPrefix(v, "smbd Version "+rel+".") {
+			t.Fatalf("SAMBA_RELEASE=%s but the smbd on PATH is %q", rel, v)
+		}
+	}
 	full := os.Getenv(envMode) == "full"
 	par := 2
 	if v, err := strconv.Atoi(os.Getenv(envParallel)); err == nil && v > 0 {
