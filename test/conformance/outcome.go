@@ -103,6 +103,9 @@ var patternStep = map[string]string{
 	"share-unavailable/share-missing": StepList,
 	"share-unavailable/share-hidden":  StepList,
 	"config-invalid/load-fails":       StepConnect,
+	// The scored file is missing, unreadable or changed: everything before
+	// the read works.
+	"file-check-failed": StepRead,
 }
 
 // FileStep is the step of a finding about the scored file (missing,
