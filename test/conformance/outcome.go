@@ -13,7 +13,6 @@ package conformance
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/smb-agent/smb-agent/checks"
 )
@@ -108,14 +107,12 @@ var patternStep = map[string]string{
 	"file-check-failed": StepRead,
 }
 
-// FileStep is the step of a finding about the scored file (missing,
-// unreadable, changed): the share works, the read does not.
+// findingStep is the step at which a finding makes a round fail: the
+// cause's own entry, else its pattern's; ok is false for a finding that
+// names a risk, not a failing step.
 func findingStep(f checks.Finding) (string, bool) {
 	if s, ok := patternStep[f.Pattern+"/"+f.Cause]; ok {
 		return s, true
-	}
-	if f.Pattern == "share-unavailable" && strings.HasPrefix(f.Cause, "file-") {
-		return StepRead, true
 	}
 	s, ok := patternStep[f.Pattern]
 	return s, ok
