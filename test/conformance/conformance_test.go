@@ -153,7 +153,7 @@ func runCase(ctx context.Context, t *testing.T, cs Case, cls []Client, cfgFile s
 		for _, c := range cls {
 			if cs.Runs(c.Name) {
 				rows = append(rows, Row{Case: cs.Name, Client: c.Name, Profile: c.Profile,
-					Outcome: Outcome{Failed: "error", Detail: detail}, Prediction: Prediction{Failed: "not-run"}})
+					Outcome: Outcome{Failed: "error", Detail: detail}, Prediction: Prediction{Failed: "not-run"}, Verdict: Broken})
 			}
 		}
 		return rows

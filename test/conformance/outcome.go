@@ -161,6 +161,9 @@ const (
 	FalseAlarm Verdict = "false-alarm" // agent: fails; client: worked
 	Missed     Verdict = "missed"      // agent: works; client: failed
 	WrongStep  Verdict = "wrong-step"  // both fail, at different steps
+	// Broken: the case could not run (smbd did not start, a client could
+	// not be started); never an agreement.
+	Broken Verdict = "error"
 )
 
 // Compare classifies the agent's prediction against the client's outcome.
