@@ -275,7 +275,7 @@ func TestConformance(t *testing.T) {
 
 	var rows []Row
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-28s %-22s %-8s %-58s %s\n", "CASE", "CLIENT", "CLIENT", "AGENT (pattern/cause)", "VERDICT")
+	fmt.Fprintf(&b, "%-31s %-22s %-8s %-9s %-62s %s\n", "CASE", "CLIENT", "FAILED", "STATUS", "AGENT: FAILS AT (pattern/cause)", "VERDICT")
 	for _, rs := range results {
 		for _, r := range rs {
 			MarkSeen(known, r.Case, r.Client)

@@ -203,7 +203,7 @@ func (r Row) String() string {
 	if r.Known != nil {
 		v += " [known]"
 	}
-	return fmt.Sprintf("%-28s %-22s %-8s %-58s %s", r.Case, r.Client, r.Outcome.Failed, pred, v)
+	return fmt.Sprintf("%-31s %-22s %-8s %-9s %-62s %s", r.Case, r.Client, r.Outcome.Failed, r.Prediction.Status, pred, v)
 }
 
 // Summary counts the rows: agreements and each kind of disagreement.
