@@ -29,7 +29,7 @@ def main():
     out = {"connect": False, "login": False, "list": False, "share": False, "read": False}
     step = "connect"
     try:
-        conn = SMBConnection(host, host, sess_port=port, timeout=8)
+        conn = SMBConnection(host, host, sess_port=port, timeout=10)
         out["connect"] = True
         out["dialect"] = "0x%04x" % conn.getDialect() if isinstance(conn.getDialect(), int) else str(conn.getDialect())
         step = "login"

@@ -138,6 +138,9 @@ func Predict(r *checks.Report, client string) Prediction {
 	}
 	if p.Failed == StepNone && r.Status == checks.Unknown {
 		p.Failed = StepUnknown
+		if len(r.Errors) > 0 {
+			p.Pattern = "agent error: " + r.Errors[0]
+		}
 	}
 	if p.Failed == StepNone && r.Status == checks.Critical {
 		// Critical without a finding that names a step: the agent says the
