@@ -12,7 +12,7 @@ DESTDIR    ?=
 FUZZTIME   ?= 8s
 TESTFLAGS  ?=
 
-.PHONY: all build test unit fuzz bench demo install lint deps samba chromium screenshots soak clean vuln prometheus
+.PHONY: all build test unit fuzz bench demo install lint deps samba chromium screenshots soak clean vuln prometheus conformance
 
 all: build
 
@@ -87,6 +87,15 @@ soak: deps samba build
 # by the browser test on real smbd sandboxes, into docs/screenshots/.
 screenshots: deps samba chromium
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestPageInBrowser$$' ./test/
+
+# The client conformance suite (test/conformance): every server case x
+# client configuration, real clients (impacket, smbclient, go-smb2) against
+# a real smbd, compared with the agent's verdict for the matching profile;
+# prints the table and "conformance: X/N agree". `make test` runs a subset.
+# SAMBA=4.24 selects that Samba release for the harness (SAMBA_RELEASE).
+SAMBA ?=
+conformance: deps samba
+	$(if $(SAMBA),SAMBA_RELEASE=$(SAMBA)) CONFORMANCE=full $(GO) test -count=1 -timeout 30m -run 'TestConformance|TestModelled' -v ./test/conformance/
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/agent

@@ -222,6 +222,7 @@ var presets = []ClientProfile{
 			"https://learn.microsoft.com/windows/security/threat-protection/security-policy-settings/network-security-lan-manager-authentication-level (LmCompatibilityLevel defaults: XP 0 = Send LM & NTLM responses)",
 			"https://learn.microsoft.com/troubleshoot/windows-server/networking/overview-server-message-block-signing (client 'sign if server agrees' enabled by default)",
 			"samba-team/samba:WHATSNEW.txt@samba-4.5.0 (NTLMv1 authentication disabled by default)",
+			"MS-SMB 1.7 Versioning and Capability Negotiation (Windows XP: SMB1, NT LM 0.12 with the MS-SMB extensions)",
 		},
 	},
 	{
@@ -237,6 +238,7 @@ var presets = []ClientProfile{
 			"https://learn.microsoft.com/windows-server/storage/file-server/file-server-smb-overview (SMB 2.1 with Windows 7)",
 			"https://learn.microsoft.com/windows/security/threat-protection/security-policy-settings/network-security-lan-manager-authentication-level (Vista/7 default: Send NTLMv2 response only)",
 			"MS-SMB2 3.2.4.2.2.1 (multi-protocol negotiate with \"SMB 2.???\")",
+			"MS-SMB2 Appendix A: Product Behavior (Windows 7 and Windows Server 2008 R2: SMB 2.0.2 and 2.1)",
 		},
 	},
 	{
@@ -250,6 +252,7 @@ var presets = []ClientProfile{
 		Sources: []string{
 			"https://learn.microsoft.com/windows-server/storage/file-server/troubleshoot/smbv1-not-installed-by-default-in-windows (SMBv1 not installed by default since 1709)",
 			"https://techcommunity.microsoft.com/blog/filecab/smb-signing-required-by-default-in-windows-insider/3831704 (before 24H2, signing required only for SYSVOL/NETLOGON)",
+			"MS-SMB2 Appendix A: Product Behavior (Windows 10: SMB 2.0.2 to 3.1.1)",
 		},
 	},
 	{
@@ -277,6 +280,35 @@ var presets = []ClientProfile{
 			"Apple support article \"Turn off packet signing for SMB 2 and SMB 3 connections\" (signing off by default since macOS 10.13.4; not re-verified here)",
 		},
 	},
+}
+
+// Tested and modelled presets. The conformance suite (test/conformance,
+// `make conformance`) runs impacket and smbclient themselves against real
+// smbd instances and checks the agent's verdict for these presets against
+// what the client did. The other presets cannot be run on a Linux host, so
+// their verdicts are modelled: built from the protocol documents and the
+// vendor's published defaults cited in their Sources, and kept equal,
+// property by property, to a tested client configuration
+// (test/conformance/presets_test.go).
+var modelled = map[string]string{
+	"pysmb": "modelled from pysmb's source; the agent's own probe replays its exact SMB1 NEGOTIATE, and the " +
+		"tested smbclient configuration limited to SMB2_02 stands for its dialect range, but the pysmb library itself is not run",
+	"windows-xp": "modelled from MS-SMB (SMB1 only: NT LM 0.12, MS-SMB 1.7) and Microsoft's published " +
+		"LmCompatibilityLevel and signing defaults; not tested against the real client",
+	"windows-7": "modelled from MS-SMB2 (SMB 2.1 is Windows 7's highest dialect, MS-SMB2 Appendix A <1>; " +
+		"multi-protocol negotiate MS-SMB2 3.2.4.2.2.1) and Microsoft's published defaults; not tested against the real client",
+	"windows-10": "modelled from MS-SMB2 (2.0.2 to 3.1.1, MS-SMB2 Appendix A) and Microsoft's published " +
+		"defaults (SMB1 not installed since 1709); not tested against the real client",
+	"windows-11": "modelled from MS-SMB2 and Microsoft's published defaults (signing required for every " +
+		"outbound connection since 24H2); not tested against the real client",
+	"macos": "modelled from nsmb.conf(5) defaults of macOS; not tested against the real client",
+}
+
+// Modelled reports whether a preset's verdicts are modelled rather than
+// tested against the real client, and why.
+func Modelled(name string) (string, bool) {
+	why, ok := modelled[strings.ToLower(strings.TrimSpace(name))]
+	return why, ok
 }
 
 // Presets returns copies of the shipped client profiles, pysmb first.

@@ -283,3 +283,63 @@ func TestDialects(t *testing.T) {
 	require.Equal(t, "CORE", Dialects()[0])
 	require.Equal(t, -1, DialectRank("SMB2"), "aliases are not canonical")
 }
+
+// TestModelledPresetsMatchTheirDocumentation compares every modelled
+// preset with what the documents it cites say: the dialect range (MS-SMB2
+// Appendix A product behaviour notes name the highest dialect of each
+// Windows release; MS-SMB 1.7 for SMB1-only Windows XP), whether the client
+// opens with an SMB1 NEGOTIATE, the signing and encryption it needs, and
+// the NTLM level (LmCompatibilityLevel defaults). A preset edited away from
+// its documentation fails here; a new document changes this table first.
+func TestModelledPresetsMatchTheirDocumentation(t *testing.T) {
+	documented := []struct {
+		preset     string
+		min, max   string
+		smb1       bool // opens with an SMB1 multi-protocol NEGOTIATE
+		signing    string
+		encryption string
+		auth       string
+		cite       string // must appear in the preset's Sources
+	}{
+		// MS-SMB 1.7: Windows XP speaks SMB1 (NT LM 0.12) only;
+		// LmCompatibilityLevel 0 on XP sends LM and NTLMv1.
+		{"windows-xp", "NT1", "NT1", true, SigningDesired, EncryptionNone, AuthNTLMv1, "network-security-lan-manager-authentication-level"},
+		// MS-SMB2 Appendix A: Windows 7 supports 2.0.2 and 2.1; it opens
+		// with the multi-protocol negotiate (MS-SMB2 3.2.4.2.2.1).
+		{"windows-7", "NT1", "SMB2_10", true, SigningIfRequired, EncryptionNone, AuthKerberosOrNTLMv2, "MS-SMB2 3.2.4.2.2.1"},
+		// MS-SMB2 Appendix A: Windows 10 up to 3.1.1; SMBv1 not installed
+		// since 1709.
+		{"windows-10", "SMB2_02", "SMB3_11", false, SigningIfRequired, EncryptionIfRequired, AuthKerberosOrNTLMv2, "smbv1-not-installed-by-default"},
+		// Windows 11 24H2 requires signing on every outbound connection.
+		{"windows-11", "SMB2_02", "SMB3_11", false, SigningRequired, EncryptionIfRequired, AuthKerberosOrNTLMv2, "signing-required-by-default"},
+		// nsmb.conf(5): protocol_vers_map 7 (SMB1-3), signing_required no,
+		// minauth NTLMv2.
+		{"macos", "NT1", "SMB3_11", false, SigningIfRequired, EncryptionIfRequired, AuthKerberosOrNTLMv2, "nsmb.conf(5)"},
+		// pysmb smb_structs.py DIALECTS: NT LM 0.12 and SMB 2.002.
+		{"pysmb", "NT1", "SMB2_02", true, SigningIfRequired, EncryptionNone, AuthNTLMv2, "smb_structs.py"},
+	}
+	seen := map[string]bool{}
+	for _, d := range documented {
+		t.Run(d.preset, func(t *testing.T) {
+			p, ok := Preset(d.preset)
+			require.True(t, ok)
+			_, isModelled := Modelled(d.preset)
+			require.True(t, isModelled, "a preset documented here is a modelled one")
+			require.Equal(t, [2]string{d.min, d.max}, [2]string{p.MinDialect, p.MaxDialect}, "dialect range")
+			require.Equal(t, d.smb1, len(p.SMB1Offer) > 0, "SMB1 NEGOTIATE first")
+			require.Equal(t, d.signing, p.Signing)
+			require.Equal(t, d.encryption, p.Encryption)
+			require.Equal(t, d.auth, p.Auth)
+			require.True(t, slices.ContainsFunc(p.Sources, func(s string) bool { return strings.Contains(s, d.cite) }),
+				"sources of %s cite %q", d.preset, d.cite)
+			seen[d.preset] = true
+		})
+	}
+	// Every modelled preset is in the table, and only presets are modelled.
+	for _, n := range PresetNames() {
+		if _, ok := Modelled(n); ok {
+			require.True(t, seen[n], "modelled preset %s has no documentation row", n)
+		}
+	}
+	require.Len(t, modelled, len(seen))
+}

@@ -59,7 +59,7 @@ func AddCommonFlags(fs *pflag.FlagSet) {
 	fs.String("password-file", "", "file holding the SMB password; "+EnvPassword+" overrides it (config credentials.password_file)")
 	fs.String("domain", "", "SMB domain/workgroup of the user (config credentials.domain)")
 	fs.String("share", "", "the scored share: tree connect and listing (config share)")
-	fs.String("client", "", "client profile to check against: a preset ("+joinNames()+") or a name from clients: (config client; default pysmb)")
+	fs.String("client", "", "client profile to check against: a preset ("+joinNames()+"; * = modelled, not tested against the real client) or a name from clients: (config client; default pysmb)")
 	fs.String("client-dialects", "", "dialect range of the client for this run, MIN-MAX, e.g. SMB2_02-SMB2_10 or NT1-NT1 (config client_dialects)")
 }
 
@@ -90,6 +90,9 @@ func joinNames() string {
 			out += ", "
 		}
 		out += n
+		if _, ok := Modelled(n); ok {
+			out += "*"
+		}
 	}
 	return out
 }
