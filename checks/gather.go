@@ -17,6 +17,7 @@ import (
 
 	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/procenv"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
@@ -452,7 +453,7 @@ func boundedRun(run runFunc) runFunc {
 // line of stderr.
 func execRun(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Env = procenv.ForChild("LC_ALL=C")
 	// Do not wait for a grandchild that keeps the pipes open.
 	cmd.WaitDelay = 200 * time.Millisecond
 	var stdout, stderr capBuffer

@@ -12,6 +12,8 @@ package configs
 import (
 	"os"
 	"time"
+
+	"github.com/smb-agent/smb-agent/configs/procenv"
 )
 
 // DefaultFile is read when no --config is given; it may be absent.
@@ -23,7 +25,7 @@ const EnvPrefix = "SMB_AGENT_"
 
 // EnvPassword holds the SMB password; it overrides credentials.password_file.
 // It is not a configuration key, so it never appears in a dump.
-const EnvPassword = "SMB_AGENT_PASSWORD"
+const EnvPassword = procenv.Password
 
 // Config is the agent's configuration. Field comments name the YAML key.
 // It never holds the password: Password() reads it when needed.

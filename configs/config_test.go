@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -374,15 +375,17 @@ func TestPassword(t *testing.T) {
 		{name: "one trailing newline dropped", file: write("a", "s3cret\n", 0o600), want: "s3cret"},
 		{name: "CRLF dropped", file: write("b", "s3cret\r\n", 0o600), want: "s3cret"},
 		{name: "only one newline dropped", file: write("c", "s3cret\n\n", 0o600), want: "s3cret\n"},
-		{name: "no newline", file: write("d", " spaced pw ", 0o640), want: " spaced pw "},
+		{name: "no newline", file: write("d", " spaced pw ", 0o400), want: " spaced pw "},
 		{name: "environment wins", file: write("e", "fromfile\n", 0o600),
 			env: map[string]string{EnvPassword: "fromenv"}, want: "fromenv"},
 		{name: "empty environment value still wins", file: write("f", "fromfile\n", 0o600),
 			env: map[string]string{EnvPassword: ""}, want: ""},
-		{name: "world-readable refused", file: write("g", "pw\n", 0o644), wantErr: "is readable by every user (mode 0644); run chmod o-rwx"},
+		{name: "world-readable refused", file: write("g", "pw\n", 0o644), wantErr: "has mode 0644; a secret file must be readable by its owner only (mode 0600 or 0400): run chmod 600"},
+		{name: "group-readable refused", file: write("g2", "pw\n", 0o640), wantErr: "has mode 0640"},
+		{name: "FIFO refused without blocking", file: mkfifo(t, filepath.Join(dir, "fifo")), wantErr: "is a FIFO (named pipe), not a regular file"},
 		{name: "missing file", file: filepath.Join(dir, "nope"), wantErr: "credentials.password_file: open"},
-		{name: "directory refused", file: dir, wantErr: "is not a regular file"},
-		{name: "huge file refused", file: write("h", strings.Repeat("x", maxPasswordFile+1), 0o600), wantErr: "larger than"},
+		{name: "directory refused", file: dir, wantErr: "is a directory, not a regular file"},
+		{name: "huge file refused", file: write("h", strings.Repeat("x", maxPasswordFile+1), 0o600), wantErr: "is too large (65537 bytes; the limit is 65536)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -597,4 +600,51 @@ func TestCheckHost(t *testing.T) {
 	for _, h := range []string{"", "a\nb", "a b", "a/b", "\x1b[31mred", "a..b", "fe80::1%", "fe80::1%a\nb", strings.Repeat("a", 64) + ".example", strings.Repeat("a.", 130)} {
 		require.Error(t, CheckHost(h), "%q", h)
 	}
+}
+
+func mkfifo(t *testing.T, path string) string {
+	t.Helper()
+	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	return path
+}
+
+// A FIFO, a device or an oversized file given as --config is refused at
+// once, saying what it is; open(2) of a FIFO without O_NONBLOCK would
+// block until a writer appears.
+func TestLoadRefusesANonRegularConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	require.NoError(t, os.WriteFile(big, []byte("# "+strings.Repeat("x", maxConfigFile)+"\n"), 0o600))
+	for path, want := range map[string]string{
+		mkfifo(t, filepath.Join(dir, "fifo")): "is a FIFO (named pipe), not a regular file",
+		"/dev/zero":                           "is a character device, not a regular file",
+		dir:                                   "is a directory, not a regular file",
+		big:                                   "is too large",
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(LoadOptions{File: path, Env: noEnv}); done <- err }()
+		select {
+		case err := <-done:
+			require.ErrorContains(t, err, want, path)
+			require.ErrorContains(t, err, "config file: ")
+		case <-time.After(30 * time.Second):
+			t.Fatalf("Load(%s) blocked", path)
+		}
+	}
+}
+
+// A password file owned by another user is refused even with mode 0600:
+// that user chooses what the agent sends.
+func TestPasswordFileOwnedByAnotherUserRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a file to another user") // CI runs as root
+	}
+	p := filepath.Join(t.TempDir(), "pw")
+	require.NoError(t, os.WriteFile(p, []byte("planted\n"), 0o600))
+	require.NoError(t, os.Chown(p, 65534, 65534))
+	cfg := DefaultConfig()
+	cfg.lookupEnv = noEnv
+	cfg.Credentials.PasswordFile = p
+	_, err := cfg.Password()
+	require.ErrorContains(t, err, "is owned by uid 65534, not by the user the agent runs as (uid 0)")
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +12,15 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/smb-agent/smb-agent/configs/procenv"
+	"github.com/smb-agent/smb-agent/configs/safefile"
 )
+
+// maxConfigFile bounds the agent configuration file: the example with
+// every key commented is a few kilobytes, and a mistaken path (a log, a
+// device) must not be read whole.
+const maxConfigFile = 1 << 20
 
 // defaultFile is DefaultFile; tests point it elsewhere.
 var defaultFile = DefaultFile
@@ -91,7 +98,7 @@ func oneLine(errs []error) string {
 func Load(opts LoadOptions) (*Config, error) {
 	env := opts.Env
 	if env == nil {
-		env = os.LookupEnv
+		env = procenv.Lookup
 	}
 	flagKeys := opts.FlagKeys
 	if flagKeys == nil {
@@ -119,7 +126,7 @@ func Load(opts LoadOptions) (*Config, error) {
 		path = defaultFile
 	}
 	var fv *fileValues
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, safefile.Options{MaxSize: maxConfigFile})
 	switch {
 	case err == nil:
 		cfg.Source = path

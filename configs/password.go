@@ -2,9 +2,10 @@ package configs
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"strings"
+
+	"github.com/smb-agent/smb-agent/configs/procenv"
+	"github.com/smb-agent/smb-agent/configs/safefile"
 )
 
 // maxPasswordFile bounds what Password reads: a password file is one line,
@@ -13,13 +14,12 @@ const maxPasswordFile = 64 << 10
 
 // Password returns the SMB password: SMB_AGENT_PASSWORD when set, else the
 // content of credentials.password_file with one trailing newline removed,
-// else "" (no password: guest or anonymous). A world-readable password file
-// is refused, as ssh refuses a world-readable key. The password is never
+// else "" (no password: guest or anonymous). The password is never
 // stored in Config, so no dump, String or JSON of a Config can show it.
 func (c *Config) Password() (string, error) {
 	lookup := c.lookupEnv
 	if lookup == nil {
-		lookup = os.LookupEnv
+		lookup = procenv.Lookup
 	}
 	if pw, ok := lookup(EnvPassword); ok {
 		return pw, nil
@@ -28,28 +28,30 @@ func (c *Config) Password() (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	f, err := os.Open(path)
+	pw, err := ReadPasswordFile(path)
 	if err != nil {
 		return "", fmt.Errorf("credentials.password_file: %w", err)
+	}
+	return pw, nil
+}
+
+// ReadPasswordFile reads a password file: a regular file (a FIFO or a
+// device is refused without blocking), owned by the user the agent runs
+// as and private to it (mode 0600 or 0400, as ssh requires of a key), at
+// most 64 KiB. One trailing newline is removed.
+func ReadPasswordFile(path string) (string, error) {
+	o := safefile.Options{MaxSize: maxPasswordFile}
+	f, fi, err := safefile.Open(path, o)
+	if err != nil {
+		return "", err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	if err := safefile.RequirePrivate(path, fi); err != nil {
+		return "", err
+	}
+	data, err := safefile.ReadAll(f, path, o)
 	if err != nil {
-		return "", fmt.Errorf("credentials.password_file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("credentials.password_file: %s is not a regular file", path)
-	}
-	if fi.Mode().Perm()&0o004 != 0 {
-		return "", fmt.Errorf("credentials.password_file: %s is readable by every user (mode %04o); run chmod o-rwx %s",
-			path, fi.Mode().Perm(), path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
-	if err != nil {
-		return "", fmt.Errorf("credentials.password_file: read %s: %w", path, err)
-	}
-	if len(data) > maxPasswordFile {
-		return "", fmt.Errorf("credentials.password_file: %s is larger than %d bytes; it should hold one line", path, maxPasswordFile)
+		return "", err
 	}
 	pw := string(data)
 	// One trailing newline is what `echo secret > file` adds; anything else

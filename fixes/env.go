@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/configs/procenv"
 )
 
 // Approver asks for approval of a prompt ("Apply 1 change to ... ? [y/N]").
@@ -95,6 +96,7 @@ func ExecRunner(ctx context.Context, argv []string) ([]byte, error) {
 		return nil, errors.New("empty command")
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = procenv.ForChild()
 	var out capBuffer
 	out.max = 64 << 10
 	cmd.Stdout, cmd.Stderr = &out, &out

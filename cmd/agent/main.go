@@ -5,6 +5,8 @@ package main
 import (
 	"os"
 	"runtime/debug"
+
+	"github.com/smb-agent/smb-agent/configs/procenv"
 )
 
 // oneShotMemoryLimit is where the garbage collector starts for the
@@ -20,6 +22,9 @@ import (
 const oneShotMemoryLimit = 256 << 20
 
 func main() {
+	// First: no child process may inherit the password, and nothing
+	// below may read it from the environment but procenv.Lookup.
+	procenv.Scrub()
 	if !isServe(os.Args[1:]) && os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(-1)
 		debug.SetMemoryLimit(oneShotMemoryLimit)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/procenv"
 )
 
 func init() { registerCommand(newProbeCommand) }
@@ -136,13 +136,13 @@ func (f *probeFlags) options() (string, probe.Options, error) {
 			return "", o, fmt.Errorf("--file-sha256: want 64 hex digits")
 		}
 	}
-	pw := os.Getenv("SMB_AGENT_PASSWORD")
+	pw, _ := procenv.Lookup(procenv.Password)
 	if f.passwordFile != "" {
-		b, err := os.ReadFile(f.passwordFile)
+		p, err := configs.ReadPasswordFile(f.passwordFile)
 		if err != nil {
-			return "", o, fmt.Errorf("read password file: %w", err)
+			return "", o, fmt.Errorf("--password-file: %w", err)
 		}
-		pw = strings.TrimRight(string(b), "\r\n")
+		pw = p
 	}
 	o.User, o.Password, o.Domain, o.Workstation = f.user, pw, f.domain, f.workstation
 	o.Share, o.File, o.FileSHA256 = f.share, f.file, f.fileSHA256

@@ -30,6 +30,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smb-agent/smb-agent/configs/procenv"
 )
 
 // SambaVersion is a Samba release, e.g. 4.17.12. Raw is the text it was
@@ -176,6 +178,7 @@ func verExec(ctx context.Context, argv []string) ([]byte, error) {
 	cctx, cancel := context.WithTimeout(ctx, verDetectTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, argv[0], argv[1:]...)
+	cmd.Env = procenv.ForChild()
 	cmd.WaitDelay = time.Second // do not wait on a child that keeps stdout open
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
