@@ -18,6 +18,7 @@
 package safefile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -174,8 +175,14 @@ func ReadAll(f *os.File, path string, o Options) ([]byte, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		b, err := io.ReadAll(io.LimitReader(f, o.MaxSize+1))
-		done <- result{b, err}
+		// Sized from fstat, so that the read does not grow and copy its
+		// buffer; the limit still holds if the file grows meanwhile.
+		var buf bytes.Buffer
+		if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+			buf.Grow(int(min(fi.Size(), o.MaxSize)) + bytes.MinRead)
+		}
+		_, err := buf.ReadFrom(io.LimitReader(f, o.MaxSize+1))
+		done <- result{buf.Bytes(), err}
 	}()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()

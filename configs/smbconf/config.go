@@ -72,6 +72,10 @@ type LoadError struct {
 	File string
 	Line int
 	Msg  string
+	// Refused says the agent would not read the input at all (not a
+	// regular file, over a size or count bound, not smb.conf-like): bad
+	// input, where the other errors are a configuration Samba refuses.
+	Refused bool
 }
 
 func (e *LoadError) Error() string {

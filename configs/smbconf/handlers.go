@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/smb-agent/smb-agent/configs/safefile"
 )
 
 type handler func(l *loader, p *Param, s *service, value string, a *assign) error
@@ -49,6 +51,8 @@ func setSlot(l *loader, p *Param, s *service, v val, a *assign) {
 // the process's working directory, not from the including file's.
 func handleInclude(l *loader, p *Param, s *service, value string, a *assign) error {
 	if l.depth >= maxIncludeDepth {
+		// Samba's own limit (MAX_INCLUDE_DEPTH), so a Samba refusal,
+		// not a bound of ours.
 		return fmt.Errorf("maximum include depth (%d) exceeded", maxIncludeDepth)
 	}
 	if strequal(value, "registry") {
@@ -72,13 +76,20 @@ func handleInclude(l *loader, p *Param, s *service, value string, a *assign) err
 	src, inMemory := l.overlay[path]
 	if !inMemory {
 		fi, err := os.Stat(path)
-		if err != nil || !(fi.Mode().IsRegular() || fi.Mode()&fs.ModeNamedPipe != 0) {
+		switch {
+		case err != nil:
 			// file_exist() is false: DEBUG(2, "Can't find include file").
 			l.warn(a.o.File, a.o.Line, "include file %s not found; Samba skips it silently", path)
 			return nil
-		}
-		if fi.Mode()&fs.ModeNamedPipe != 0 {
-			return fmt.Errorf("include %s is a FIFO; refusing to read it", path)
+		case fi.Mode()&fs.ModeNamedPipe != 0:
+			// file_exist() (lib/util/util.c) accepts a FIFO, and smbd
+			// would block opening it: refuse, never wait on it.
+			return refusedError{fmt.Sprintf("include %s is a FIFO (named pipe), not a regular file; refusing to read it (smbd would block on it)", path)}
+		case !fi.Mode().IsRegular():
+			// file_exist() is false for anything but a regular file or
+			// a FIFO: Samba skips it as if it were missing.
+			l.warn(a.o.File, a.o.Line, "include file %s is %s, not a regular file; Samba skips it silently", path, safefile.Kind(fi.Mode()))
+			return nil
 		}
 	}
 	for i, f := range l.chain {
@@ -89,12 +100,15 @@ func handleInclude(l *loader, p *Param, s *service, value string, a *assign) err
 	}
 	if inMemory {
 		if l.total+int64(len(src)) > l.max {
-			return fmt.Errorf("include %s: configuration too large", path)
+			return refusedError{fmt.Sprintf("include %s: configuration too large (the limit is %d bytes in all)", path, l.max)}
 		}
 		l.total += int64(len(src))
 	} else {
 		var lerr *LoadError
 		if src, lerr = l.readFile(path, path); lerr != nil {
+			if lerr.Refused {
+				return refusedError{fmt.Sprintf("include %s: %s", path, lerr.Msg)}
+			}
 			return fmt.Errorf("include %s: %s", path, lerr.Msg)
 		}
 	}

@@ -8,20 +8,33 @@ package smbconf
 // iServiceIndex, include_depth) lives in loader.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/smb-agent/smb-agent/configs/safefile"
 )
 
 // DefaultMaxFileSize limits each file read, and all files of one load
 // together, unless LoadOptions.MaxFileSize says otherwise. Real smb.conf
 // files are kilobytes; a 15,000-line configuration is under 1 MiB.
-const DefaultMaxFileSize int64 = 32 << 20
+const DefaultMaxFileSize int64 = 16 << 20
+
+// Bounds on what one load builds, across smb.conf and all its includes.
+// Samba has none, but every share costs the model about 2 KB (a slot
+// pointer per local parameter) and every line a few hundred bytes: a
+// 6 MB file of 600,000 "[sN]" lines would take over a gigabyte. The
+// limits sit far above any real configuration (the 1,000-share bench
+// file has 1,001 sections and about 15,000 lines) and are checked by a
+// scan of each file before it is parsed, so the failure itself costs one
+// pass over the bytes and no allocation.
+const (
+	MaxSections = 50_000
+	MaxLines    = 500_000
+)
 
 // maxIncludeDepth is MAX_INCLUDE_DEPTH of source3/param/loadparm.c.
 const maxIncludeDepth = 100
@@ -46,6 +59,13 @@ type LoadOptions struct {
 // errReported stops processing after a problem already recorded.
 var errReported = errors.New("reported")
 
+// refusedError is an input the agent refuses to read (a FIFO, a bound
+// exceeded), as opposed to a line Samba refuses: the load fails with
+// LoadError.Refused.
+type refusedError struct{ msg string }
+
+func (e refusedError) Error() string { return e.msg }
+
 type loader struct {
 	c        *Config
 	workDir  string
@@ -55,8 +75,14 @@ type loader struct {
 	chain    []string // include chain, for loop detection
 	total    int64
 	max      int64
+	lines    int // physical lines read, for MaxLines
+	sections int // section header lines read, for MaxSections
 	cache    map[string][]Line
 	binary   map[string]int // files that look binary: offset of the first control byte
+	// refused is set when an input is refused rather than parsed (not
+	// a regular file, over a bound, not smb.conf-like): bad input to the
+	// agent, not a configuration Samba would refuse.
+	refused bool
 	// overlay, when set, is read instead of the disk for the files it
 	// holds (the editor's verification); tracing records every section
 	// and assignment line in trace.
@@ -139,6 +165,9 @@ func Parse(src []byte, name string, opts LoadOptions) (*Config, error) {
 	// Keep a copy: the editor's FileChange.Before must be the bytes as
 	// read, whatever the caller does with src later.
 	src = append([]byte(nil), src...)
+	if lerr := l.account(name, src); lerr != nil {
+		return nil, lerr
+	}
 	l.noteBinary(name, src)
 	l.total = int64(len(src))
 	return l.run(name, src)
@@ -229,7 +258,7 @@ func (l *loader) run(name string, src []byte) (*Config, error) {
 	}
 	if len(c.Fatal) > 0 {
 		f := c.Fatal[0]
-		return c, &LoadError{File: f.File, Line: f.Line, Msg: f.Msg}
+		return c, &LoadError{File: f.File, Line: f.Line, Msg: f.Msg, Refused: l.refused}
 	}
 	return c, nil
 }
@@ -242,51 +271,128 @@ func absPath(wd, p string) string {
 }
 
 // readFile reads one file under the size limits. display names the file in
-// messages.
+// messages. The open cannot block (a FIFO is refused, not waited on) and
+// the type is checked on the open descriptor: see configs/safefile.
 func (l *loader) readFile(path, display string) ([]byte, *LoadError) {
 	fail := func(format string, args ...any) ([]byte, *LoadError) {
 		return nil, &LoadError{File: display, Msg: fmt.Sprintf(format, args...)}
 	}
-	fi, err := os.Stat(path)
+	refuse := func(format string, args ...any) ([]byte, *LoadError) {
+		l.refused = true
+		return nil, &LoadError{File: display, Msg: fmt.Sprintf(format, args...), Refused: true}
+	}
+	o := safefile.Options{AllowDevNull: true, MaxSize: l.max - l.total, Timeout: safefile.DefaultReadTimeout}
+	f, fi, err := safefile.Open(path, safefile.Options{AllowDevNull: true})
+	var nr *safefile.NotRegularError
 	switch {
+	case errors.As(err, &nr) && nr.Kind == "a directory":
+		return fail("is a directory, not an smb.conf file")
+	case errors.As(err, &nr):
+		return refuse("is %s, not a regular file; refusing to read it", nr.Kind)
 	case errors.Is(err, fs.ErrNotExist):
 		return fail("no such file")
 	case errors.Is(err, fs.ErrPermission):
 		return fail("permission denied")
 	case err != nil:
 		return fail("%v", unwrapPathError(err))
-	case fi.IsDir():
-		return fail("is a directory, not an smb.conf file")
-	case !fi.Mode().IsRegular() && !isDevNull(fi):
-		return fail("not a regular file (%s); refusing to read it", fi.Mode().Type())
-	case fi.Size() > l.max:
-		return fail("file too large (%d bytes; the limit is %d)", fi.Size(), l.max)
-	case l.total+fi.Size() > l.max:
-		return fail("configuration too large: with this file %d bytes are read in all (the limit is %d)", l.total+fi.Size(), l.max)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrPermission) {
-			return fail("permission denied")
-		}
-		return fail("%v", unwrapPathError(err))
 	}
 	defer f.Close()
-	// Sized from the stat, so that the read does not grow and copy its
-	// buffer; the limit still holds if the file grows meanwhile.
-	var buf bytes.Buffer
-	buf.Grow(int(min(fi.Size(), l.max-l.total)) + bytes.MinRead)
-	_, err = buf.ReadFrom(io.LimitReader(f, l.max-l.total+1))
-	src := buf.Bytes()
-	if err != nil {
-		return fail("read: %v", unwrapPathError(err))
+	switch {
+	case fi.Size() > l.max:
+		return refuse("file too large (%d bytes; the limit is %d)", fi.Size(), l.max)
+	case l.total+fi.Size() > l.max:
+		return refuse("configuration too large: with this file %d bytes are read in all (the limit is %d)", l.total+fi.Size(), l.max)
 	}
-	if int64(len(src)) > l.max-l.total {
-		return fail("file too large (more than %d bytes)", l.max-l.total)
+	src, err := safefile.ReadAll(f, path, o)
+	var tl *safefile.TooLargeError
+	switch {
+	case errors.As(err, &tl):
+		return refuse("file too large (more than %d bytes)", l.max-l.total)
+	case err != nil:
+		return refuse("%v", unwrapPathError(err))
+	}
+	if lerr := l.account(display, src); lerr != nil {
+		return nil, lerr
 	}
 	l.noteBinary(display, src)
 	l.total += int64(len(src))
 	return src, nil
+}
+
+// account adds a file's lines and section headers to the load's totals
+// and refuses the file when a bound is passed. The scan is one pass with
+// no allocation; it may count a few lines a parse would not (a '[' after a
+// continuation), which only makes the bound stricter by as much.
+func (l *loader) account(display string, src []byte) *LoadError {
+	lines, sections := scanCounts(src)
+	l.lines += lines
+	l.sections += sections
+	var msg string
+	switch {
+	case l.sections > MaxSections:
+		msg = fmt.Sprintf("too many sections: more than %d section headers in this configuration; refusing to parse it", MaxSections)
+	case l.lines > MaxLines:
+		msg = fmt.Sprintf("too many lines: more than %d lines in this configuration; refusing to parse it", MaxLines)
+	default:
+		return nil
+	}
+	l.refused = true
+	return &LoadError{File: display, Msg: msg, Refused: true}
+}
+
+// scanCounts counts physical lines and lines whose first non-blank byte
+// is '['.
+func scanCounts(src []byte) (lines, sections int) {
+	atStart := true
+	for _, c := range src {
+		switch {
+		case c == '\n':
+			lines++
+			atStart = true
+		case !atStart:
+		case c == '[':
+			sections++
+			atStart = false
+		case c != ' ' && c != '\t' && c != '\r':
+			atStart = false
+		}
+	}
+	if len(src) > 0 && src[len(src)-1] != '\n' {
+		lines++
+	}
+	return lines, sections
+}
+
+// smbConfLike says whether a file's first line that is not a comment or
+// blank is a section header or a "name = value" line (a BOM before it
+// allowed). Anything else (a password, a key, /etc/shadow) is refused
+// without quoting a byte of it: the warnings for unparsable lines would
+// otherwise show the file's content.
+func smbConfLike(lines []Line) bool {
+	const bom = "\xef\xbb\xbf"
+	for i, ln := range lines {
+		switch ln.Kind {
+		case LineSection, LineBadSection, LineParam, LineEmptyName:
+			return true
+		case LineNoEquals:
+			// A BOM hides the first line from tini.c: "BOM[global]"
+			// is smb.conf-like; "BOM# comment" is a comment, and the
+			// next line decides.
+			rest, hadBOM := strings.CutPrefix(ln.Text, bom)
+			rest = strings.TrimLeft(rest, " \t")
+			switch {
+			case !hadBOM || i > 0:
+				return false
+			case strings.HasPrefix(rest, "["):
+				return true
+			case rest == "" || rest[0] == '#' || rest[0] == ';':
+				continue
+			}
+			return false
+		}
+		return false
+	}
+	return true
 }
 
 func unwrapPathError(err error) error {
@@ -295,14 +401,6 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func isDevNull(fi fs.FileInfo) bool {
-	if fi.Mode()&fs.ModeCharDevice == 0 {
-		return false
-	}
-	dn, err := os.Stat(os.DevNull)
-	return err == nil && os.SameFile(fi, dn)
 }
 
 // noteBinary remembers, and warns about, a file that looks binary. Samba
@@ -357,6 +455,11 @@ func (l *loader) process(file string, src []byte) bool {
 	if !ok {
 		lines = Lex(src)
 		l.cache[file] = lines
+	}
+	if !smbConfLike(lines) {
+		l.refused = true
+		l.fatal(file, 0, "not an smb.conf file: its first line that is not a comment is neither a [section] header nor a \"name = value\" line; refusing to read it (none of its content is shown)")
+		return false
 	}
 	for i := range lines {
 		ln := &lines[i]
@@ -601,10 +704,17 @@ func (l *loader) setVariable(p *Param, s *service, value string, a *assign, onGl
 			*t = l.newSlot(v, a)
 		}
 	}
-	if err != nil {
-		if err != errReported {
-			l.fatal(a.o.File, a.o.Line, "%v; Samba refuses the file", err)
-		}
+	var re refusedError
+	switch {
+	case err == nil:
+	case errors.As(err, &re):
+		l.refused = true
+		l.fatal(a.o.File, a.o.Line, "%s", re.msg)
+		return false
+	case err != errReported:
+		l.fatal(a.o.File, a.o.Line, "%v; Samba refuses the file", err)
+		return false
+	default:
 		return false
 	}
 	if onGlobals && (!p.IsSynonym() || p.MarksCanonical) {
