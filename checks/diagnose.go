@@ -51,6 +51,12 @@ func DiagnoseAfter(ctx context.Context, cfg *configs.Config, prev *Facts) (*Repo
 		f.Share = cfg.Share
 	}
 	f.HasPassword = f.HasPassword || pw != ""
+	// An smb.conf the agent refuses to read (a FIFO, a device, over a
+	// bound, not smb.conf-like) is bad input, not a finding about Samba.
+	var le *smbconf.LoadError
+	if errors.As(f.ConfigErr, &le) && le.Refused {
+		return nil, f, fmt.Errorf("%w: smb.conf: %w", ErrBadInput, f.ConfigErr)
+	}
 	r := Evaluate(f)
 	r.DurationMS = time.Since(started).Milliseconds()
 	return r, f, nil

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smb-agent/smb-agent/configs/safefile"
 )
 
 // Log gathering: smbd's own log files (and the journal as a fallback), read
@@ -331,7 +333,10 @@ type rawLine struct {
 // end. When it starts in the middle, the first (partial) line is dropped
 // and line numbers are unknown.
 func readLogTail(src logSource, maxBytes int64) ([]rawLine, error) {
-	f, err := os.Open(src.Path)
+	// A log path is named by smb.conf ("log file"), and its directory
+	// may be writable by others: a FIFO planted there must not block the
+	// open, nor a device be read.
+	f, _, err := safefile.Open(src.Path, safefile.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", src.Path, err)
 	}

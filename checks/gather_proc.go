@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smb-agent/smb-agent/configs/safefile"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's starttime. It is 100
@@ -336,7 +338,9 @@ func gatherProcesses(in procInput) SmbdFacts {
 
 // readPIDFile reads a Samba pid file (the PID in decimal, then a newline).
 func readPIDFile(path string) (int, error) {
-	b, err := os.ReadFile(path)
+	// "pid directory" comes from smb.conf: the file there may be a FIFO
+	// or a device someone planted. A PID is a few bytes.
+	b, err := safefile.ReadFile(path, safefile.Options{MaxSize: 64})
 	if err != nil {
 		return 0, fmt.Errorf("read pid file: %w", err)
 	}

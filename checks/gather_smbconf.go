@@ -9,8 +9,13 @@ import (
 	"strings"
 
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/safefile"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
+
+// confReadOptions bound the second read of smb.conf files the loader has
+// already accepted: one may have been swapped for a FIFO since.
+var confReadOptions = safefile.Options{MaxSize: smbconf.DefaultMaxFileSize}
 
 // Compiled-in defaults of Debian's Samba (`smbd -b`), used when smb.conf
 // could not be read at all.
@@ -167,7 +172,7 @@ func confLogLevel(c *smbconf.Config) (value string, set bool, at string) {
 		}
 	}
 	if line > 0 {
-		if src, err := os.ReadFile(file); err == nil {
+		if src, err := safefile.ReadFile(file, confReadOptions); err == nil {
 			for _, l := range smbconf.Lex(src) {
 				if l.Kind == smbconf.LineParam && l.FirstLine == line {
 					return strings.TrimSpace(l.Value), true, fmt.Sprintf("%s:%d", file, line)
@@ -176,7 +181,7 @@ func confLogLevel(c *smbconf.Config) (value string, set bool, at string) {
 		}
 	}
 	for _, f := range c.Files() {
-		src, err := os.ReadFile(f)
+		src, err := safefile.ReadFile(f, confReadOptions)
 		if err != nil {
 			continue
 		}

@@ -126,7 +126,7 @@ func Load(opts LoadOptions) (*Config, error) {
 		path = defaultFile
 	}
 	var fv *fileValues
-	data, err := safefile.ReadFile(path, safefile.Options{MaxSize: maxConfigFile})
+	data, err := safefile.ReadFile(path, safefile.Options{MaxSize: maxConfigFile, AllowDevNull: true})
 	switch {
 	case err == nil:
 		cfg.Source = path

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -104,7 +105,7 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	s := &streams{in: in, out: out, err: errOut}
 	root := newRootCommand(s)
 	root.SetArgs(args)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := honourSignals(errOut, forcedExitGrace)
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -121,6 +122,49 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	}
 	fmt.Fprintf(errOut, "agent: %s\n", oneLine(err.Error()))
 	return code
+}
+
+// forcedExitGrace is how long a command may take to stop after SIGINT or
+// SIGTERM before the process exits anyway. Every command returns well
+// within it (serve stops within 5 s; fix rolls back a started write); it
+// is the guarantee for a call that cannot see the context (a read of a
+// stalled network file system).
+const forcedExitGrace = 15 * time.Second
+
+// honourSignals returns a context cancelled by the first SIGINT or
+// SIGTERM. A second signal, or forcedExitGrace after the first, ends the
+// process at once with one line and exit 3: an interrupt is always
+// honoured.
+func honourSignals(errOut io.Writer, grace time.Duration) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var first os.Signal
+		select {
+		case <-done:
+			return
+		case first = <-sigs:
+			cancel()
+		}
+		timer := time.NewTimer(grace)
+		defer timer.Stop()
+		select {
+		case <-done:
+			return
+		case s := <-sigs:
+			fmt.Fprintf(errOut, "agent: %v received twice; exiting without waiting for the command to stop\n", s)
+		case <-timer.C:
+			fmt.Fprintf(errOut, "agent: %v received and the command did not stop within %s; exiting\n", first, grace)
+		}
+		os.Exit(exitUnknown)
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 // oneLine folds a multi-line message so that an error is always one line.
