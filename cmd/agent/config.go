@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/smb-agent/smb-agent/configs/safetext"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
@@ -143,7 +144,9 @@ func loadForCommand(ctx context.Context, s *streams, f *configFlags) (*smbconf.C
 		// Warnings only for a configuration Samba loads: for one it
 		// refuses, the contract is exactly one error line.
 		for _, w := range cfg.Warnings {
-			fmt.Fprintf(s.err, "warning: %s\n", w)
+			// stdout stays byte-exact with testparm; the warnings on
+			// stderr quote section names and lines: escaped.
+			fmt.Fprintf(s.err, "warning: %s\n", safetext.Escape(w.String()))
 		}
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/safetext"
 	"github.com/smb-agent/smb-agent/fixes"
 )
 
@@ -104,6 +105,13 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 		return withCode(exitUnknown, err)
 	}
 	out := s.out
+	if !asJSON {
+		// The plan and the result quote smb.conf lines, section names
+		// and command output: control characters are shown escaped.
+		sw := safetext.NewWriter(s.out)
+		defer sw.Flush()
+		out = sw
+	}
 
 	var recovered []fixes.Result
 	if o.apply || o.rollback {
@@ -299,9 +307,9 @@ func fixEnv(ctx context.Context, s *streams, cfg *configs.Config, o fixOptions, 
 	if tp, err := exec.LookPath("testparm"); err == nil {
 		env.Testparm = []string{tp, "-s"}
 	}
-	progress := s.out
+	var progress io.Writer = safetext.NewWriter(s.out)
 	if asJSON {
-		progress = s.err
+		progress = safetext.NewWriter(s.err)
 	}
 	env.Progress = func(st fixes.Step) {
 		mark := "ok  "
@@ -320,14 +328,14 @@ func fixEnv(ctx context.Context, s *streams, cfg *configs.Config, o fixOptions, 
 func terminalApprover(ctx context.Context, s *streams, yes bool) fixes.Approver {
 	return func(prompt string) (bool, error) {
 		if yes {
-			fmt.Fprintf(s.err, "%syes (--yes)\n", prompt)
+			fmt.Fprintf(s.err, "%syes (--yes)\n", safetext.EscapeLines(prompt))
 			return true, nil
 		}
 		f, ok := s.in.(*os.File)
 		if !ok || !isTerminal(f) {
 			return false, errors.New("no terminal to ask for approval on; pass --yes to apply without asking")
 		}
-		fmt.Fprint(s.err, prompt)
+		fmt.Fprint(s.err, safetext.EscapeLines(prompt))
 		type answer struct {
 			line string
 			err  error

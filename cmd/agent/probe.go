@@ -15,6 +15,7 @@ import (
 	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/configs/procenv"
+	"github.com/smb-agent/smb-agent/configs/safetext"
 )
 
 func init() { registerCommand(newProbeCommand) }
@@ -69,7 +70,10 @@ printed. Exit code: 0 when every probed step succeeded, 2 when one failed,
 					return withCode(exitUnknown, fmt.Errorf("write JSON: %w", err))
 				}
 			} else {
-				renderProbe(s.out, res)
+				// Share names and statuses come from the server.
+				sw := safetext.NewWriter(s.out)
+				renderProbe(sw, res)
+				_ = sw.Flush()
 			}
 			if len(res.Failures()) > 0 {
 				return withCode(exitCritical, nil)

@@ -48,7 +48,7 @@ func TestProbeFlagsValidation(t *testing.T) {
 		{[]string{"probe", "--timeout", "0s"}, "--timeout"},
 		{[]string{"probe", "--file", "x"}, "--file needs --share"},
 		{[]string{"probe", "--share", "s", "--file", "x", "--file-sha256", "zz"}, "64 hex digits"},
-		{[]string{"probe", "--password-file", filepath.Join(dir, "missing")}, "read password file"},
+		{[]string{"probe", "--password-file", filepath.Join(dir, "missing")}, "--password-file: open"},
 		{[]string{"probe", "--bogus"}, "unknown flag"},
 		{[]string{"probe", "extra-arg"}, "unknown command"},
 	} {

@@ -173,3 +173,37 @@ func TestUseColor(t *testing.T) {
 		require.False(t, useColor("auto", tty, env("1", true)), "NO_COLOR")
 	}
 }
+
+// Every untrusted string of the report is printed escaped in text: a
+// process command line, a log line, a share and section name, a command
+// with them; the renderer's own colours still work. JSON keeps the bytes.
+func TestRenderTextEscapesUntrustedStrings(t *testing.T) {
+	r := goldenReport()
+	f := &r.Findings[0]
+	f.Summary = "share [evil\x1b[2J] refuses"
+	f.ScoringMessage = "on evil\x1b]0;title\x07"
+	f.Evidence = append(f.Evidence,
+		checks.Evidence{Kind: "process", Text: "smbd\x1b[31m --fake \u202eexe"},
+		checks.Evidence{Kind: "log", Text: "log line \x9b2J", File: "/var/log/samba/log.\x1b[1m", Line: 1})
+	f.Decision = append(f.Decision, checks.DecisionStep{Question: "Share\x1b[8m?", Answer: "hidden\x1b[0m"})
+	f.Commands = append(f.Commands, "# comment\x1b[2J\nsmbclient //h/evil\x1b[2J")
+	f.Fix.Changes[0].Section = "evil\x1b[2J"
+	r.Errors = append(r.Errors, "log: \x1b[2J")
+	for _, color := range []bool{false, true} {
+		var b bytes.Buffer
+		require.NoError(t, renderText(&b, r, textOptions{Color: color}))
+		out := b.String()
+		for _, raw := range []string{"\x1b[2J", "\x1b]0", "\x07", "\x1b[31m --fake", "\u202e", "\x9b", "\x1b[8m", "log.\x1b[1m"} {
+			require.NotContains(t, out, raw, "color=%v", color)
+		}
+		for _, shown := range []string{`[evil\x1b[2J]`, `evil\x1b]0;title\x07`, `smbd\x1b[31m --fake \u202eexe`, `log.\x1b[1m`, `Share\x1b[8m?`, `smbclient //h/evil\x1b[2J`} {
+			require.Contains(t, out, shown, "color=%v", color)
+		}
+		if color {
+			require.Contains(t, out, ansiBold+ansiRed, "the renderer's own styles remain")
+		}
+	}
+	var js bytes.Buffer
+	require.NoError(t, renderJSON(&js, r))
+	require.Contains(t, js.String(), `share [evil\u001b[2J] refuses`)
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/configs/safetext"
 )
 
 // textOptions control the human rendering.
@@ -57,8 +58,19 @@ func (t *textWriter) statusWord(s checks.Status) string {
 func (t *textWriter) printf(format string, args ...any) { fmt.Fprintf(t.w, format, args...) }
 
 // para writes prose wrapped at the width, every line indented; the first
-// line starts after a label of the same width as the indent.
+// line starts after a label of the same width as the indent. text is
+// untrusted: its control characters are shown escaped (safetext).
 func (t *textWriter) para(indent, label, text string) {
+	t.paraStyled(indent, label, esc(text))
+}
+
+// esc escapes an untrusted string for the terminal: share names from the
+// server, process command lines, log lines, smb.conf names and values
+// all reach the report.
+func esc(s string) string { return safetext.Escape(s) }
+
+// paraStyled is para for text already escaped and styled.
+func (t *textWriter) paraStyled(indent, label, text string) {
 	words := strings.Fields(text)
 	if len(words) == 0 {
 		return
@@ -95,15 +107,15 @@ func renderText(out io.Writer, r *checks.Report, o textOptions) error {
 	if t.width <= 0 {
 		t.width = 100
 	}
-	t.printf("%s %s\n", t.statusWord(r.Status), r.Subject())
-	meta := []string{"target " + r.Target}
+	t.printf("%s %s\n", t.statusWord(r.Status), esc(r.Subject()))
+	meta := []string{"target " + esc(r.Target)}
 	if r.SambaVersion != "" {
-		meta = append(meta, "Samba "+r.SambaVersion)
+		meta = append(meta, "Samba "+esc(r.SambaVersion))
 	}
 	if r.SmbConf != "" {
-		meta = append(meta, "smb.conf "+r.SmbConf)
+		meta = append(meta, "smb.conf "+esc(r.SmbConf))
 	}
-	meta = append(meta, "clients "+strings.Join(r.Clients, ", "))
+	meta = append(meta, "clients "+esc(strings.Join(r.Clients, ", ")))
 	if r.DurationMS > 0 {
 		meta = append(meta, fmt.Sprintf("%d ms", r.DurationMS))
 	}
@@ -125,17 +137,17 @@ func renderText(out io.Writer, r *checks.Report, o textOptions) error {
 }
 
 func renderFinding(t *textWriter, n int, f checks.Finding) {
-	title := fmt.Sprintf("[%d] %s %s", n, t.statusWord(f.Severity), t.style(ansiBold, f.Pattern))
+	title := fmt.Sprintf("[%d] %s %s", n, t.statusWord(f.Severity), t.style(ansiBold, esc(f.Pattern)))
 	if f.Cause != "" {
-		title += " / " + f.Cause
+		title += " / " + esc(f.Cause)
 	}
 	if f.Client != "" {
-		title += "  (client " + f.Client + ")"
+		title += "  (client " + esc(f.Client) + ")"
 	}
 	t.printf("%s\n", title)
 	t.para("    ", "", f.Summary)
 	if f.ScoringMessage != "" {
-		t.para("    ", "scorer shows: ", t.style(ansiCyan, f.ScoringMessage))
+		t.paraStyled("    ", "scorer shows: ", t.style(ansiCyan, esc(f.ScoringMessage)))
 	}
 	if f.Explanation != "" {
 		t.para("    ", "cause: ", f.Explanation)
@@ -160,7 +172,7 @@ func renderFinding(t *textWriter, n int, f checks.Finding) {
 			case "stopped":
 				t.para("      ", "=> stopped: ", d.Answer)
 			default:
-				t.para("      ", "", d.Question+" -> "+t.style(ansiBold, d.Answer))
+				t.paraStyled("      ", "", esc(d.Question)+" -> "+t.style(ansiBold, esc(d.Answer)))
 			}
 		}
 	}
@@ -175,6 +187,7 @@ func renderFinding(t *textWriter, n int, f checks.Finding) {
 				if j == 0 {
 					p = num
 				}
+				l = esc(l)
 				if strings.HasPrefix(l, "#") {
 					l = t.style(ansiDim, l)
 				}
@@ -189,13 +202,13 @@ func renderFinding(t *textWriter, n int, f checks.Finding) {
 			t.para("      ", "- ", changeText(c))
 		}
 		for _, s := range fx.Steps {
-			t.printf("      $ %s\n", s)
+			t.printf("      $ %s\n", esc(s))
 		}
 		if fx.Why != "" {
 			t.para("      ", "why: ", fx.Why)
 		}
 		if fx.EnablesSMB1 {
-			t.para("      ", "", t.style(ansiBold+ansiYellow, "enables SMB1: planned only with --allow-smb1"))
+			t.paraStyled("      ", "", t.style(ansiBold+ansiYellow, "enables SMB1: planned only with --allow-smb1"))
 		}
 		if fx.Risk != "" {
 			t.para("      ", "risk: ", fx.Risk)
@@ -246,7 +259,10 @@ func renderDialects(t *textWriter, r *checks.Report) {
 	}
 	sort.Strings(extra)
 	clients = append(clients, extra...)
-	cols := append([]string{"dialect", "config", "live"}, clients...)
+	cols := []string{"dialect", "config", "live"}
+	for _, c := range clients {
+		cols = append(cols, esc(c))
+	}
 	widths := make([]int, len(cols))
 	for i, c := range cols {
 		widths[i] = len(c)

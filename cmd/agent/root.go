@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/smb-agent/smb-agent/configs/safetext"
 )
 
 // Exit codes follow the Nagios plugin convention for every command, so that
@@ -120,7 +122,8 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 		}
 		err = ee.err
 	}
-	fmt.Fprintf(errOut, "agent: %s\n", oneLine(err.Error()))
+	// Errors quote paths, smb.conf lines and server replies.
+	fmt.Fprintf(errOut, "agent: %s\n", safetext.Escape(oneLine(err.Error())))
 	return code
 }
 

@@ -1,0 +1,62 @@
+package safetext
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain share":                 "plain share",
+		`DOMAIN\user`:                 `DOMAIN\user`,
+		"Grüße 日本":                    "Grüße 日本",
+		"evil\x1b[2J\x1b]0;pwned\x07": `evil\x1b[2J\x1b]0;pwned\x07`,
+		"<script>\x1b[31m":            `<script>\x1b[31m`,
+		"a\tb\nc\rd":                  `a\tb\nc\rd`,
+		"del\x7f":                     `del\x7f`,
+		"c1\u009b31m":                 `c1\u009b31m`,
+		"bidi\u202eexe.txt":           `bidi\u202eexe.txt`,
+		"zw\u200bsp":                  `zw\u200bsp`,
+		"bad\xffutf8":                 `bad\xffutf8`,
+		"nul\x00":                     `nul\x00`,
+	} {
+		assert.Equal(t, want, Escape(in), "%q", in)
+	}
+}
+
+func TestEscapeLines(t *testing.T) {
+	assert.Equal(t, "a\n\\x1b[2J\nc", EscapeLines("a\n\x1b[2J\nc"))
+	assert.Equal(t, "a\nb", EscapeLines("a\nb"))
+}
+
+func FuzzEscape(f *testing.F) {
+	f.Add("evil\x1b[2J")
+	f.Add("\u202e\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		out := Escape(s)
+		for _, r := range out {
+			if r < 0x20 || r == 0x7f || needsEscape(r) || r == 0xfffd && !strings.Contains(s, "\ufffd") {
+				t.Fatalf("Escape(%q) = %q keeps %U", s, out, r)
+			}
+		}
+	})
+}
+
+func TestWriter(t *testing.T) {
+	var b strings.Builder
+	w := NewWriter(&b)
+	in := "share\x1b[2J\tcol\nGr\xc3"
+	n, err := w.Write([]byte(in))
+	assert.NoError(t, err)
+	assert.Equal(t, len(in), n)
+	_, _ = w.Write([]byte("\xbce \u202e\r\n"))
+	assert.NoError(t, w.Flush())
+	assert.Equal(t, "share\\x1b[2J\tcol\nGrüe \\u202e\\r\n", b.String())
+
+	b.Reset()
+	_, _ = w.Write([]byte("end\xe6\x97"))
+	assert.NoError(t, w.Flush())
+	assert.Equal(t, "end\\xe6\\x97", b.String())
+}
