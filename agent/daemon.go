@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/net/netutil"
 
 	"github.com/smb-agent/smb-agent/checks"
 )
@@ -117,8 +118,22 @@ func (d *Daemon) Listen() error {
 		}
 		return fmt.Errorf("listen on %s: %w%s", d.bindAddr, err, hint)
 	}
-	d.ln = ln
+	// A flood of idle connections must not grow the daemon: beyond
+	// MaxConnections the rest wait in the kernel's accept queue, costing
+	// the process nothing, and each accepted one that sends no request is
+	// closed after ReadHeaderTimeout.
+	d.ln = netutil.LimitListener(ln, MaxConnections)
+	if o := d.cfg.Load(); o.ListenPublic && !isLoopbackAddr(ln.Addr()) {
+		d.log.Warn("the HTTP API is reachable from the network (--listen-public): anyone who can connect reads /status, /events and /metrics (findings, smb.conf paths and lines, share and user names, the Samba version); there is no authentication, so restrict it with a firewall",
+			"listen", ln.Addr().String())
+	}
 	return nil
+}
+
+// isLoopbackAddr reports whether a bound address is loopback only.
+func isLoopbackAddr(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // Addr is the bound HTTP address, nil before Listen.

@@ -48,6 +48,11 @@ const (
 	// shutdownTimeout bounds everything Run does after its context ends,
 	// under the 5 s the issue allows (systemd's TimeoutStopSec is larger).
 	shutdownTimeout = 4 * time.Second
+	// MaxConnections caps the HTTP connections served at once. The
+	// API's users are a Prometheus scraper, a health check and a person
+	// with curl: 64 is ample, and bounds the daemon's memory under a
+	// connection flood.
+	MaxConnections = 64
 )
 
 // DefaultPatterns are the catalog's pattern ids, in catalog order. They
