@@ -2,11 +2,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/safefile"
 )
 
 // requireSmbConf turns an smb.conf the one-shot commands cannot even open
@@ -26,7 +26,7 @@ func requireSmbConf(cfg *configs.Config) error {
 	case err != nil:
 		return usageError("smb.conf %s: %v", path, unwrapPathError(err))
 	case !fi.Mode().IsRegular():
-		return usageError("smb.conf %s is %s, not a regular file", path, fileKind(fi.Mode()))
+		return usageError("smb.conf %s is %s, not a regular file", path, safefile.Kind(fi.Mode()))
 	}
 	return nil
 }
@@ -37,25 +37,4 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// fileKind names a file type the way a person would say it.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsRegular():
-		return "a regular file"
-	}
-	return fmt.Sprintf("of type %v", m.Type())
 }
