@@ -335,8 +335,10 @@ type rawLine struct {
 func readLogTail(src logSource, maxBytes int64) ([]rawLine, error) {
 	// A log path is named by smb.conf ("log file"), and its directory
 	// may be writable by others: a FIFO planted there must not block the
-	// open, nor a device be read.
-	f, _, err := safefile.Open(src.Path, safefile.Options{})
+	// open, nor a device be read, nor a symlink lead the agent (root) to
+	// quote another file's lines as evidence. smbd creates its logs as
+	// regular files.
+	f, _, err := safefile.Open(src.Path, safefile.Options{NoFollow: true})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", src.Path, err)
 	}

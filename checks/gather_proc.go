@@ -338,9 +338,10 @@ func gatherProcesses(in procInput) SmbdFacts {
 
 // readPIDFile reads a Samba pid file (the PID in decimal, then a newline).
 func readPIDFile(path string) (int, error) {
-	// "pid directory" comes from smb.conf: the file there may be a FIFO
-	// or a device someone planted. A PID is a few bytes.
-	b, err := safefile.ReadFile(path, safefile.Options{MaxSize: 64})
+	// "pid directory" comes from smb.conf: the file there may be a FIFO,
+	// a device or a symlink someone planted (smbd writes a regular file).
+	// A PID is a few bytes.
+	b, err := safefile.ReadFile(path, safefile.Options{MaxSize: 64, NoFollow: true})
 	if err != nil {
 		return 0, fmt.Errorf("read pid file: %w", err)
 	}
