@@ -441,6 +441,22 @@ func (l *loader) warn(file string, line int, format string, args ...any) {
 	l.c.Warnings = append(l.c.Warnings, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
+// unquote rewrites the problems reported for file since the counts nw and
+// nf (warnings, fatal) so that none quotes the file's content: the line
+// number stays, the text is replaced.
+func (l *loader) unquote(file string, nw, nf int) {
+	for i := nw + 1; i < len(l.c.Warnings); i++ {
+		if w := &l.c.Warnings[i]; w.File == file {
+			w.Msg = "Samba ignores this line (not quoted: the file does not look like smb.conf)"
+		}
+	}
+	for i := nf; i < len(l.c.Fatal); i++ {
+		if f := &l.c.Fatal[i]; f.File == file {
+			f.Msg = "Samba refuses the file at this line (not quoted: the file does not look like smb.conf)"
+		}
+	}
+}
+
 func (l *loader) fatal(file string, line int, format string, args ...any) {
 	l.c.Fatal = append(l.c.Fatal, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
@@ -457,9 +473,12 @@ func (l *loader) process(file string, src []byte) bool {
 		l.cache[file] = lines
 	}
 	if !smbConfLike(lines) {
-		l.refused = true
-		l.fatal(file, 0, "not an smb.conf file: its first line that is not a comment is neither a [section] header nor a \"name = value\" line; refusing to read it (none of its content is shown)")
-		return false
+		// Read it as Samba does (testparm parity holds for any input),
+		// but quote nothing of it: --smb-conf pointed at a password file
+		// or a key must not print the secret in a warning.
+		nw, nf := len(l.c.Warnings), len(l.c.Fatal)
+		defer func() { l.unquote(file, nw, nf) }()
+		l.warn(file, 0, "does not look like smb.conf: its first line that is not a comment is neither a [section] header nor a \"name = value\" line; read as Samba reads it, none of its lines is quoted")
 	}
 	for i := range lines {
 		ln := &lines[i]
