@@ -72,7 +72,7 @@ bench: deps samba build
 demo: deps samba build
 	@$(GO) run ./test/demo --agent $(CURDIR)/$(BIN)
 
-# Measurements of `agent serve` on a scratch smbd (issue 5): the HTTP load
+# Measurements of `agent serve` on a scratch smbd: the HTTP load
 # test (LOAD_DURATION, default 20 s, of /metrics and /status from a second
 # process), then the footprint over SOAK_SECONDS (default 10 minutes) at a
 # 5 s interval. Each prints its figures and fails when a goal is missed.

@@ -12,8 +12,8 @@ import (
 )
 
 // PatternEvents counts one pattern over the daemon's life, like the
-// dashboard of the remote scoring engine (shared/seed: "Events 199, Pts per
-// check 4.2, Pts missed 829.2"): how many rounds saw it, when first and last,
+// dashboard of the remote scoring engine ("Events 199, Pts per check 4.2,
+// Pts missed 829.2"): how many rounds saw it, when first and last,
 // and the current streak.
 type PatternEvents struct {
 	Pattern string `json:"pattern"`

@@ -11,7 +11,8 @@ import (
 // table-tested over hand-built Facts and a diagnosis can be replayed.
 //
 // ID is the check's stable name, normally the pattern id of the findings it
-// returns (DESIGN.md); Evaluate returns nothing when the concern is fine.
+// returns (docs/architecture.md); Evaluate returns nothing when the concern
+// is fine.
 type Check interface {
 	ID() string
 	Evaluate(f *Facts) []Finding

@@ -13,8 +13,8 @@ import (
 	"github.com/smb-agent/smb-agent/configs"
 )
 
-// Pattern ids (DESIGN.md; stable). PatternLogging is added by this issue:
-// smbd's log level is too low to record the evidence a failure needs.
+// Pattern ids (stable: docs/architecture.md). PatternLogging: smbd's log
+// level is too low to record the evidence a failure needs.
 const (
 	PatternProtocolMismatch   = "protocol-mismatch"
 	PatternConnectionRefused  = "connection-refused"

@@ -185,7 +185,7 @@ type DecisionStep struct {
 
 // Finding is one thing wrong (or risky), tied to a catalog pattern.
 type Finding struct {
-	// Pattern is the stable pattern id (DESIGN.md).
+	// Pattern is the stable pattern id (docs/architecture.md).
 	Pattern string `json:"pattern"`
 	// Cause is the catalog cause id this host's facts point to.
 	Cause    string `json:"cause,omitempty"`

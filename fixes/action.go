@@ -80,8 +80,8 @@ type actionRule struct {
 	Source string
 }
 
-// Why the table says what it says. Research scenarios.md §4 reproduced each
-// row against Samba 4.17.12 (../shared/scenarios/04-reload-config.sh).
+// Why the table says what it says. Each row was reproduced against Samba
+// 4.17.12: edit smb.conf, then connect with and without a reload.
 const (
 	srcPerConnection = "smbd_process() in every new child calls reload_services(..., true), which re-reads smb.conf when a file's mtime changed (source3/smbd/smb2_process.c; verified on Samba 4.17.12: server min protocol edited, the next pysmb connection negotiated SMB2_02 with no reload)"
 	srcNegprot       = "each new smbd child re-reads a changed smb.conf, and the SMB1 multi-protocol negprot calls reload_services again before computing min/max (source3/smbd/smb2_negprot.c; verified on Samba 4.17.12)"

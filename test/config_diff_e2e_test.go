@@ -4,8 +4,8 @@ package test
 // binary against the installed testparm, both run as whole processes on the
 // smb.conf corpus of configs/smbconf/testdata/diff (the library-level test,
 // configs/smbconf/diff_test.go, asks many more parameters; this one checks
-// that the command line prints the same bytes), and the bad-input cases of
-// issue 2: one line on stderr starting "agent: ", nothing on stdout, exit 3,
+// that the command line prints the same bytes), and the bad-input cases:
+// one line on stderr starting "agent: ", nothing on stdout, exit 3,
 // and no hang.
 
 import (
@@ -266,7 +266,7 @@ func cfgDiffLines(want, got []byte) string {
 	return sb.String()
 }
 
-// cfgDiffBadInput runs the bad inputs of issue 2 through "config dump" and
+// cfgDiffBadInput runs the bad inputs through "config dump" and
 // "config get".
 func cfgDiffBadInput(t *testing.T, tp, bin, corpus string) {
 	tmp := t.TempDir()

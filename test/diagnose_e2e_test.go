@@ -2,7 +2,7 @@ package test
 
 // End-to-end tests of `agent diagnose`: the built binary, as a whole
 // process, against real smbd instances (test/harness), one per scenario,
-// staged as research/scenarios.md stages them. Each asserts the pattern,
+// staged the way the failure happens on a real host. Each asserts the pattern,
 // the cause, and the file:line of the responsible setting in the JSON
 // report, and the exit code; a healthy host reports OK with exit 0.
 

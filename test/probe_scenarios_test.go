@@ -17,9 +17,8 @@ import (
 	"github.com/smb-agent/smb-agent/test/harness"
 )
 
-// Each test reproduces one failure of the seed page (shared/seed) or the
-// research scenarios (shared/research/scenarios.md) against its own real
-// smbd, and checks the probes classify it.
+// Each test reproduces one failure a remote SMB check reports against its
+// own real smbd, and checks the probes classify it.
 
 func TestProbeHealthyServer(t *testing.T) {
 	t.Parallel()

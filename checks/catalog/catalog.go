@@ -31,7 +31,8 @@ const (
 // (smbd_process() calls reload_services() in each forked child,
 // samba-team/samba:source3/smbd/smb2_process.c), so most per-connection
 // settings need neither reload nor restart; listening sockets and the parent's
-// copy of [global] "hosts allow/deny" do (research/scenarios.md §4).
+// copy of [global] "hosts allow/deny" do: the child checks them in
+// smbd_process() before it first reloads the configuration.
 const (
 	ApplyNone    = "none"    // new connections pick the change up by themselves
 	ApplyReload  = "reload"  // smbcontrol smbd reload-config
@@ -40,7 +41,7 @@ const (
 	ApplyManual  = "manual"  // a person must act (password, firewall, network)
 )
 
-// Pattern is one failure pattern (stable id, DESIGN.md).
+// Pattern is one failure pattern (its id is stable: docs/architecture.md).
 type Pattern struct {
 	ID       string   `yaml:"id" json:"id"`
 	Title    string   `yaml:"title" json:"title"`

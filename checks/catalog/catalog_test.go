@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// designIDs are the stable pattern ids of DESIGN.md, in the seed page's
-// order followed by the agent's own.
+// designIDs are the stable pattern ids of docs/architecture.md, in the
+// scoring dashboard's order followed by the agent's own.
 var designIDs = []string{
 	"protocol-mismatch", "connection-refused", "host-unreachable", "connect-failed", "timeout",
 	"rpc-endpoint-missing", "ipc-unavailable", "rpc-bind-failed", "connection-reset",
@@ -108,7 +108,7 @@ func TestSeedPatternsCarryTheSeedMessages(t *testing.T) {
 }
 
 func TestMatchClientOutputs(t *testing.T) {
-	// First lines as clients print them (research/scenarios.md).
+	// First lines as pysmb, impacket and smbclient print them.
 	cases := []struct{ msg, want string }{
 		{"smb.smb_structs.ProtocolError: Server does not support any of the pysmb dialects. Please email pysmb to add in support for your OS", "protocol-mismatch"},
 		{"ProtocolError: Unknown status value (0xC0000022) in SMB_COM_SESSION_SETUP_ANDX (with extended security)", "protocol-mismatch"},

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Footprint of `agent serve` (issue 5): resident memory and CPU share over
+# Footprint of `agent serve`: resident memory and CPU share over
 # a long run at a short interval against a local smbd. Goal: under 30 MB
 # RSS and under 1% of one core.
 #

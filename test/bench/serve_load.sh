@@ -1,5 +1,5 @@
 #!/bin/bash
-# Load test of `agent serve` (issue 5): thousands of requests a second to
+# Load test of `agent serve`: thousands of requests a second to
 # /metrics, /status and the page at / from a second process on loopback,
 # for a bounded time. Passes when there are no error responses, the agent's
 # memory stays bounded, and smbd sees one check round per interval, not one
