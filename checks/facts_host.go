@@ -168,3 +168,26 @@ type LogFacts struct {
 	// runs at 0 although testparm prints 1 (research scenarios.md §3).
 	LevelSource string `json:"level_source,omitempty"`
 }
+
+// Log kinds (LogLine.Kind). Each names the smbd message it comes from and
+// the debug level needed to see it, from research scenarios.md §1 and §3
+// (measured on Samba 4.17.12).
+const (
+	LogNegotiateOffer        = "negotiate-offer"         // "Requested protocol [X]", smb2:3 (smb2_negprot.c:1106, or smb1_negprot.c with SMB1 on)
+	LogNoProtocol            = "no-protocol"             // "No protocol supported !", smb2:3 (smb2_negprot.c:1153)
+	LogNegotiateNotSupported = "negotiate-not-supported" // native SMB2 NEGOTIATE below min/above max: NT_STATUS_NOT_SUPPORTED at smb2_negprot.c, smb2:3
+	LogAuthFailure           = "auth-failure"            // "Auth: [...] status [NT_STATUS_...]" (auth_audit:2), "check_ntlm_password ... FAILED" (auth:2)
+	LogNTLMv1Refused         = "ntlmv1-refused"          // "NTLMv1 passwords NOT PERMITTED" (ntlm auth = ntlmv2-only), level 2
+	LogAccountDisabled       = "account-disabled"        // "sam_account_ok: Account for user 'X' was disabled.", level 1
+	LogDenied                = "denied"                  // "Denied connection from H (IP)", level 0 (hosts allow/deny)
+	LogEncryptionRequired    = "encryption-required"     // "reject session with dialect[0x0202] as encryption is required", level 1
+	LogNotPermitted          = "not-permitted"           // "... not permitted to access this share (S)", level 1
+	LogBadSignature          = "bad-signature"           // "Bad SMB2 (sign_algo_id=N) signature for message", level 0
+	LogRPCHelper             = "rpc-helper"              // "Can't connect to a running samba-dcerpcd", level 0
+	LogRPCExecFailed         = "rpc-exec-failed"         // "sys_popenv: ERROR executing command '.../rpcd_classic'", level 0
+	LogConfigLoadFailed      = "config-load-failed"      // "Failed to load config file!", "Can't load X - run testparm", level 0
+	LogInvalidValue          = "invalid-value"           // "Ignoring invalid value 'X' for parameter 'Y'", level 0
+	LogNonSMBPacket          = "non-smb-packet"          // "Non-SMB packet of length N. Terminating server" (SMB1-only server, SMB2 client), level 2
+	LogSocketFailed          = "socket-failed"           // "smbd_open_one_socket: open_socket_in: ..." (bind failed), level 0
+	LogPipeDirFailed         = "pipe-dir-failed"         // "Failed to create pipe directory" (ncalrpc dir), level 0
+)
