@@ -21,7 +21,7 @@ type Approver func(prompt string) (bool, error)
 // Runner runs a command without a shell and returns its combined output.
 type Runner func(ctx context.Context, argv []string) ([]byte, error)
 
-// Prober diagnoses the host again (checks.Diagnose with the same agent
+// Prober diagnoses the host again (diagnose.Run with the same agent
 // configuration): the proof that a fix works, and that a rollback left smbd
 // serving as before.
 type Prober func(ctx context.Context) (*checks.Report, error)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/checks/gather"
 	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/test/harness"
@@ -32,12 +33,12 @@ func gatherConfig(s *harness.Smbd) *configs.Config {
 	return cfg
 }
 
-func gather(t *testing.T, cfg *configs.Config, skipProbe bool) (*checks.Facts, time.Duration) {
+func gatherFacts(t *testing.T, cfg *configs.Config, skipProbe bool) (*checks.Facts, time.Duration) {
 	t.Helper()
 	clients, err := cfg.Clients()
 	require.NoError(t, err)
 	start := time.Now()
-	f := checks.Gather(context.Background(), checks.GatherOptions{
+	f := gather.Gather(context.Background(), gather.Options{
 		Config: cfg, Clients: clients, Password: probePass, SkipProbe: skipProbe,
 	})
 	took := time.Since(start)
@@ -81,7 +82,7 @@ func TestGatherFindsTheRightSmbd(t *testing.T) {
 		return strings.Contains(string(b), "NT_STATUS_WRONG_PASSWORD")
 	}, 5*time.Second, 20*time.Millisecond)
 
-	f, took := gather(t, gatherConfig(a), false)
+	f, took := gatherFacts(t, gatherConfig(a), false)
 	t.Logf("Gather against a live smbd (probe included) took %s", took)
 	require.Less(t, took, 5*time.Second)
 
@@ -187,7 +188,7 @@ func TestGatherDefaultLogLevelIsTooLow(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 
 	gc := gatherConfig(s)
-	f, took := gather(t, gc, true)
+	f, took := gatherFacts(t, gc, true)
 	t.Logf("Gather without the probe took %s", took)
 	// The bound Gather promises (its timeout plus a margin), not a speed
 	// goal: speed is measured by make bench, not asserted here.
@@ -208,14 +209,14 @@ func TestGatherSeesConfigChangedAfterStart(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	now := time.Now()
 	require.NoError(t, os.Chtimes(s.ConfPath(), now, now))
-	f, _ := gather(t, gatherConfig(s), true)
+	f, _ := gatherFacts(t, gatherConfig(s), true)
 	require.NotNil(t, f.Smbd.Master)
 	require.True(t, f.ConfigFiles[0].ModTime.After(f.Smbd.Master.Started),
 		"mtime %s, started %s", f.ConfigFiles[0].ModTime, f.Smbd.Master.Started)
 
 	// And right after a restart it is not (start time is exact to 10 ms).
 	require.NoError(t, s.Restart())
-	f, _ = gather(t, gatherConfig(s), true)
+	f, _ = gatherFacts(t, gatherConfig(s), true)
 	require.False(t, f.ConfigFiles[0].ModTime.After(f.Smbd.Master.Started.Add(10*time.Millisecond)),
 		"mtime %s, started %s", f.ConfigFiles[0].ModTime, f.Smbd.Master.Started)
 }
@@ -260,7 +261,7 @@ func TestGatherFirewallInNetns(t *testing.T) {
 	cfg.SMBConf = filepath.Join(t.TempDir(), "smb.conf")
 	require.NoError(t, os.WriteFile(cfg.SMBConf, []byte("[global]\n"), 0o644))
 	cfg.Logs.Journal = false
-	f := checks.Gather(context.Background(), checks.GatherOptions{
+	f := gather.Gather(context.Background(), gather.Options{
 		Config: cfg, SkipProbe: true,
 		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
 			cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/checks/diagnose"
 	"github.com/smb-agent/smb-agent/configs"
 )
 
@@ -58,10 +58,10 @@ printed.`,
 			if err != nil {
 				return withCode(exitUnknown, err)
 			}
-			rep, _, err := checks.Diagnose(cmd.Context(), cfg)
+			rep, _, err := diagnose.Run(cmd.Context(), cfg)
 			if err != nil {
-				if errors.Is(err, checks.ErrBadInput) {
-					return withCode(exitUnknown, errors.New(strings.TrimPrefix(err.Error(), checks.ErrBadInput.Error()+": ")))
+				if errors.Is(err, diagnose.ErrBadInput) {
+					return withCode(exitUnknown, errors.New(strings.TrimPrefix(err.Error(), diagnose.ErrBadInput.Error()+": ")))
 				}
 				return withCode(exitUnknown, fmt.Errorf("diagnose: %w", err))
 			}

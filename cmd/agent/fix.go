@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/checks/diagnose"
 	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/configs/safetext"
 	"github.com/smb-agent/smb-agent/fixes"
@@ -167,15 +168,15 @@ func runFix(cmd *cobra.Command, s *streams, o fixOptions) error {
 		return nil
 	}
 
-	rep, facts, err := checks.Diagnose(ctx, cfg)
+	rep, facts, err := diagnose.Run(ctx, cfg)
 	if o.apply && ctx.Err() != nil {
 		// A signal during the diagnosis: nothing was written, and
 		// nothing will be.
 		return withCode(exitUnknown, fmt.Errorf("diagnosis %w", fixes.ErrInterrupted))
 	}
 	if err != nil {
-		if errors.Is(err, checks.ErrBadInput) {
-			return withCode(exitUnknown, errors.New(strings.TrimPrefix(err.Error(), checks.ErrBadInput.Error()+": ")))
+		if errors.Is(err, diagnose.ErrBadInput) {
+			return withCode(exitUnknown, errors.New(strings.TrimPrefix(err.Error(), diagnose.ErrBadInput.Error()+": ")))
 		}
 		return withCode(exitUnknown, fmt.Errorf("diagnose: %w", err))
 	}
@@ -282,7 +283,7 @@ func fixEnv(ctx context.Context, s *streams, cfg *configs.Config, o fixOptions, 
 		Fault:        fixes.InjectedFault(),
 		Approver:     terminalApprover(ctx, s, o.yes),
 		Prober: func(ctx context.Context) (*checks.Report, error) {
-			rep, _, err := checks.Diagnose(ctx, cfg)
+			rep, _, err := diagnose.Run(ctx, cfg)
 			return rep, err
 		},
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smb-agent/smb-agent/agent"
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/checks/diagnose"
 	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/fixes"
 )
@@ -155,7 +156,7 @@ func serveOptions(fl *pflag.FlagSet, log *slog.Logger) (agent.Options, error) {
 // plus, for the page, each proposed fix planned as `agent fix --only ID`
 // plans it (a dry run from the same facts; nothing is applied). Each round
 // gets the previous round's facts, so that a light round can carry what
-// nothing since can have changed (checks.DiagnoseAfter); a round that
+// nothing since can have changed (diagnose.RunAfter); a round that
 // failed leaves none, and the next one is a full sweep.
 func diagnoseRound(cfg *configs.Config) agent.PlannedRoundFunc {
 	var mu sync.Mutex
@@ -163,11 +164,11 @@ func diagnoseRound(cfg *configs.Config) agent.PlannedRoundFunc {
 	return func(ctx context.Context) (*checks.Report, map[string]agent.FixPreview, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		rep, facts, err := checks.DiagnoseAfter(ctx, cfg, prev)
+		rep, facts, err := diagnose.RunAfter(ctx, cfg, prev)
 		prev = facts
 		if err != nil {
-			if errors.Is(err, checks.ErrBadInput) {
-				err = errors.New(strings.TrimPrefix(err.Error(), checks.ErrBadInput.Error()+": "))
+			if errors.Is(err, diagnose.ErrBadInput) {
+				err = errors.New(strings.TrimPrefix(err.Error(), diagnose.ErrBadInput.Error()+": "))
 			}
 			return nil, nil, err
 		}

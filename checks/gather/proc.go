@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs/safefile"
 )
 
@@ -92,14 +93,14 @@ func bootTime(procRoot string, now time.Time) (time.Time, error) {
 
 // sambaProc is a Process plus what the gatherer needs to place it.
 type sambaProc struct {
-	Process
+	checks.Process
 	cwd string // /proc/PID/cwd, to resolve a relative -s
 }
 
 // isSmbdProc: smbd and its helpers. The per-client children keep comm
 // "smbd"; the helpers rename themselves ("smbd-notifyd", and "cleanupd"
 // on 4.17), but all keep argv[0] "smbd".
-func isSmbdProc(p Process) bool {
+func isSmbdProc(p checks.Process) bool {
 	if p.Comm == "smbd" || strings.HasPrefix(p.Comm, "smbd-") || strings.HasPrefix(p.Comm, "smbd[") {
 		return true
 	}
@@ -107,7 +108,7 @@ func isSmbdProc(p Process) bool {
 }
 
 // isDcerpcdProc: samba-dcerpcd and its rpcd_* workers (Samba 4.16+).
-func isDcerpcdProc(p Process) bool {
+func isDcerpcdProc(p checks.Process) bool {
 	if p.Comm == "samba-dcerpcd" || strings.HasPrefix(p.Comm, "rpcd_") {
 		return true
 	}
@@ -140,7 +141,7 @@ func readSambaProcs(procRoot string, boot time.Time) ([]sambaProc, error) {
 		if err != nil {
 			continue
 		}
-		p := Process{PID: st.pid, PPID: st.ppid, Comm: st.comm, State: st.state}
+		p := checks.Process{PID: st.pid, PPID: st.ppid, Comm: st.comm, State: st.state}
 		if cl, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 			p.Args = splitCmdline(cl)
 		}
@@ -229,10 +230,10 @@ func samePath(a, b string) bool {
 type procInput struct {
 	Root       string
 	Now        time.Time
-	PIDFile    string     // the smbd pid file in `pid directory`; "" = unknown
-	TargetPort int        // the port the probes use
-	Listeners  []Listener // from gatherSockets
-	ConfPath   string     // the smb.conf the agent reads
+	PIDFile    string            // the smbd pid file in `pid directory`; "" = unknown
+	TargetPort int               // the port the probes use
+	Listeners  []checks.Listener // from gatherSockets
+	ConfPath   string            // the smb.conf the agent reads
 }
 
 // gatherProcesses finds the smbd serving the target and its relatives.
@@ -240,8 +241,8 @@ type procInput struct {
 // many), so the master is the process that owns the listening socket of
 // the target port; without a listener it is the PID in the pid file, and
 // without that the smbd master started with the agent's smb.conf.
-func gatherProcesses(in procInput) SmbdFacts {
-	var out SmbdFacts
+func gatherProcesses(in procInput) checks.SmbdFacts {
+	var out checks.SmbdFacts
 	var errs []string
 	boot, err := bootTime(in.Root, in.Now)
 	if err != nil {

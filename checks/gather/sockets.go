@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"bufio"
@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/smb-agent/smb-agent/checks"
 )
 
 // tcpListen is the TCP_LISTEN state as /proc/net/tcp prints it (the kernel's
@@ -26,8 +28,8 @@ const tcpListen = "0A"
 // what `ss -ltnp 'sport = :445'` shows (research scenarios.md rows 2, 5b):
 // no listener, the wrong port, a loopback-only bind, or a Recv-Q > 0 on the
 // LISTEN socket (connections waiting for a stopped smbd to accept them).
-func gatherSockets(procRoot string, ports []int) SocketFacts {
-	var out SocketFacts
+func gatherSockets(procRoot string, ports []int) checks.SocketFacts {
+	var out checks.SocketFacts
 	var errs []string
 	found := false
 	// The live host: ask sock_diag for the listeners (gather_sockets_diag.go
@@ -69,7 +71,7 @@ func gatherSockets(procRoot string, ports []int) SocketFacts {
 }
 
 // finishSockets finds each listener's owner and orders them.
-func finishSockets(procRoot string, out SocketFacts, found bool, errs []string) SocketFacts {
+func finishSockets(procRoot string, out checks.SocketFacts, found bool, errs []string) checks.SocketFacts {
 	if len(out.Listeners) > 0 {
 		inodes := make(map[uint64]bool, len(out.Listeners))
 		for _, l := range out.Listeners {
@@ -80,7 +82,7 @@ func finishSockets(procRoot string, out SocketFacts, found bool, errs []string) 
 			out.Listeners[i].PID = owners[out.Listeners[i].Inode]
 		}
 	}
-	slices.SortStableFunc(out.Listeners, func(a, b Listener) int {
+	slices.SortStableFunc(out.Listeners, func(a, b checks.Listener) int {
 		if a.Port != b.Port {
 			return a.Port - b.Port
 		}
@@ -90,7 +92,7 @@ func finishSockets(procRoot string, out SocketFacts, found bool, errs []string) 
 		out.Err = strings.Join(errs, "; ")
 	}
 	if out.Listeners == nil {
-		out.Listeners = []Listener{}
+		out.Listeners = []checks.Listener{}
 	}
 	return out
 }
@@ -101,8 +103,8 @@ func finishSockets(procRoot string, out SocketFacts, found bool, errs []string) 
 // four "%08X" words), so the bytes come out in host order and order says
 // how to put them back; the port is printed after ntohs, as a number.
 // Malformed lines are skipped and counted in the error.
-func parseProcNetTCP(data []byte, v6 bool, order binary.ByteOrder) ([]Listener, error) {
-	var out []Listener
+func parseProcNetTCP(data []byte, v6 bool, order binary.ByteOrder) ([]checks.Listener, error) {
+	var out []checks.Listener
 	bad := 0
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
@@ -147,7 +149,7 @@ func parseProcNetTCP(data []byte, v6 bool, order binary.ByteOrder) ([]Listener, 
 		if v6 {
 			fam = "tcp6"
 		}
-		out = append(out, Listener{
+		out = append(out, checks.Listener{
 			Addr:    listenAddrString(ip),
 			Port:    port,
 			Backlog: int(backlog),

@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/smb-agent/smb-agent/checks"
 )
 
 // Firewall gathering: the rules that decide whether a TCP connection to an
@@ -60,7 +62,7 @@ func smbHook(h string) bool { return h == "input" || h == "prerouting" || h == "
 // ports that the jumps into it cover (so `-p tcp --dport 445 -j SMB` and
 // a bare `-A SMB -j DROP` make one drop of 445). Within each chain rules
 // keep the kernel's order, and a base chain's drop policy comes last.
-func flattenChains(tool string, chains []*fwChain, interest []int) []FirewallRule {
+func flattenChains(tool string, chains []*fwChain, interest []int) []checks.FirewallRule {
 	byName := map[string]*fwChain{}
 	for _, c := range chains {
 		byName[c.table+"\x00"+c.name] = c
@@ -105,7 +107,7 @@ func flattenChains(tool string, chains []*fwChain, interest []int) []FirewallRul
 			break
 		}
 	}
-	var out []FirewallRule
+	var out []checks.FirewallRule
 	for _, c := range chains {
 		in, ok := entry[c]
 		if !ok || len(in) == 0 {
@@ -129,7 +131,7 @@ func flattenChains(tool string, chains []*fwChain, interest []int) []FirewallRul
 				if len(cov) == 0 {
 					continue
 				}
-				out = append(out, FirewallRule{
+				out = append(out, checks.FirewallRule{
 					Tool: tool, Table: c.table, Chain: c.name, Text: r.text,
 					Ports: cov, Action: a.verdict, RejectWith: a.rejectWith,
 					Source: strings.Join(r.source, " "), Packets: r.packets, Hook: hook,
@@ -137,7 +139,7 @@ func flattenChains(tool string, chains []*fwChain, interest []int) []FirewallRul
 			}
 		}
 		if c.base && (c.policy == "drop" || c.policy == "DROP") {
-			out = append(out, FirewallRule{
+			out = append(out, checks.FirewallRule{
 				Tool: tool, Table: c.table, Chain: c.name, Text: c.header,
 				Ports: slices.Clone(in), Action: "drop", Hook: hook, Policy: true,
 			})
@@ -937,8 +939,8 @@ type fwInput struct {
 // nf_tables variant says so in its header). Legacy iptables tables are
 // invisible to nft and read with iptables-legacy-save, only when the
 // kernel lists some.
-func gatherFirewall(ctx context.Context, in fwInput) FirewallFacts {
-	out := FirewallFacts{Tools: []string{}, Rules: []FirewallRule{}}
+func gatherFirewall(ctx context.Context, in fwInput) checks.FirewallFacts {
+	out := checks.FirewallFacts{Tools: []string{}, Rules: []checks.FirewallRule{}}
 	var errs []string
 	have := func(name string) bool { _, err := in.LookPath(name); return err == nil }
 

@@ -1,6 +1,6 @@
 //go:build linux
 
-package checks
+package gather
 
 import (
 	"encoding/binary"
@@ -11,13 +11,14 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/stretchr/testify/require"
 )
 
 // procNetListeners is what the /proc/net fallback reads on this host.
-func procNetListeners(t *testing.T) []Listener {
+func procNetListeners(t *testing.T) []checks.Listener {
 	t.Helper()
-	var out []Listener
+	var out []checks.Listener
 	for _, name := range []string{"tcp", "tcp6"} {
 		data, err := os.ReadFile(filepath.Join("/proc/net", name))
 		if os.IsNotExist(err) && name == "tcp6" {
@@ -51,7 +52,7 @@ func TestSockDiagMatchesProcNet(t *testing.T) {
 		t.Skipf("sock_diag unavailable here (%v): the /proc/net fallback is used", err)
 	}
 	proc := procNetListeners(t)
-	key := func(l Listener) string {
+	key := func(l checks.Listener) string {
 		return l.Family + " " + net.JoinHostPort(l.Addr, strconv.Itoa(l.Port)) + " " + strconv.FormatUint(l.Inode, 10)
 	}
 	var a, b []string
@@ -65,7 +66,7 @@ func TestSockDiagMatchesProcNet(t *testing.T) {
 	slices.Sort(b)
 	require.Equal(t, b, a)
 	for _, p := range own {
-		require.True(t, slices.ContainsFunc(diag, func(l Listener) bool { return l.Port == p && l.Inode != 0 }), "own listener on port %d", p)
+		require.True(t, slices.ContainsFunc(diag, func(l checks.Listener) bool { return l.Port == p && l.Inode != 0 }), "own listener on port %d", p)
 	}
 
 	// gatherSockets on the live host takes the sock_diag path and still

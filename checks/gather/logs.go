@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs/safefile"
 )
 
@@ -38,26 +39,26 @@ var logPatterns = []struct {
 	kind string
 	all  []string
 }{
-	{LogNegotiateOffer, []string{"Requested protocol ["}},
-	{LogNoProtocol, []string{"No protocol supported !"}},
-	{LogNegotiateNotSupported, []string{"status[NT_STATUS_NOT_SUPPORTED]", "smb2_negprot.c"}},
-	{LogNTLMv1Refused, []string{"NTLMv1 passwords NOT PERMITTED"}},
-	{LogAuthFailure, []string{"Auth: [", "status [NT_STATUS_"}},
-	{LogAuthFailure, []string{"check_ntlm_password", "FAILED with error"}},
-	{LogAccountDisabled, []string{"sam_account_ok: Account for user", "was disabled"}},
-	{LogDenied, []string{"Denied connection from"}},
-	{LogDenied, []string{"Connection denied from"}}, // smb2_process.c smbd_add_connection, level 1
-	{LogEncryptionRequired, []string{"as encryption is required"}},
-	{LogNotPermitted, []string{"not permitted to access this share"}},
-	{LogBadSignature, []string{"Bad SMB2", "signature"}},
-	{LogRPCHelper, []string{"Can't connect to a running samba-dcerpcd"}},
-	{LogRPCExecFailed, []string{"sys_popenv: ERROR executing command"}},
-	{LogConfigLoadFailed, []string{"Failed to load config file"}},
-	{LogConfigLoadFailed, []string{"Can't load ", "run testparm"}},
-	{LogInvalidValue, []string{"Ignoring invalid value"}},
-	{LogNonSMBPacket, []string{"Non-SMB packet of length"}},
-	{LogSocketFailed, []string{"smbd_open_one_socket: open_socket_in"}},
-	{LogPipeDirFailed, []string{"Failed to create pipe directory"}},
+	{checks.LogNegotiateOffer, []string{"Requested protocol ["}},
+	{checks.LogNoProtocol, []string{"No protocol supported !"}},
+	{checks.LogNegotiateNotSupported, []string{"status[NT_STATUS_NOT_SUPPORTED]", "smb2_negprot.c"}},
+	{checks.LogNTLMv1Refused, []string{"NTLMv1 passwords NOT PERMITTED"}},
+	{checks.LogAuthFailure, []string{"Auth: [", "status [NT_STATUS_"}},
+	{checks.LogAuthFailure, []string{"check_ntlm_password", "FAILED with error"}},
+	{checks.LogAccountDisabled, []string{"sam_account_ok: Account for user", "was disabled"}},
+	{checks.LogDenied, []string{"Denied connection from"}},
+	{checks.LogDenied, []string{"Connection denied from"}}, // smb2_process.c smbd_add_connection, level 1
+	{checks.LogEncryptionRequired, []string{"as encryption is required"}},
+	{checks.LogNotPermitted, []string{"not permitted to access this share"}},
+	{checks.LogBadSignature, []string{"Bad SMB2", "signature"}},
+	{checks.LogRPCHelper, []string{"Can't connect to a running samba-dcerpcd"}},
+	{checks.LogRPCExecFailed, []string{"sys_popenv: ERROR executing command"}},
+	{checks.LogConfigLoadFailed, []string{"Failed to load config file"}},
+	{checks.LogConfigLoadFailed, []string{"Can't load ", "run testparm"}},
+	{checks.LogInvalidValue, []string{"Ignoring invalid value"}},
+	{checks.LogNonSMBPacket, []string{"Non-SMB packet of length"}},
+	{checks.LogSocketFailed, []string{"smbd_open_one_socket: open_socket_in"}},
+	{checks.LogPipeDirFailed, []string{"Failed to create pipe directory"}},
 }
 
 func classifyLog(msg string) string {
@@ -637,7 +638,7 @@ func bracketAfter(msg, key string) string {
 // authDetails extracts the user and NT status of an auth line.
 func authDetails(kind, msg string) (user, status string) {
 	switch {
-	case kind == LogAuthFailure && strings.Contains(msg, "Auth: ["):
+	case kind == checks.LogAuthFailure && strings.Contains(msg, "Auth: ["):
 		// auth/auth_log.c: "... user [DOMAIN]\[name] at [...] with [NTLMv2]
 		// status [NT_STATUS_X] workstation [...] remote host [...]"
 		if i := strings.Index(msg, " user ["); i >= 0 {
@@ -650,7 +651,7 @@ func authDetails(kind, msg string) (user, status string) {
 			}
 		}
 		status = bracketAfter(msg, "status")
-	case kind == LogAuthFailure:
+	case kind == checks.LogAuthFailure:
 		// "check_ntlm_password:  Authentication for user [u] -> [m] FAILED
 		// with error NT_STATUS_X, authoritative=1"
 		user = bracketAfter(msg, "for user")
@@ -660,14 +661,14 @@ func authDetails(kind, msg string) (user, status string) {
 				status = f[0]
 			}
 		}
-	case kind == LogNTLMv1Refused:
+	case kind == checks.LogNTLMv1Refused:
 		// "ntlm_password_check: NTLMv1 passwords NOT PERMITTED for user u"
 		if i := strings.Index(msg, "for user "); i >= 0 {
 			if f := strings.Fields(msg[i+len("for user "):]); len(f) > 0 {
 				user = f[0]
 			}
 		}
-	case kind == LogAccountDisabled:
+	case kind == checks.LogAccountDisabled:
 		if i := strings.Index(msg, "user '"); i >= 0 {
 			rest := msg[i+len("user '"):]
 			if j := strings.IndexByte(rest, '\''); j >= 0 {
@@ -682,14 +683,14 @@ func authDetails(kind, msg string) (user, status string) {
 // logScan accumulates evidence over every source.
 type logScan struct {
 	since  time.Time // lines before are ignored (zero: keep all)
-	lines  []LogLine
-	offers []ClientOffer
+	lines  []checks.LogLine
+	offers []checks.ClientOffer
 }
 
 // offerGroup is one negotiation being read: consecutive "Requested
 // protocol" entries of one process (debug pid) or one file.
 type offerGroup struct {
-	offer ClientOffer
+	offer checks.ClientOffer
 	last  time.Time
 }
 
@@ -715,28 +716,28 @@ func (s *logScan) scan(file string, entries []logEntry, fileIP string) {
 		if ip == "" {
 			ip = fileIP
 		}
-		ll := LogLine{File: file, Line: e.line, Time: e.time, Kind: kind, ClientIP: ip, Text: first, Offset: e.off}
+		ll := checks.LogLine{File: file, Line: e.line, Time: e.time, Kind: kind, ClientIP: ip, Text: first, Offset: e.off}
 		ll.User, ll.Status = authDetails(kind, first)
-		if kind == LogAuthFailure && (ll.Status == "NT_STATUS_OK" || ll.Status == "") && strings.Contains(first, "Auth: [") {
+		if kind == checks.LogAuthFailure && (ll.Status == "NT_STATUS_OK" || ll.Status == "") && strings.Contains(first, "Auth: [") {
 			continue // a successful authentication (auth_audit:3+)
 		}
 		s.lines = append(s.lines, ll)
 
 		switch kind {
-		case LogNegotiateOffer:
+		case checks.LogNegotiateOffer:
 			d := bracketAfter(first, "Requested protocol")
 			g := groups[e.pid]
 			if g != nil && (slices.Contains(g.offer.Dialects, d) || e.time.Sub(g.last) > offerGroupTimeout) {
 				g = nil // a new negotiation: the previous one ended unseen
 			}
 			if g == nil {
-				g = &offerGroup{offer: ClientOffer{ClientIP: ip, Time: e.time, File: file, Line: e.line, Offset: e.off, Dialects: []string{}}}
+				g = &offerGroup{offer: checks.ClientOffer{ClientIP: ip, Time: e.time, File: file, Line: e.line, Offset: e.off, Dialects: []string{}}}
 				groups[e.pid] = g
 			}
 			g.offer.Dialects = append(g.offer.Dialects, d)
 			g.last = e.time
-		case LogNoProtocol:
-			o := ClientOffer{ClientIP: ip, Time: e.time, File: file, Line: e.line, Offset: e.off, Dialects: []string{}}
+		case checks.LogNoProtocol:
+			o := checks.ClientOffer{ClientIP: ip, Time: e.time, File: file, Line: e.line, Offset: e.off, Dialects: []string{}}
 			if g := groups[e.pid]; g != nil && e.time.Sub(g.last) <= offerGroupTimeout {
 				o = g.offer
 				if o.ClientIP == "" {
@@ -751,8 +752,8 @@ func (s *logScan) scan(file string, entries []logEntry, fileIP string) {
 }
 
 // finish sorts by time and keeps the most recent lines of each kind.
-func (s *logScan) finish() ([]LogLine, []ClientOffer) {
-	slices.SortStableFunc(s.lines, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
+func (s *logScan) finish() ([]checks.LogLine, []checks.ClientOffer) {
+	slices.SortStableFunc(s.lines, func(a, b checks.LogLine) int { return a.Time.Compare(b.Time) })
 	count := map[string]int{}
 	keep := make([]bool, len(s.lines))
 	for i := len(s.lines) - 1; i >= 0; i-- {
@@ -762,19 +763,19 @@ func (s *logScan) finish() ([]LogLine, []ClientOffer) {
 			count[k]++
 		}
 	}
-	lines := []LogLine{}
+	lines := []checks.LogLine{}
 	for i, l := range s.lines {
 		if keep[i] {
 			lines = append(lines, l)
 		}
 	}
-	slices.SortStableFunc(s.offers, func(a, b ClientOffer) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(s.offers, func(a, b checks.ClientOffer) int { return a.Time.Compare(b.Time) })
 	offers := s.offers
 	if len(offers) > maxOffers {
 		offers = offers[len(offers)-maxOffers:]
 	}
 	if offers == nil {
-		offers = []ClientOffer{}
+		offers = []checks.ClientOffer{}
 	}
 	return lines, offers
 }
@@ -852,8 +853,8 @@ type logInput struct {
 
 // gatherLogs reads the snapshot's files and, when they hold no evidence
 // and the journal is enabled, smbd's journal.
-func gatherLogs(ctx context.Context, in logInput) LogFacts {
-	out := LogFacts{Sources: []string{}}
+func gatherLogs(ctx context.Context, in logInput) checks.LogFacts {
+	out := checks.LogFacts{Sources: []string{}}
 	out.Level, out.LevelSource = effectiveLogLevels(in.Level)
 	loc := in.Loc
 	if loc == nil {

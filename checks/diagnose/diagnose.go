@@ -1,4 +1,4 @@
-package checks
+package diagnose
 
 import (
 	"context"
@@ -6,28 +6,30 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/checks/gather"
 	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
-// ErrBadInput marks Diagnose errors caused by the configuration (an
+// ErrBadInput marks Run errors caused by the configuration (an
 // unknown client profile, an unreadable password file): the caller exits 3
 // with the message, as for any bad input.
 var ErrBadInput = errors.New("bad input")
 
-// Diagnose is one diagnosis run: resolve the client profiles and the
+// Run is one diagnosis run: resolve the client profiles and the
 // password from the agent configuration, gather the facts (all the run's
 // I/O, within cfg.Timeout plus small margins) and evaluate every check.
 // The error is only for input the run cannot start with; everything the
 // agent could not find out is in Report.Errors instead.
-func Diagnose(ctx context.Context, cfg *configs.Config) (*Report, *Facts, error) {
-	return DiagnoseAfter(ctx, cfg, nil)
+func Run(ctx context.Context, cfg *configs.Config) (*checks.Report, *checks.Facts, error) {
+	return RunAfter(ctx, cfg, nil)
 }
 
-// DiagnoseAfter is Diagnose for a round that follows another (serve):
+// RunAfter is Run for a round that follows another (serve):
 // prev is that round's facts, from which this round may carry what
-// nothing since can have changed (GatherOptions.Previous).
-func DiagnoseAfter(ctx context.Context, cfg *configs.Config, prev *Facts) (*Report, *Facts, error) {
+// nothing since can have changed (gather.Options.Previous).
+func RunAfter(ctx context.Context, cfg *configs.Config, prev *checks.Facts) (*checks.Report, *checks.Facts, error) {
 	if cfg == nil {
 		cfg = configs.DefaultConfig()
 	}
@@ -40,7 +42,7 @@ func DiagnoseAfter(ctx context.Context, cfg *configs.Config, prev *Facts) (*Repo
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	started := time.Now()
-	f := Gather(ctx, GatherOptions{Config: cfg, Clients: clients, Password: pw,
+	f := gather.Gather(ctx, gather.Options{Config: cfg, Clients: clients, Password: pw,
 		VersionCache: smbconf.DefaultVersionCache(), Previous: prev})
 	// The scoring account and share name the findings and the commands;
 	// the password itself never enters Facts.
@@ -57,7 +59,7 @@ func DiagnoseAfter(ctx context.Context, cfg *configs.Config, prev *Facts) (*Repo
 	if errors.As(f.ConfigErr, &le) && le.Refused {
 		return nil, f, fmt.Errorf("%w: smb.conf: %w", ErrBadInput, f.ConfigErr)
 	}
-	r := Evaluate(f)
+	r := checks.Evaluate(f)
 	r.DurationMS = time.Since(started).Milliseconds()
 	return r, f, nil
 }

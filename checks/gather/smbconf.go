@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/configs/safefile"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
@@ -66,10 +67,10 @@ func loadSmbConf(path string, v smbconf.SambaVersion) (*smbconf.Config, error) {
 
 // statFiles stats smb.conf and its includes: their modification times
 // against smbd's start time say whether smbd runs with an older config.
-func statFiles(paths []string) []FileStat {
-	out := make([]FileStat, 0, len(paths))
+func statFiles(paths []string) []checks.FileStat {
+	out := make([]checks.FileStat, 0, len(paths))
 	for _, p := range paths {
-		fs := FileStat{Path: p}
+		fs := checks.FileStat{Path: p}
 		fi, err := os.Stat(p)
 		if err != nil {
 			fs.Err = err.Error()

@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
@@ -62,8 +63,8 @@ func newGatherHost(t *testing.T, globals ...string) *gatherHost {
 	return h
 }
 
-func (h *gatherHost) opts(run runFunc, look func(string) (string, error)) GatherOptions {
-	return GatherOptions{
+func (h *gatherHost) opts(run runFunc, look func(string) (string, error)) Options {
+	return Options{
 		Config: h.cfg, ProcRoot: h.proc.root, Run: run, LookPath: look, SkipProbe: true,
 		Clients: []configs.ClientProfile{{Name: "pysmb"}},
 		Now:     func() time.Time { return time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC) },
@@ -93,7 +94,7 @@ func TestGatherFakeHost(t *testing.T) {
 	f := Gather(context.Background(), h.opts(run, look))
 
 	require.Empty(t, f.Errors)
-	require.Equal(t, Target{Host: "127.0.0.1", Port: 4450}, f.Target)
+	require.Equal(t, checks.Target{Host: "127.0.0.1", Port: 4450}, f.Target)
 	require.Equal(t, 4, f.SambaVersion.Major)
 	require.Equal(t, 17, f.SambaVersion.Minor)
 	require.Equal(t, "smbd --version", f.SambaVersionSource)
@@ -293,11 +294,11 @@ func TestGatherAccount(t *testing.T) {
 		name string
 		pdb  string // "" = not found (exit 255)
 		unix bool
-		want AccountFacts
+		want checks.AccountFacts
 	}{
 		{"disabled, password expired", pdb, true,
-			AccountFacts{User: "scorer", InPassdb: true, UnixAccount: true, Flags: "[DU         ]", MustChange: true}},
-		{"not in passdb, no unix account", "", false, AccountFacts{User: "scorer"}},
+			checks.AccountFacts{User: "scorer", InPassdb: true, UnixAccount: true, Flags: "[DU         ]", MustChange: true}},
+		{"not in passdb, no unix account", "", false, checks.AccountFacts{User: "scorer"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -332,7 +333,7 @@ func TestGatherAccount(t *testing.T) {
 	require.Contains(t, a.Err, "Unable to initialize passdb")
 	require.Nil(t, gatherAccount(context.Background(), "", "/x.conf", now, run, all))
 
-	var acc AccountFacts
+	var acc checks.AccountFacts
 	parsePdbedit(&acc, "Unix username: u\nKickoff time: Mon, 02 Nov 2026 10:00:00 UTC\nPassword must change: never\n", now)
 	require.True(t, acc.Expired)
 	require.False(t, acc.MustChange)
@@ -343,11 +344,11 @@ func TestGatherHostBits(t *testing.T) {
 	for name, mode := range map[string]os.FileMode{"samba-dcerpcd": 0o755, "rpcd_classic": 0o644} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), mode))
 	}
-	require.Equal(t, []BinaryFacts{
+	require.Equal(t, []checks.BinaryFacts{
 		{Path: filepath.Join(dir, "samba-dcerpcd"), Exists: true, Executable: true},
 		{Path: filepath.Join(dir, "rpcd_classic"), Exists: true, Executable: false},
 	}, gatherRPCHelpers(dir))
-	require.Equal(t, []BinaryFacts{{Path: "/nonexistent/samba-dcerpcd"}, {Path: "/nonexistent/rpcd_classic"}}, gatherRPCHelpers("/nonexistent"))
+	require.Equal(t, []checks.BinaryFacts{{Path: "/nonexistent/samba-dcerpcd"}, {Path: "/nonexistent/rpcd_classic"}}, gatherRPCHelpers("/nonexistent"))
 
 	conf := filepath.Join(dir, "smb.conf")
 	require.NoError(t, os.WriteFile(conf, []byte("[global]\n[ok]\n path = "+dir+"\n[file]\n path = "+conf+"\n[gone]\n path = "+dir+"/gone\n"), 0o644))

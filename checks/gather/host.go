@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
@@ -31,11 +32,11 @@ var rpcHelpers = []string{"samba-dcerpcd", "rpcd_classic"}
 // gatherRPCHelpers stats the helper binaries. Executable means some execute
 // bit is set and access(X_OK) agrees (a noexec mount or an empty file
 // bind-mounted over it fails there, as in research row 6 b/c).
-func gatherRPCHelpers(dir string) []BinaryFacts {
-	out := make([]BinaryFacts, 0, len(rpcHelpers))
+func gatherRPCHelpers(dir string) []checks.BinaryFacts {
+	out := make([]checks.BinaryFacts, 0, len(rpcHelpers))
 	for _, name := range rpcHelpers {
 		p := filepath.Join(dir, name)
-		b := BinaryFacts{Path: p}
+		b := checks.BinaryFacts{Path: p}
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			b.Exists = true
 			b.Executable = fi.Mode().Perm()&0o111 != 0 && fi.Size() > 0 && syscall.Access(p, 1 /* X_OK */) == nil
@@ -46,15 +47,15 @@ func gatherRPCHelpers(dir string) []BinaryFacts {
 }
 
 // gatherSharePath stats the scored share's "path".
-func gatherSharePath(c *smbconf.Config, share string) *FileStat {
+func gatherSharePath(c *smbconf.Config, share string) *checks.FileStat {
 	if c == nil || share == "" {
 		return nil
 	}
 	v, ok := c.Lookup(share, "path")
 	if !ok {
-		return &FileStat{Err: fmt.Sprintf("share [%s] is not in the configuration", share)}
+		return &checks.FileStat{Err: fmt.Sprintf("share [%s] is not in the configuration", share)}
 	}
-	fs := &FileStat{Path: v.Printed}
+	fs := &checks.FileStat{Path: v.Printed}
 	if strings.TrimSpace(v.Printed) == "" {
 		fs.Err = "the share has no path"
 		return fs
@@ -75,15 +76,15 @@ func gatherSharePath(c *smbconf.Config, share string) *FileStat {
 // gatherNet lists the interfaces and, when the remote checker's address is
 // known, whether the kernel has a route back to it (`ip route get IP`;
 // research scenarios.md §1 row 5a: no route back = the client times out).
-func gatherNet(ctx context.Context, clientIP string, run runFunc, lookPath func(string) (string, error)) *NetFacts {
-	out := &NetFacts{Interfaces: []NetInterface{}}
+func gatherNet(ctx context.Context, clientIP string, run runFunc, lookPath func(string) (string, error)) *checks.NetFacts {
+	out := &checks.NetFacts{Interfaces: []checks.NetInterface{}}
 	var errs []string
 	ifs, err := net.Interfaces()
 	if err != nil {
 		errs = append(errs, fmt.Sprintf("list interfaces: %v", err))
 	}
 	for _, ifc := range ifs {
-		ni := NetInterface{Name: ifc.Name, Up: ifc.Flags&net.FlagUp != 0 && ifc.Flags&net.FlagRunning != 0, Addrs: []string{}}
+		ni := checks.NetInterface{Name: ifc.Name, Up: ifc.Flags&net.FlagUp != 0 && ifc.Flags&net.FlagRunning != 0, Addrs: []string{}}
 		if addrs, err := ifc.Addrs(); err == nil {
 			for _, a := range addrs {
 				ni.Addrs = append(ni.Addrs, a.String())
@@ -116,11 +117,11 @@ func gatherNet(ctx context.Context, clientIP string, run runFunc, lookPath func(
 // gatherAccount asks passdb (pdbedit -L -v, with the agent's smb.conf so
 // that its passdb backend is used) and the Unix account database (getent
 // passwd) about the scoring user. Both are read-only.
-func gatherAccount(ctx context.Context, user, smbConf string, now time.Time, run runFunc, lookPath func(string) (string, error)) *AccountFacts {
+func gatherAccount(ctx context.Context, user, smbConf string, now time.Time, run runFunc, lookPath func(string) (string, error)) *checks.AccountFacts {
 	if user == "" {
 		return nil
 	}
-	a := &AccountFacts{User: user}
+	a := &checks.AccountFacts{User: user}
 	var errs []string
 	if _, err := lookPath("pdbedit"); err != nil {
 		errs = append(errs, "pdbedit not installed")
@@ -162,7 +163,7 @@ const pdbeditTime = "Mon, 02 Jan 2006 15:04:05 MST"
 // parsePdbedit reads `pdbedit -L -v` output. Kickoff time is when the
 // account stops working; "Password must change" when the password
 // expires; "never" (or Samba's far-future 2036 sentinel) means not at all.
-func parsePdbedit(a *AccountFacts, out string, now time.Time) {
+func parsePdbedit(a *checks.AccountFacts, out string, now time.Time) {
 	for _, line := range strings.Split(out, "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {

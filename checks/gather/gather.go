@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/configs/procenv"
@@ -24,8 +25,8 @@ import (
 // runFunc runs an external command without a shell and returns its stdout.
 type runFunc func(ctx context.Context, name string, args ...string) ([]byte, error)
 
-// GatherOptions configure Gather.
-type GatherOptions struct {
+// Options configure Gather.
+type Options struct {
 	// Config is the resolved agent configuration (target, timeout,
 	// credentials, share, file, logs, smb_conf, samba_version,
 	// remote_client_ip); nil means configs.DefaultConfig().
@@ -53,7 +54,7 @@ type GatherOptions struct {
 	// Previous is the previous round's facts (serve), nil for a one-shot
 	// run. A round may carry answers from it that nothing since can have
 	// changed (carryNT1), which saves smbd a fork per round.
-	Previous *Facts
+	Previous *checks.Facts
 }
 
 // Budget of the local gatherers, and what Gather may take beyond the
@@ -84,10 +85,10 @@ const (
 // read only up to the snapshot, so the probe's own failed negotiations are
 // never taken for a client's. Gather returns within the configured timeout
 // plus gatherMargin even if a tool hangs.
-func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
+func Gather(ctx context.Context, opts Options) (f *checks.Facts) {
 	o := opts.withDefaults()
 	cfg := o.Config
-	f = &Facts{
+	f = &checks.Facts{
 		Now:            o.Now(),
 		RemoteClientIP: cfg.RemoteClientIP,
 		Clients:        slices.Clone(o.Clients),
@@ -122,9 +123,9 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 
 	// Target.
 	host, port, terr := splitTarget(cfg.Target)
-	f.Target = Target{Host: host, Port: port}
+	f.Target = checks.Target{Host: host, Port: port}
 	if terr != nil {
-		f.addErr("target", terr)
+		addErr(f, "target", terr)
 	}
 
 	// Concurrent gatherers: each commits its result under mu.
@@ -158,7 +159,7 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 		verErr    error
 		config    *smbconf.Config
 		configErr error
-		files     []FileStat
+		files     []checks.FileStat
 	}
 	localCtx, localCancel := context.WithTimeout(ctx, localBudget)
 	cr, ok := within(localCtx, func() confResult {
@@ -178,16 +179,16 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	})
 	localCancel()
 	if !ok {
-		f.addErr("smb.conf", fmt.Errorf("loading %s and detecting the Samba version did not finish within %s", cfg.SMBConf, localBudget))
+		addErr(f, "smb.conf", fmt.Errorf("loading %s and detecting the Samba version did not finish within %s", cfg.SMBConf, localBudget))
 		f.ConfigErr = errors.New("not loaded: timed out")
 	} else {
 		f.SambaVersion, f.SambaVersionSource = cr.version, cr.source
 		if cr.verErr != nil {
-			f.addErr("samba version", cr.verErr)
+			addErr(f, "samba version", cr.verErr)
 		}
 		f.Config, f.ConfigErr, f.ConfigFiles = cr.config, cr.configErr, cr.files
 		if cr.configErr != nil {
-			f.addErr("smb.conf", cr.configErr)
+			addErr(f, "smb.conf", cr.configErr)
 		}
 	}
 	params := paramsOf(f.Config)
@@ -195,14 +196,14 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	// 2. Sockets, processes, the log snapshot: /proc and stat only.
 	sockPorts := uniqueSorted(append([]int{port}, params.SMBPorts...))
 	type hostResult struct {
-		sockets SocketFacts
-		smbd    SmbdFacts
+		sockets checks.SocketFacts
+		smbd    checks.SmbdFacts
 		sources []logSource
 		srcErrs []string
 		globs   []string
-		helpers []BinaryFacts
-		share   *FileStat
-		file    *ScoredFileFacts
+		helpers []checks.BinaryFacts
+		share   *checks.FileStat
+		file    *checks.ScoredFileFacts
 	}
 	localCtx, localCancel = context.WithTimeout(ctx, localBudget)
 	hr, ok := within(localCtx, func() hostResult {
@@ -230,16 +231,16 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	localCancel()
 	if !ok {
 		msg := fmt.Sprintf("reading %s did not finish within %s", o.ProcRoot, localBudget)
-		hr.sockets = SocketFacts{Listeners: []Listener{}, Err: msg}
-		hr.smbd = SmbdFacts{Err: msg}
+		hr.sockets = checks.SocketFacts{Listeners: []checks.Listener{}, Err: msg}
+		hr.smbd = checks.SmbdFacts{Err: msg}
 	}
 	f.Sockets, f.Smbd = hr.sockets, hr.smbd
 	f.RPCHelpers, f.SharePath, f.ScoredFile = hr.helpers, hr.share, hr.file
 	if f.Sockets.Err != "" {
-		f.addErr("sockets", errors.New(f.Sockets.Err))
+		addErr(f, "sockets", errors.New(f.Sockets.Err))
 	}
 	if f.Smbd.Err != "" {
-		f.addErr("processes", errors.New(f.Smbd.Err))
+		addErr(f, "processes", errors.New(f.Smbd.Err))
 	}
 
 	// 3. The probe, as soon as the log snapshot is taken (so that the
@@ -281,8 +282,8 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	late := func(what string) string {
 		return fmt.Sprintf("%s did not finish within the run's %s budget", what, timeout+gatherMargin)
 	}
-	f.Firewall = FirewallFacts{Tools: []string{}, Rules: []FirewallRule{}, Err: late("reading the firewall")}
-	f.Logs = LogFacts{Sources: []string{}, Lines: []LogLine{}, Offers: []ClientOffer{}, Err: late("reading the logs")}
+	f.Firewall = checks.FirewallFacts{Tools: []string{}, Rules: []checks.FirewallRule{}, Err: late("reading the firewall")}
+	f.Logs = checks.LogFacts{Sources: []string{}, Lines: []checks.LogLine{}, Offers: []checks.ClientOffer{}, Err: late("reading the logs")}
 	fwPorts := uniqueSorted(append([]int{445, 139, port}, params.SMBPorts...))
 	spawn("firewall", func() {
 		fw := gatherFirewall(ctx, fwInput{Ports: fwPorts, Run: run, LookPath: o.LookPath, ProcRoot: o.ProcRoot, ReadFile: os.ReadFile})
@@ -333,28 +334,28 @@ func Gather(ctx context.Context, opts GatherOptions) (f *Facts) {
 	defer mu.Unlock()
 	closed = true
 	if f.Firewall.Err != "" {
-		f.addErr("firewall", errors.New(f.Firewall.Err))
+		addErr(f, "firewall", errors.New(f.Firewall.Err))
 	}
 	if f.Logs.Err != "" {
-		f.addErr("logs", errors.New(f.Logs.Err))
+		addErr(f, "logs", errors.New(f.Logs.Err))
 	}
 	if f.Net == nil {
-		f.addErr("network", errors.New(late("reading the interfaces")))
+		addErr(f, "network", errors.New(late("reading the interfaces")))
 	} else if f.Net.Err != "" {
-		f.addErr("network", errors.New(f.Net.Err))
+		addErr(f, "network", errors.New(f.Net.Err))
 	}
 	if f.User != "" && f.Account == nil && !accountSkipped {
-		f.addErr("account", errors.New(late("looking up "+f.User)))
+		addErr(f, "account", errors.New(late("looking up "+f.User)))
 	} else if f.Account != nil && f.Account.Err != "" {
-		f.addErr("account", errors.New(f.Account.Err))
+		addErr(f, "account", errors.New(f.Account.Err))
 	}
 	if !o.SkipProbe && terr == nil && f.Probe == nil {
-		f.addErr("probe", errors.New(late("the probe run")))
+		addErr(f, "probe", errors.New(late("the probe run")))
 	}
 	return f
 }
 
-func (o GatherOptions) withDefaults() GatherOptions {
+func (o Options) withDefaults() Options {
 	if o.Config == nil {
 		o.Config = configs.DefaultConfig()
 	}
@@ -374,7 +375,7 @@ func (o GatherOptions) withDefaults() GatherOptions {
 }
 
 // addErr records a gatherer's failure as one line.
-func (f *Facts) addErr(what string, err error) {
+func addErr(f *checks.Facts, what string, err error) {
 	line := strings.Join(strings.Fields(err.Error()), " ")
 	f.Errors = append(f.Errors, what+": "+line)
 }

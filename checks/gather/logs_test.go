@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,7 +25,7 @@ func fixtureTime(t *testing.T, s string) time.Time {
 
 // readFixture runs the log gatherer over every file of one fixture
 // directory, in UTC (smbd stamped them in the host's zone, UTC).
-func readFixture(t *testing.T, dir string, level logLevelInput) LogFacts {
+func readFixture(t *testing.T, dir string, level logLevelInput) checks.LogFacts {
 	t.Helper()
 	srcs, errs := snapshotLogs([]string{filepath.Join("testdata", "logs", dir, "log.*")}, time.Now(), 0)
 	require.Empty(t, errs)
@@ -36,7 +37,7 @@ func readFixture(t *testing.T, dir string, level logLevelInput) LogFacts {
 	})
 }
 
-func kinds(lines []LogLine) map[string]int {
+func kinds(lines []checks.LogLine) map[string]int {
 	m := map[string]int{}
 	for _, l := range lines {
 		m[l.Kind]++
@@ -49,19 +50,19 @@ func TestGatherLogsFixtures(t *testing.T) {
 	tests := []struct {
 		dir    string
 		kinds  map[string]int
-		offers []ClientOffer // File is checked by base name
-		check  func(t *testing.T, lf LogFacts)
+		offers []checks.ClientOffer // File is checked by base name
+		check  func(t *testing.T, lf checks.LogFacts)
 	}{
 		{
 			dir: "level3",
-			kinds: map[string]int{LogNegotiateOffer: 2, LogNoProtocol: 1, LogNegotiateNotSupported: 1,
-				LogAuthFailure: 4, LogAccountDisabled: 1},
-			offers: []ClientOffer{{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:15.801679"),
+			kinds: map[string]int{checks.LogNegotiateOffer: 2, checks.LogNoProtocol: 1, checks.LogNegotiateNotSupported: 1,
+				checks.LogAuthFailure: 4, checks.LogAccountDisabled: 1},
+			offers: []checks.ClientOffer{{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:15.801679"),
 				Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 2, Offset: 0}},
-			check: func(t *testing.T, lf LogFacts) {
+			check: func(t *testing.T, lf checks.LogFacts) {
 				var got []string
 				for _, l := range lf.Lines {
-					if l.Kind == LogAuthFailure || l.Kind == LogAccountDisabled {
+					if l.Kind == checks.LogAuthFailure || l.Kind == checks.LogAccountDisabled {
 						got = append(got, l.Kind+" "+l.User+" "+l.Status+" "+l.ClientIP)
 					}
 				}
@@ -82,9 +83,9 @@ func TestGatherLogsFixtures(t *testing.T) {
 			// level 2: check_ntlm_password and the NTLMv1 refusal; the JSON
 			// line that follows each Auth line is not a line of its own.
 			dir:   "level2",
-			kinds: map[string]int{LogNTLMv1Refused: 1, LogAuthFailure: 4},
-			check: func(t *testing.T, lf LogFacts) {
-				require.Equal(t, LogNTLMv1Refused, lf.Lines[0].Kind)
+			kinds: map[string]int{checks.LogNTLMv1Refused: 1, checks.LogAuthFailure: 4},
+			check: func(t *testing.T, lf checks.LogFacts) {
+				require.Equal(t, checks.LogNTLMv1Refused, lf.Lines[0].Kind)
 				require.Equal(t, "root", lf.Lines[0].User)
 				require.Equal(t, "ntlm_password_check: NTLMv1 passwords NOT PERMITTED for user root", lf.Lines[0].Text)
 				require.Equal(t, "root", lf.Lines[1].User)
@@ -101,8 +102,8 @@ func TestGatherLogsFixtures(t *testing.T) {
 		},
 		{
 			dir:   "denied",
-			kinds: map[string]int{LogDenied: 2},
-			check: func(t *testing.T, lf LogFacts) {
+			kinds: map[string]int{checks.LogDenied: 2},
+			check: func(t *testing.T, lf checks.LogFacts) {
 				for _, l := range lf.Lines {
 					require.Equal(t, "127.0.0.1", l.ClientIP, l.Text)
 				}
@@ -110,8 +111,8 @@ func TestGatherLogsFixtures(t *testing.T) {
 		},
 		{
 			dir:   "enc",
-			kinds: map[string]int{LogEncryptionRequired: 1},
-			check: func(t *testing.T, lf LogFacts) {
+			kinds: map[string]int{checks.LogEncryptionRequired: 1},
+			check: func(t *testing.T, lf checks.LogFacts) {
 				require.Equal(t, "127.0.0.1", lf.Lines[0].ClientIP)
 			},
 		},
@@ -119,8 +120,8 @@ func TestGatherLogsFixtures(t *testing.T) {
 			// headerless lines written before the config loaded take the
 			// time of the entry before them
 			dir:   "loadfail",
-			kinds: map[string]int{LogInvalidValue: 1, LogConfigLoadFailed: 2},
-			check: func(t *testing.T, lf LogFacts) {
+			kinds: map[string]int{checks.LogInvalidValue: 1, checks.LogConfigLoadFailed: 2},
+			check: func(t *testing.T, lf checks.LogFacts) {
 				at := fixtureTime(t, "2026/11/25 06:27:46")
 				for _, l := range lf.Lines {
 					require.Equal(t, at, l.Time, l.Text)
@@ -131,23 +132,23 @@ func TestGatherLogsFixtures(t *testing.T) {
 		},
 		{
 			dir:    "nohires",
-			kinds:  map[string]int{LogNegotiateOffer: 2, LogNoProtocol: 1},
-			offers: []ClientOffer{{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:29"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 2}},
+			kinds:  map[string]int{checks.LogNegotiateOffer: 2, checks.LogNoProtocol: 1},
+			offers: []checks.ClientOffer{{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:29"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 2}},
 		},
 		{
 			dir:    "prefix",
-			kinds:  map[string]int{LogNegotiateOffer: 2, LogNoProtocol: 1, LogAuthFailure: 1},
-			offers: []ClientOffer{{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:28.354080"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 1}},
+			kinds:  map[string]int{checks.LogNegotiateOffer: 2, checks.LogNoProtocol: 1, checks.LogAuthFailure: 1},
+			offers: []checks.ClientOffer{{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:28.354080"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 1}},
 		},
 		{
 			dir:    "syslogfmt",
-			kinds:  map[string]int{LogNegotiateOffer: 2, LogNoProtocol: 1, LogAuthFailure: 1},
-			offers: []ClientOffer{{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:31.029258"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 1}},
+			kinds:  map[string]int{checks.LogNegotiateOffer: 2, checks.LogNoProtocol: 1, checks.LogAuthFailure: 1},
+			offers: []checks.ClientOffer{{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:31.029258"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 1}},
 		},
 		{
 			dir:   "pidclass",
-			kinds: map[string]int{LogNegotiateOffer: 4, LogNoProtocol: 2},
-			offers: []ClientOffer{
+			kinds: map[string]int{checks.LogNegotiateOffer: 4, checks.LogNoProtocol: 2},
+			offers: []checks.ClientOffer{
 				{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:32.256603"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 2},
 				{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:32.269095"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 8, Offset: 518}, // the header of the second client's first line
 			},
@@ -155,8 +156,8 @@ func TestGatherLogsFixtures(t *testing.T) {
 		{
 			// `debug timestamp = no`: no header, no time
 			dir:    "notime",
-			kinds:  map[string]int{LogNegotiateOffer: 2, LogNoProtocol: 1},
-			offers: []ClientOffer{{ClientIP: "127.0.0.1", Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 1}},
+			kinds:  map[string]int{checks.LogNegotiateOffer: 2, checks.LogNoProtocol: 1},
+			offers: []checks.ClientOffer{{ClientIP: "127.0.0.1", Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 1}},
 		},
 	}
 	for _, tc := range tests {
@@ -166,7 +167,7 @@ func TestGatherLogsFixtures(t *testing.T) {
 			require.NotEmpty(t, lf.Sources)
 			require.Equal(t, tc.kinds, kinds(lf.Lines))
 			if tc.offers == nil {
-				tc.offers = []ClientOffer{}
+				tc.offers = []checks.ClientOffer{}
 			}
 			got := lf.Offers
 			for i := range got {
@@ -232,7 +233,7 @@ func TestReadLogTailAndSnapshot(t *testing.T) {
 	lines, offers := sc.finish()
 	require.Len(t, offers, 1)
 	require.Equal(t, "10.0.0.7", offers[0].ClientIP, "the client IP comes from log.<ip>")
-	require.Equal(t, 1, kinds(lines)[LogNoProtocol])
+	require.Equal(t, 1, kinds(lines)[checks.LogNoProtocol])
 
 	// Only the last 700 bytes: the cut first line is dropped, line numbers
 	// are unknown, offsets stay exact.
@@ -259,7 +260,7 @@ func TestLogSinceFiltersOldEntries(t *testing.T) {
 	lf := gatherLogs(context.Background(), in)
 	// only the entries at or after 06:27:15.9 remain: the disabled
 	// account and its Auth line
-	require.Equal(t, map[string]int{LogAuthFailure: 1, LogAccountDisabled: 1}, kinds(lf.Lines))
+	require.Equal(t, map[string]int{checks.LogAuthFailure: 1, checks.LogAccountDisabled: 1}, kinds(lf.Lines))
 	require.Empty(t, lf.Offers)
 }
 
@@ -352,21 +353,21 @@ func TestClientIPAndAuthDetails(t *testing.T) {
 		msg, ip, kind, user, status string
 	}{
 		{`Auth: [SMB2,(null)] user [AGENTSRV]\[root] at [Wed, 25 Nov 2026 06:14:42.286749 UTC] with [NTLMv2] status [NT_STATUS_WRONG_PASSWORD] workstation [] remote host [ipv4:10.1.2.3:50752] mapped to [AGENTSRV]\[root]. local host [ipv4:127.0.0.1:4491]`,
-			"10.1.2.3", LogAuthFailure, "root", "NT_STATUS_WRONG_PASSWORD"},
+			"10.1.2.3", checks.LogAuthFailure, "root", "NT_STATUS_WRONG_PASSWORD"},
 		{`Auth: [SMB2,(null)] user []\[b2scorer] at [x] with [NTLMv2] status [NT_STATUS_NO_SUCH_USER] workstation [SCORER] remote host [ipv6:fd00::5:40000] mapped to []\[b2scorer].`,
-			"fd00::5", LogAuthFailure, "b2scorer", "NT_STATUS_NO_SUCH_USER"},
+			"fd00::5", checks.LogAuthFailure, "b2scorer", "NT_STATUS_NO_SUCH_USER"},
 		{`check_ntlm_password:  Authentication for user [bob] -> [bob] FAILED with error NT_STATUS_WRONG_PASSWORD, authoritative=1`,
-			"", LogAuthFailure, "bob", "NT_STATUS_WRONG_PASSWORD"},
-		{`sam_account_ok: Account for user 'b2scorer' was disabled.`, "", LogAccountDisabled, "b2scorer", "NT_STATUS_ACCOUNT_DISABLED"},
-		{`Denied connection from scorer.example (192.0.2.9)`, "192.0.2.9", LogDenied, "", ""},
-		{`Denied connection from 192.0.2.9 (192.0.2.9)`, "192.0.2.9", LogDenied, "", ""},
-		{`Connection denied from ipv4:192.0.2.9:38062 to ipv4:127.0.0.1:4488`, "192.0.2.9", LogDenied, "", ""},
-		{`create_connection_session_info: user 'b2scorer' (from session setup) not permitted to access this share (IPC$)`, "", LogNotPermitted, "", ""},
-		{`Bad SMB2 (sign_algo_id=0) signature for message`, "", LogBadSignature, "", ""},
-		{`local_np_connect_connected: Can't connect to a running samba-dcerpcd. smb.conf config prohibits starting as named pipe helper as the [global] section contains "rpc start on demand helpers = false".`, "", LogRPCHelper, "", ""},
-		{`sys_popenv: ERROR executing command '/usr/libexec/samba/rpcd_classic': Permission denied`, "", LogRPCExecFailed, "", ""},
-		{`Non-SMB packet of length 168. Terminating server`, "", LogNonSMBPacket, "", ""},
-		{`smbd_open_one_socket: open_socket_in: Address already in use`, "", LogSocketFailed, "", ""},
+			"", checks.LogAuthFailure, "bob", "NT_STATUS_WRONG_PASSWORD"},
+		{`sam_account_ok: Account for user 'b2scorer' was disabled.`, "", checks.LogAccountDisabled, "b2scorer", "NT_STATUS_ACCOUNT_DISABLED"},
+		{`Denied connection from scorer.example (192.0.2.9)`, "192.0.2.9", checks.LogDenied, "", ""},
+		{`Denied connection from 192.0.2.9 (192.0.2.9)`, "192.0.2.9", checks.LogDenied, "", ""},
+		{`Connection denied from ipv4:192.0.2.9:38062 to ipv4:127.0.0.1:4488`, "192.0.2.9", checks.LogDenied, "", ""},
+		{`create_connection_session_info: user 'b2scorer' (from session setup) not permitted to access this share (IPC$)`, "", checks.LogNotPermitted, "", ""},
+		{`Bad SMB2 (sign_algo_id=0) signature for message`, "", checks.LogBadSignature, "", ""},
+		{`local_np_connect_connected: Can't connect to a running samba-dcerpcd. smb.conf config prohibits starting as named pipe helper as the [global] section contains "rpc start on demand helpers = false".`, "", checks.LogRPCHelper, "", ""},
+		{`sys_popenv: ERROR executing command '/usr/libexec/samba/rpcd_classic': Permission denied`, "", checks.LogRPCExecFailed, "", ""},
+		{`Non-SMB packet of length 168. Terminating server`, "", checks.LogNonSMBPacket, "", ""},
+		{`smbd_open_one_socket: open_socket_in: Address already in use`, "", checks.LogSocketFailed, "", ""},
 		{`Selected protocol SMB3_11`, "", "", "", ""},
 		{`INFO: Profiling turned OFF from pid 1`, "", "", "", ""},
 	}
@@ -418,7 +419,7 @@ func TestJournalFallback(t *testing.T) {
 	require.Len(t, lf.Offers, 1)
 	require.Equal(t, []string{"NT LM 0.12", "SMB 2.002"}, lf.Offers[0].Dialects)
 	require.Equal(t, "journal", lf.Offers[0].File)
-	require.Equal(t, map[string]int{LogNegotiateOffer: 2, LogNoProtocol: 1, LogAccountDisabled: 1}, kinds(lf.Lines))
+	require.Equal(t, map[string]int{checks.LogNegotiateOffer: 2, checks.LogNoProtocol: 1, checks.LogAccountDisabled: 1}, kinds(lf.Lines))
 	disabled := lf.Lines[len(lf.Lines)-1]
 	require.Equal(t, time.UnixMicro(1795588036000000), disabled.Time)
 
@@ -458,7 +459,7 @@ func TestLogLinesCappedPerKind(t *testing.T) {
 	sc := &logScan{}
 	sc.scan("f", parseLogEntries(splitRawLines([]byte(b.String()), 0), time.UTC), "")
 	lines, _ := sc.finish()
-	require.Equal(t, map[string]int{LogDenied: maxLinesPerKind, LogAccountDisabled: 1}, kinds(lines))
+	require.Equal(t, map[string]int{checks.LogDenied: maxLinesPerKind, checks.LogAccountDisabled: 1}, kinds(lines))
 	require.Equal(t, 2*20+2, lines[0].Line, "the oldest lines are the ones dropped")
 }
 

@@ -1,6 +1,6 @@
 //go:build linux
 
-package checks
+package gather
 
 import (
 	"encoding/binary"
@@ -9,6 +9,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ const (
 
 // listenersSockDiag returns every TCP listener of the host, IPv4 and IPv6,
 // in the form parseProcNetTCP gives.
-func listenersSockDiag() ([]Listener, error) {
+func listenersSockDiag() ([]checks.Listener, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
 		return nil, fmt.Errorf("sock_diag socket: %w", err)
@@ -43,7 +44,7 @@ func listenersSockDiag() ([]Listener, error) {
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return nil, fmt.Errorf("sock_diag timeout: %w", err)
 	}
-	var out []Listener
+	var out []checks.Listener
 	for seq, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		ls, err := sockDiagDump(fd, fam, uint32(seq+1))
 		if err != nil {
@@ -54,7 +55,7 @@ func listenersSockDiag() ([]Listener, error) {
 	return out, nil
 }
 
-func sockDiagDump(fd int, family uint8, seq uint32) ([]Listener, error) {
+func sockDiagDump(fd int, family uint8, seq uint32) ([]checks.Listener, error) {
 	req := make([]byte, unix.NLMSG_HDRLEN+inetDiagReqLen)
 	ne := binary.NativeEndian
 	ne.PutUint32(req[0:4], uint32(len(req)))
@@ -68,7 +69,7 @@ func sockDiagDump(fd int, family uint8, seq uint32) ([]Listener, error) {
 	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, fmt.Errorf("sock_diag request: %w", err)
 	}
-	var out []Listener
+	var out []checks.Listener
 	buf := make([]byte, 32<<10)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
@@ -90,9 +91,9 @@ var errDiagDone = errors.New("done")
 
 // parseSockDiag reads one datagram of netlink messages: inet_diag_msg
 // records until NLMSG_DONE (errDiagDone) or an NLMSG_ERROR.
-func parseSockDiag(b []byte, family uint8, seq uint32) ([]Listener, error) {
+func parseSockDiag(b []byte, family uint8, seq uint32) ([]checks.Listener, error) {
 	ne := binary.NativeEndian
-	var out []Listener
+	var out []checks.Listener
 	for len(b) >= unix.NLMSG_HDRLEN {
 		l := int(ne.Uint32(b[0:4]))
 		typ := ne.Uint16(b[4:6])
@@ -127,7 +128,7 @@ func parseSockDiag(b []byte, family uint8, seq uint32) ([]Listener, error) {
 				if family == unix.AF_INET6 {
 					fam = "tcp6"
 				}
-				out = append(out, Listener{
+				out = append(out, checks.Listener{
 					Addr:    listenAddrString(ip),
 					Port:    port,
 					Backlog: int(ne.Uint32(body[56:60])), // idiag_rqueue: the accept queue

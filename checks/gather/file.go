@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
@@ -20,11 +21,11 @@ import (
 // never opened: only stat and one extended attribute are read. The path is
 // cleaned under the share's directory, so "../" in the configured file
 // name cannot leave it.
-func gatherScoredFile(c *smbconf.Config, share, file, userName string) *ScoredFileFacts {
+func gatherScoredFile(c *smbconf.Config, share, file, userName string) *checks.ScoredFileFacts {
 	if c == nil || share == "" || file == "" {
 		return nil
 	}
-	out := &ScoredFileFacts{Name: file}
+	out := &checks.ScoredFileFacts{Name: file}
 	v, ok := c.Lookup(share, "path")
 	if !ok || strings.TrimSpace(v.Printed) == "" {
 		out.Err = "the share has no path"

@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,7 +25,7 @@ func fwFixture(t *testing.T, name string) []byte {
 }
 
 // short renders a rule compactly for table tests.
-func short(r FirewallRule) string {
+func short(r checks.FirewallRule) string {
 	s := fmt.Sprintf("%s %s/%s %v %s", r.Tool, r.Table, r.Chain, r.Ports, r.Action)
 	if r.RejectWith != "" {
 		s += " with " + r.RejectWith
@@ -44,7 +45,7 @@ func short(r FirewallRule) string {
 	return s
 }
 
-func shorts(rs []FirewallRule) []string {
+func shorts(rs []checks.FirewallRule) []string {
 	out := []string{}
 	for _, r := range rs {
 		out = append(out, short(r))
@@ -223,7 +224,7 @@ func TestGatherFirewall(t *testing.T) {
 		wantTools []string
 		wantRules int
 		wantErr   string
-		check     func(t *testing.T, fw FirewallFacts)
+		check     func(t *testing.T, fw checks.FirewallFacts)
 	}{
 		{
 			name: "nft only",
@@ -239,7 +240,7 @@ func TestGatherFirewall(t *testing.T) {
 				"nft -j list ruleset": "nft-r3.json", "nft -a list ruleset": "nft-r3.txt",
 				"iptables-save -c": "iptables-save-r3.txt", "ip6tables-save -c": "ip6tables-save-r3.txt"}},
 			wantTools: []string{"nft", "iptables", "ip6tables"}, wantRules: 9 + 3,
-			check: func(t *testing.T, fw FirewallFacts) {
+			check: func(t *testing.T, fw checks.FirewallFacts) {
 				for _, r := range fw.Rules {
 					require.NotEqual(t, "nft", r.Tool, "no duplicate from nft: %s", short(r))
 				}

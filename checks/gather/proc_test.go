@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"encoding/binary"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/stretchr/testify/require"
 )
 
@@ -96,7 +97,7 @@ func TestParseProcNetTCP(t *testing.T) {
 	require.NoError(t, err)
 	ls, err := parseProcNetTCP(v4, false, binary.LittleEndian)
 	require.NoError(t, err)
-	require.Equal(t, []Listener{
+	require.Equal(t, []checks.Listener{
 		{Addr: "127.0.0.1", Port: 4450, Backlog: 3, Inode: 5001, Family: "tcp"},
 		{Addr: "0.0.0.0", Port: 4451, Inode: 6001, Family: "tcp"},
 		{Addr: "127.0.0.1", Port: 4452, Inode: 7001, Family: "tcp"},
@@ -106,7 +107,7 @@ func TestParseProcNetTCP(t *testing.T) {
 	require.NoError(t, err)
 	ls, err = parseProcNetTCP(v6, true, binary.LittleEndian)
 	require.NoError(t, err)
-	require.Equal(t, []Listener{
+	require.Equal(t, []checks.Listener{
 		{Addr: "::1", Port: 4450, Inode: 5002, Family: "tcp6"},
 		{Addr: "127.0.0.1", Port: 4451, Inode: 6002, Family: "tcp6"}, // ::ffff:127.0.0.1
 		{Addr: "::", Port: 445, Inode: 8001, Family: "tcp6"},
@@ -146,7 +147,7 @@ func TestGatherSockets(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(p.root, "net/tcp6")))
 	s = gatherSockets(p.root, []int{445})
 	require.Empty(t, s.Err)
-	require.Equal(t, []Listener{}, s.Listeners)
+	require.Equal(t, []checks.Listener{}, s.Listeners)
 	require.NoError(t, os.Remove(filepath.Join(p.root, "net/tcp")))
 	s = gatherSockets(p.root, []int{445})
 	require.Contains(t, s.Err, "net/tcp")
@@ -200,7 +201,7 @@ func TestGatherProcesses(t *testing.T) {
 	boot := now.Add(-1000 * time.Second) // /proc/uptime says 1000 s
 	p := hostFixture(t)
 	listeners := gatherSockets(p.root, []int{4450, 4451, 4452, 4453}).Listeners
-	pids := func(ps []Process) []int {
+	pids := func(ps []checks.Process) []int {
 		out := []int{}
 		for _, x := range ps {
 			out = append(out, x.PID)

@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"os"
@@ -9,12 +9,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/checks/probe"
 )
 
 // selfAsMaster describes the test process the way gatherProcesses
 // describes an smbd master, so that sameMaster has a live process to check.
-func selfAsMaster(t *testing.T) *Process {
+func selfAsMaster(t *testing.T) *checks.Process {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(os.Getpid()), "stat"))
 	require.NoError(t, err)
@@ -22,17 +23,17 @@ func selfAsMaster(t *testing.T) *Process {
 	require.NoError(t, err)
 	boot, err := bootTime("/proc", time.Now())
 	require.NoError(t, err)
-	return &Process{PID: st.pid, Started: boot.Add(time.Duration(st.startTick) * time.Second / clockTicks)}
+	return &checks.Process{PID: st.pid, Started: boot.Add(time.Duration(st.startTick) * time.Second / clockTicks)}
 }
 
 func TestCarryNT1(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "smb.conf")
 	require.NoError(t, os.WriteFile(conf, []byte("[global]\n"), 0o644))
 	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	prevFacts := func() *Facts {
-		return &Facts{
+	prevFacts := func() *checks.Facts {
+		return &checks.Facts{
 			ConfigFiles: statFiles([]string{conf}),
-			Smbd:        SmbdFacts{Running: true, Master: selfAsMaster(t)},
+			Smbd:        checks.SmbdFacts{Running: true, Master: selfAsMaster(t)},
 			Probe: &probe.Result{Started: started, Multi: probe.SMB2Result{Step: probe.Step{Class: probe.ClassOK}}, SMB1: []probe.SMB1Result{
 				{Offer: probe.OfferPysmb, Accepted: true, Step: probe.Step{Class: probe.ClassOK}},
 				{Offer: probe.OfferNT1, Step: probe.Step{Class: probe.ClassNoCommonDialect}},

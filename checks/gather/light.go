@@ -1,4 +1,4 @@
-package checks
+package gather
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/checks/probe"
 )
 
@@ -26,7 +27,7 @@ const fullSweepEvery = 10
 // failure and no error, smb.conf and every file it includes have the same
 // size and modification time as then, and the same smbd master (PID and
 // start time) still runs.
-func carryNT1(prev *Facts, procRoot string, now time.Time) *probe.SMB1Result {
+func carryNT1(prev *checks.Facts, procRoot string, now time.Time) *probe.SMB1Result {
 	if prev == nil || prev.Probe == nil || len(prev.Errors) > 0 || len(prev.Probe.Failures()) > 0 {
 		return nil
 	}
@@ -58,7 +59,7 @@ func carryNT1(prev *Facts, procRoot string, now time.Time) *probe.SMB1Result {
 }
 
 // sameFiles: every file still has the size and modification time recorded.
-func sameFiles(was []FileStat) bool {
+func sameFiles(was []checks.FileStat) bool {
 	now := statFiles(filePaths(was))
 	for i, f := range was {
 		if f.Err != "" || now[i].Err != "" || !now[i].ModTime.Equal(f.ModTime) || now[i].Size != f.Size {
@@ -68,7 +69,7 @@ func sameFiles(was []FileStat) bool {
 	return true
 }
 
-func filePaths(fs []FileStat) []string {
+func filePaths(fs []checks.FileStat) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {
 		out[i] = f.Path
@@ -80,7 +81,7 @@ func filePaths(fs []FileStat) []string {
 // did. Start times come from the boot time, which /proc/uptime gives to
 // 10 ms, so they match within a second; a new process with a recycled PID
 // a second apart is not the same smbd.
-func sameMaster(m *Process, procRoot string, now time.Time) bool {
+func sameMaster(m *checks.Process, procRoot string, now time.Time) bool {
 	if m == nil || m.Started.IsZero() {
 		return false
 	}
