@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/user"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -63,4 +65,17 @@ func gatherScoredFile(c *smbconf.Config, share, file, userName string) *checks.S
 		}
 	}
 	return out
+}
+
+// scoredFileGatherer stats the scored file (gatherScoredFile). What it
+// finds, a missing file included, is in ScoredFileFacts, not an error.
+type scoredFileGatherer struct{}
+
+func (scoredFileGatherer) Name() string                  { return "the scored file" }
+func (scoredFileGatherer) Deadline(e *env) time.Duration { return e.localBudget }
+func (scoredFileGatherer) Failed(*checks.Facts, string)  {}
+
+func (scoredFileGatherer) Gather(_ context.Context, e *env) (func(*checks.Facts), error) {
+	sf := gatherScoredFile(e.conf, e.Config.Share, e.Config.File.Path, e.Config.Credentials.User)
+	return func(f *checks.Facts) { f.ScoredFile = sf }, nil
 }

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
 )
@@ -1028,4 +1030,19 @@ func gatherFirewall(ctx context.Context, in fwInput) checks.FirewallFacts {
 		out.Err = strings.Join(errs, "; ")
 	}
 	return out
+}
+
+// firewallGatherer reads the rules on the SMB ports (gatherFirewall).
+type firewallGatherer struct{}
+
+func (firewallGatherer) Name() string                  { return "the firewall" }
+func (firewallGatherer) Deadline(e *env) time.Duration { return e.untilEnd() }
+func (firewallGatherer) Failed(f *checks.Facts, why string) {
+	f.Firewall = checks.FirewallFacts{Tools: []string{}, Rules: []checks.FirewallRule{}, Err: why}
+}
+
+func (firewallGatherer) Gather(ctx context.Context, e *env) (func(*checks.Facts), error) {
+	ports := uniqueSorted(append([]int{445, 139, e.port}, e.params.SMBPorts...))
+	fw := gatherFirewall(ctx, fwInput{Ports: ports, Run: e.run, LookPath: e.LookPath, ProcRoot: e.ProcRoot, ReadFile: os.ReadFile})
+	return func(f *checks.Facts) { f.Firewall = fw }, errIf(fw.Err)
 }

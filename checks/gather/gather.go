@@ -3,16 +3,12 @@ package gather
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
@@ -77,14 +73,14 @@ const (
 )
 
 // Gather collects every fact of one run. It never returns nil and never
-// panics: a gatherer that fails records its error in its own Err field and
-// in Facts.Errors. smb.conf and the Samba version come first (the others
-// need `pid directory`, `log file`, `log level`, `smb ports`); then
-// sockets and processes (from /proc) and a snapshot of the log files' sizes;
-// then the firewall, the logs and the probe run concurrently. The logs are
-// read only up to the snapshot, so the probe's own failed negotiations are
-// never taken for a client's. Gather returns within the configured timeout
-// plus gatherMargin even if a tool hangs.
+// panics: a gatherer that fails records why in its own Err field and, as
+// "could not read X: why", in Facts.Errors. smb.conf and the Samba version
+// come first (the others need `pid directory`, `log file`, `log level`,
+// `smb ports`); then sockets and processes (from /proc) and a snapshot of
+// the log files' sizes; then the firewall, the logs and the probe run
+// concurrently. The logs are read only up to the snapshot, so the probe's
+// own failed negotiations are never taken for a client's. Gather returns
+// within the configured timeout plus gatherMargin even if a tool hangs.
 func Gather(ctx context.Context, opts Options) (f *checks.Facts) {
 	o := opts.withDefaults()
 	cfg := o.Config
@@ -97,16 +93,8 @@ func Gather(ctx context.Context, opts Options) (f *checks.Facts) {
 		Share:          cfg.Share,
 		HasPassword:    opts.Password != "",
 	}
-	// Gatherers still running when Gather returns must not write into f:
-	// commit drops their results once closed is set (also on a panic).
-	var mu sync.Mutex
-	closed := false
 	defer func() {
-		r := recover()
-		mu.Lock()
-		defer mu.Unlock()
-		closed = true
-		if r != nil {
+		if r := recover(); r != nil {
 			f.Errors = append(f.Errors, fmt.Sprintf("gather: internal error: %v", r))
 		}
 	}()
@@ -114,246 +102,85 @@ func Gather(ctx context.Context, opts Options) (f *checks.Facts) {
 	if timeout <= 0 {
 		timeout = probe.DefaultTimeout
 	}
-	began := time.Now()
-	hard := began.Add(timeout + gatherMargin)
+	e := &env{
+		Options:     o,
+		started:     f.Now,
+		began:       time.Now(),
+		timeout:     timeout,
+		run:         boundedRun(o.Run),
+		localBudget: min(maxLocalBudget, timeout/4),
+		user:        cfg.Credentials.User,
+		params:      paramsOf(nil),
+	}
+	hard := e.began.Add(timeout + gatherMargin)
 	ctx, cancel := context.WithDeadline(ctx, hard.Add(-100*time.Millisecond))
 	defer cancel()
-	run := boundedRun(o.Run)
-	localBudget := min(maxLocalBudget, timeout/4)
+	e.end, _ = ctx.Deadline()
 
-	// Target.
-	host, port, terr := splitTarget(cfg.Target)
-	f.Target = checks.Target{Host: host, Port: port}
+	var terr error
+	e.host, e.port, terr = splitTarget(cfg.Target)
+	f.Target = checks.Target{Host: e.host, Port: e.port}
 	if terr != nil {
 		addErr(f, "target", terr)
 	}
-
-	// Concurrent gatherers: each commits its result under mu.
-	var wg sync.WaitGroup
-	commit := func(fn func()) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !closed {
-			fn()
-		}
-	}
-	spawn := func(name string, fn func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					commit(func() {
-						f.Errors = append(f.Errors, fmt.Sprintf("%s: internal error: %v: %s", name, r, firstStackLine(debug.Stack())))
-					})
-				}
-			}()
-			fn()
-		}()
-	}
-
-	// 1. Samba version and smb.conf.
-	type confResult struct {
-		version   smbconf.SambaVersion
-		source    string
-		verErr    error
-		config    *smbconf.Config
-		configErr error
-		files     []checks.FileStat
-	}
-	localCtx, localCancel := context.WithTimeout(ctx, localBudget)
-	cr, ok := within(localCtx, func() confResult {
-		var r confResult
-		// A wedged version command leaves a third of the budget to load
-		// smb.conf with the generated table's defaults.
-		vctx, vcancel := context.WithTimeout(localCtx, localBudget*2/3)
-		r.version, r.source, r.verErr = resolveVersion(vctx, cfg, run, o.LookPath, o.VersionCache)
-		vcancel()
-		r.config, r.configErr = loadSmbConf(cfg.SMBConf, r.version)
-		files := []string{cfg.SMBConf}
-		if r.config != nil {
-			files = r.config.Files()
-		}
-		r.files = statFiles(files)
-		return r
-	})
-	localCancel()
-	if !ok {
-		addErr(f, "smb.conf", fmt.Errorf("loading %s and detecting the Samba version did not finish within %s", cfg.SMBConf, localBudget))
-		f.ConfigErr = errors.New("not loaded: timed out")
-	} else {
-		f.SambaVersion, f.SambaVersionSource = cr.version, cr.source
-		if cr.verErr != nil {
-			addErr(f, "samba version", cr.verErr)
-		}
-		f.Config, f.ConfigErr, f.ConfigFiles = cr.config, cr.configErr, cr.files
-		if cr.configErr != nil {
-			addErr(f, "smb.conf", cr.configErr)
-		}
-	}
-	params := paramsOf(f.Config)
-
-	// 2. Sockets, processes, the log snapshot: /proc and stat only.
-	sockPorts := uniqueSorted(append([]int{port}, params.SMBPorts...))
-	type hostResult struct {
-		sockets checks.SocketFacts
-		smbd    checks.SmbdFacts
-		sources []logSource
-		srcErrs []string
-		globs   []string
-		helpers []checks.BinaryFacts
-		share   *checks.FileStat
-		file    *checks.ScoredFileFacts
-	}
-	localCtx, localCancel = context.WithTimeout(ctx, localBudget)
-	hr, ok := within(localCtx, func() hostResult {
-		var r hostResult
-		r.sockets = gatherSockets(o.ProcRoot, sockPorts)
-		r.smbd = gatherProcesses(procInput{
-			Root:       o.ProcRoot,
-			Now:        o.Now(),
-			PIDFile:    pickPIDFile(pidFilePaths(params.PIDDir, cfg.SMBConf)),
-			TargetPort: port,
-			Listeners:  r.sockets.Listeners,
-			ConfPath:   cfg.SMBConf,
-		})
-		var args []string
-		if r.smbd.Master != nil {
-			args = r.smbd.Master.Args
-		}
-		r.globs = logGlobs(logSourceInput{LogFile: params.LogFile, SmbdArgs: args, Extra: cfg.Logs.Paths})
-		r.sources, r.srcErrs = snapshotLogs(r.globs, f.Now, cfg.Logs.Since)
-		r.helpers = gatherRPCHelpers(rpcHelperDir)
-		r.share = gatherSharePath(f.Config, cfg.Share)
-		r.file = gatherScoredFile(f.Config, cfg.Share, cfg.File.Path, cfg.Credentials.User)
-		return r
-	})
-	localCancel()
-	if !ok {
-		msg := fmt.Sprintf("reading %s did not finish within %s", o.ProcRoot, localBudget)
-		hr.sockets = checks.SocketFacts{Listeners: []checks.Listener{}, Err: msg}
-		hr.smbd = checks.SmbdFacts{Err: msg}
-	}
-	f.Sockets, f.Smbd = hr.sockets, hr.smbd
-	f.RPCHelpers, f.SharePath, f.ScoredFile = hr.helpers, hr.share, hr.file
-	if f.Sockets.Err != "" {
-		addErr(f, "sockets", errors.New(f.Sockets.Err))
-	}
-	if f.Smbd.Err != "" {
-		addErr(f, "processes", errors.New(f.Smbd.Err))
-	}
-
-	// 3. The probe, as soon as the log snapshot is taken (so that the
-	// probe's own lines in smbd's log are never read as a client's), and
-	// the firewall, the logs and the account concurrently with it. The
-	// probe gets what is left of the configured timeout, so that the run
-	// as a whole stays within it (plus the margins).
-	probing := !o.SkipProbe && terr == nil
-	accountSkipped := false
-	user := f.User // read once: the caller may fill f.User after Gather returns
-	lookupAccount := func() {
-		a := gatherAccount(ctx, user, cfg.SMBConf, f.Now, run, o.LookPath)
-		commit(func() { f.Account = a })
-	}
-	if probing {
-		budget := timeout - time.Since(began)
-		if budget < timeout/2 {
-			budget = timeout / 2
-		}
-		popts := probeOptions(cfg, o.Clients, o.Password, port, params.SMBPorts, budget)
-		popts.CarryNT1 = carryNT1(o.Previous, o.ProcRoot, f.Now)
-		spawn("probe", func() {
-			r := probe.Run(ctx, host, popts)
-			commit(func() { f.Probe = r })
-			if user == "" {
-				return
-			}
-			// The account lookup (pdbedit, a Samba binary start that costs
-			// about what a whole smbclient -L does) only explains a failed
-			// or guest login: it runs only when the probe found something
-			// wrong (probeNeedsAccount).
-			if !probeNeedsAccount(r) {
-				commit(func() { accountSkipped = true })
-				return
-			}
-			lookupAccount()
-		})
-	}
-	late := func(what string) string {
-		return fmt.Sprintf("%s did not finish within the run's %s budget", what, timeout+gatherMargin)
-	}
-	f.Firewall = checks.FirewallFacts{Tools: []string{}, Rules: []checks.FirewallRule{}, Err: late("reading the firewall")}
-	f.Logs = checks.LogFacts{Sources: []string{}, Lines: []checks.LogLine{}, Offers: []checks.ClientOffer{}, Err: late("reading the logs")}
-	fwPorts := uniqueSorted(append([]int{445, 139, port}, params.SMBPorts...))
-	spawn("firewall", func() {
-		fw := gatherFirewall(ctx, fwInput{Ports: fwPorts, Run: run, LookPath: o.LookPath, ProcRoot: o.ProcRoot, ReadFile: os.ReadFile})
-		commit(func() { f.Firewall = fw })
-	})
-	spawn("network", func() {
-		n := gatherNet(ctx, cfg.RemoteClientIP, run, o.LookPath)
-		commit(func() { f.Net = n })
-	})
-	// Without a probe, the account is looked up unconditionally.
-	if f.User != "" && !probing {
-		spawn("account", lookupAccount)
-	}
-	var masterArgs []string
-	if f.Smbd.Master != nil {
-		masterArgs = f.Smbd.Master.Args
-	}
-	spawn("logs", func() {
-		lf := gatherLogs(ctx, logInput{
-			Sources:  hr.sources,
-			Started:  f.Now,
-			Since:    cfg.Logs.Since,
-			MaxBytes: cfg.Logs.MaxBytes,
-			Level: logLevelInput{
-				SmbdArgs: masterArgs,
-				Conf:     params.LogLevel,
-				ConfSet:  params.LogLevelSet,
-				ConfAt:   params.LogLevelAt,
-			},
-			Journal:   cfg.Logs.Journal,
-			NoJournal: func() bool { return noJournalFiles(journalDirs) },
-			Run:       run,
-			LookPath:  o.LookPath,
-		})
-		if len(hr.srcErrs) > 0 {
-			lf.Err = strings.Join(append(hr.srcErrs, lf.Err), "; ")
-			lf.Err = strings.TrimSuffix(lf.Err, "; ")
-		}
-		commit(func() { f.Logs = lf })
-	})
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Until(hard)):
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	closed = true
-	if f.Firewall.Err != "" {
-		addErr(f, "firewall", errors.New(f.Firewall.Err))
-	}
-	if f.Logs.Err != "" {
-		addErr(f, "logs", errors.New(f.Logs.Err))
-	}
-	if f.Net == nil {
-		addErr(f, "network", errors.New(late("reading the interfaces")))
-	} else if f.Net.Err != "" {
-		addErr(f, "network", errors.New(f.Net.Err))
-	}
-	if f.User != "" && f.Account == nil && !accountSkipped {
-		addErr(f, "account", errors.New(late("looking up "+f.User)))
-	} else if f.Account != nil && f.Account.Err != "" {
-		addErr(f, "account", errors.New(f.Account.Err))
-	}
-	if !o.SkipProbe && terr == nil && f.Probe == nil {
-		addErr(f, "probe", errors.New(late("the probe run")))
-	}
+	e.probing = !o.SkipProbe && terr == nil
+	runGatherers(ctx, e, f, steps(), hard)
 	return f
 }
+
+// steps are the run's gatherers, in the order their failures are listed,
+// each with the gatherers whose results it needs.
+func steps() []step {
+	return []step{
+		{g: versionGatherer{}},
+		{g: smbConfGatherer{}, after: []string{versionName}},
+		{g: socketsGatherer{}, after: []string{smbConfName}},
+		{g: processesGatherer{}, after: []string{smbConfName, socketsName}},
+		// The snapshot comes before the probe, whose own failed
+		// negotiations smbd logs too.
+		{g: logSnapshotGatherer{}, after: []string{smbConfName, processesName}},
+		{g: rpcHelpersGatherer{}},
+		{g: sharePathGatherer{}, after: []string{smbConfName}},
+		{g: scoredFileGatherer{}, after: []string{smbConfName}},
+		{g: firewallGatherer{}, after: []string{smbConfName}},
+		{g: logsGatherer{}, after: []string{logSnapshotName}},
+		{g: netGatherer{}},
+		{g: probeGatherer{}, after: []string{smbConfName, logSnapshotName}},
+		// The account explains a failed or guest login: with a probe it
+		// waits for the probe's answer (probeNeedsAccount).
+		{g: accountGatherer{}, after: []string{probeName}},
+	}
+}
+
+// env is one run's input to every gatherer, and what earlier gatherers
+// found that later ones need. The fields below the line are written only
+// by commits, before any gatherer that comes after them starts.
+type env struct {
+	Options
+	started     time.Time // Facts.Now
+	began       time.Time // the monotonic start of the budgets
+	end         time.Time // when every gatherer's context ends
+	timeout     time.Duration
+	localBudget time.Duration
+	run         runFunc // o.Run, each command bounded by cmdTimeout
+	host        string
+	port        int
+	probing     bool
+	user        string // the scoring account, read once
+
+	version       smbconf.SambaVersion
+	versionSource string
+	conf          *smbconf.Config
+	params        smbParams
+	listeners     []checks.Listener
+	master        *checks.Process
+	logSources    []logSource
+	logSrcErrs    []string
+	probeResult   *probe.Result
+}
+
+// untilEnd is the deadline of the gatherers that may use the rest of the run.
+func (e *env) untilEnd() time.Duration { return time.Until(e.end) }
 
 func (o Options) withDefaults() Options {
 	if o.Config == nil {
@@ -374,41 +201,10 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// addErr records a gatherer's failure as one line.
+// addErr records a failure that is not a gatherer's (the target) as one line.
 func addErr(f *checks.Facts, what string, err error) {
 	line := strings.Join(strings.Fields(err.Error()), " ")
 	f.Errors = append(f.Errors, what+": "+line)
-}
-
-// within runs fn and waits for it until ctx ends; on timeout it returns
-// the zero value and false (fn goes on in the background and its result is
-// dropped).
-func within[T any](ctx context.Context, fn func() T) (T, bool) {
-	ch := make(chan T, 1)
-	panicked := make(chan any, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				panicked <- r
-			}
-		}()
-		ch <- fn()
-	}()
-	var zero T
-	select {
-	case v := <-ch:
-		return v, true
-	case r := <-panicked:
-		panic(r) // re-raised in the caller, where Gather recovers it
-	case <-ctx.Done():
-		// A result that arrived at the same moment still counts.
-		select {
-		case v := <-ch:
-			return v, true
-		default:
-		}
-		return zero, false
-	}
 }
 
 // splitTarget reads HOST:PORT.
@@ -500,24 +296,4 @@ func firstLine(s string) string {
 		s = s[:i]
 	}
 	return strings.TrimSpace(s)
-}
-
-func firstStackLine(st []byte) string {
-	for _, l := range strings.Split(string(st), "\n") {
-		l = strings.TrimSpace(l)
-		if strings.Contains(l, "smb-agent/") && strings.Contains(l, ".go:") && !strings.Contains(l, "gather.go") {
-			return l
-		}
-	}
-	return ""
-}
-
-// probeNeedsAccount: the account facts (passdb flags, Unix account) explain
-// a login that failed or fell back to guest, and what followed from it
-// (IPC$, shares); a clean probe run with a real login needs none.
-func probeNeedsAccount(r *probe.Result) bool {
-	if r == nil || r.Login == nil || !r.Login.OK() || r.Login.Guest || r.Login.Anonymous {
-		return true
-	}
-	return len(r.Failures()) > 0
 }

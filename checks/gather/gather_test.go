@@ -153,7 +153,7 @@ func TestGatherMissingConfig(t *testing.T) {
 	require.Len(t, f.ConfigFiles, 1)
 	require.NotEmpty(t, f.ConfigFiles[0].Err)
 	require.Len(t, f.Errors, 1)
-	require.True(t, strings.HasPrefix(f.Errors[0], "smb.conf: load "), f.Errors[0])
+	require.True(t, strings.HasPrefix(f.Errors[0], "could not read smb.conf: load "), f.Errors[0])
 	require.NotContains(t, f.Errors[0], "\n")
 	// The listener still finds smbd (its -s differs from the agent's).
 	require.Equal(t, 100, f.Smbd.Master.PID)
@@ -165,7 +165,7 @@ func TestGatherPartialConfigOnSambaFatalError(t *testing.T) {
 	f := Gather(context.Background(), h.opts(run, look))
 	require.NotNil(t, f.Config, "a partial config is kept")
 	require.Error(t, f.ConfigErr)
-	require.Contains(t, f.Errors[0], "smb.conf: ")
+	require.Contains(t, f.Errors[0], "could not read smb.conf: ")
 	require.Contains(t, f.Errors[0], "SMB4")
 }
 
@@ -196,8 +196,8 @@ func TestGatherBoundedWhenToolsHang(t *testing.T) {
 	took := time.Since(start)
 	require.Less(t, took, h.cfg.Timeout+gatherMargin+200*time.Millisecond)
 	joined := strings.Join(f.Errors, "\n")
-	require.Contains(t, joined, "samba version: ")
-	require.Contains(t, joined, "firewall: ")
+	require.Contains(t, joined, "could not read the Samba version: ")
+	require.Contains(t, joined, "could not read the firewall: ")
 	require.NotNil(t, f.Config, "smb.conf still loads after the version command timed out")
 	for _, e := range f.Errors {
 		require.NotContains(t, e, "\n")
@@ -223,7 +223,7 @@ func TestGatherRunsProbe(t *testing.T) {
 	require.NotNil(t, f.Probe)
 	require.Equal(t, port, f.Probe.TCP[0].Port)
 	require.Equal(t, probe.TCPRefused, f.Probe.TCP[0].Outcome)
-	require.Equal(t, []string{"account: pdbedit not installed; getent not installed"}, f.Errors)
+	require.Equal(t, []string{"could not read the account: pdbedit not installed; getent not installed"}, f.Errors)
 	require.Equal(t, "scorer", f.User)
 	require.True(t, f.HasPassword)
 	require.NotContains(t, fmt.Sprintf("%+v", *f), "s3cret-never-stored")

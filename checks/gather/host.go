@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
-// Host gatherers for the facts the checks engineer appended to Facts:
-// the scoring account, the network, the RPC helper binaries and the
-// scored share's directory.
+// Host gatherers: the scoring account, the network, the RPC helper
+// binaries and the scored share's directory.
 
 // rpcHelperDir is where Debian installs samba-dcerpcd and the rpcd_*
 // workers (package samba; `dpkg -L samba`); smbd starts samba-dcerpcd from
@@ -185,4 +185,72 @@ func parsePdbedit(a *checks.AccountFacts, out string, now time.Time) {
 			}
 		}
 	}
+}
+
+// rpcHelpersGatherer stats the RPC helper binaries (gatherRPCHelpers).
+type rpcHelpersGatherer struct{}
+
+func (rpcHelpersGatherer) Name() string                  { return "the RPC helper binaries" }
+func (rpcHelpersGatherer) Deadline(e *env) time.Duration { return e.localBudget }
+func (rpcHelpersGatherer) Failed(*checks.Facts, string)  {}
+
+func (rpcHelpersGatherer) Gather(context.Context, *env) (func(*checks.Facts), error) {
+	h := gatherRPCHelpers(rpcHelperDir)
+	return func(f *checks.Facts) { f.RPCHelpers = h }, nil
+}
+
+// sharePathGatherer stats the scored share's directory (gatherSharePath).
+type sharePathGatherer struct{}
+
+func (sharePathGatherer) Name() string                  { return "the share's path" }
+func (sharePathGatherer) Deadline(e *env) time.Duration { return e.localBudget }
+func (sharePathGatherer) Failed(*checks.Facts, string)  {}
+
+func (sharePathGatherer) Gather(_ context.Context, e *env) (func(*checks.Facts), error) {
+	p := gatherSharePath(e.conf, e.Config.Share)
+	return func(f *checks.Facts) { f.SharePath = p }, nil
+}
+
+// netGatherer lists the interfaces and the route back to the checker
+// (gatherNet).
+type netGatherer struct{}
+
+func (netGatherer) Name() string                  { return "the network interfaces" }
+func (netGatherer) Deadline(e *env) time.Duration { return e.untilEnd() }
+func (netGatherer) Failed(*checks.Facts, string)  {}
+
+func (netGatherer) Gather(ctx context.Context, e *env) (func(*checks.Facts), error) {
+	n := gatherNet(ctx, e.Config.RemoteClientIP, e.run, e.LookPath)
+	return func(f *checks.Facts) { f.Net = n }, errIf(n.Err)
+}
+
+const accountName = "the account"
+
+// accountGatherer looks the scoring user up in passdb and the Unix account
+// database (gatherAccount). The lookup (pdbedit, a Samba binary start that
+// costs about what a whole smbclient -L does) only explains a failed or
+// guest login: after a probe run it runs only when the probe found
+// something wrong (probeNeedsAccount); without a probe, always.
+type accountGatherer struct{}
+
+func (accountGatherer) Name() string                  { return accountName }
+func (accountGatherer) Deadline(e *env) time.Duration { return e.untilEnd() }
+func (accountGatherer) Failed(*checks.Facts, string)  {}
+
+func (accountGatherer) Gather(ctx context.Context, e *env) (func(*checks.Facts), error) {
+	if e.user == "" || (e.probing && e.probeResult != nil && !probeNeedsAccount(e.probeResult)) {
+		return nil, nil
+	}
+	a := gatherAccount(ctx, e.user, e.Config.SMBConf, e.started, e.run, e.LookPath)
+	return func(f *checks.Facts) { f.Account = a }, errIf(a.Err)
+}
+
+// probeNeedsAccount: the account facts (passdb flags, Unix account) explain
+// a login that failed or fell back to guest, and what followed from it
+// (IPC$, shares); a clean probe run with a real login needs none.
+func probeNeedsAccount(r *probe.Result) bool {
+	if r == nil || r.Login == nil || !r.Login.OK() || r.Login.Guest || r.Login.Anonymous {
+		return true
+	}
+	return len(r.Failures()) > 0
 }

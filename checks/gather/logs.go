@@ -965,3 +965,65 @@ func readJournal(ctx context.Context, in logInput) ([]rawLine, error) {
 	}
 	return lines, nil
 }
+
+const (
+	logSnapshotName = "the log files"
+	logsName        = "the logs"
+)
+
+// logSnapshotGatherer finds smbd's log files and notes their sizes
+// (snapshotLogs): logsGatherer reads them only up to there.
+type logSnapshotGatherer struct{}
+
+func (logSnapshotGatherer) Name() string                  { return logSnapshotName }
+func (logSnapshotGatherer) Deadline(e *env) time.Duration { return e.localBudget }
+func (logSnapshotGatherer) Failed(*checks.Facts, string)  {}
+
+func (logSnapshotGatherer) Gather(_ context.Context, e *env) (func(*checks.Facts), error) {
+	var args []string
+	if e.master != nil {
+		args = e.master.Args
+	}
+	globs := logGlobs(logSourceInput{LogFile: e.params.LogFile, SmbdArgs: args, Extra: e.Config.Logs.Paths})
+	sources, errs := snapshotLogs(globs, e.started, e.Config.Logs.Since)
+	// What could not be listed is part of the logs' own error
+	// (logsGatherer), next to what could not be read.
+	return func(*checks.Facts) { e.logSources, e.logSrcErrs = sources, errs }, nil
+}
+
+// logsGatherer reads the snapshot's files and, when they hold no evidence
+// and the journal is enabled, smbd's journal (gatherLogs).
+type logsGatherer struct{}
+
+func (logsGatherer) Name() string                  { return logsName }
+func (logsGatherer) Deadline(e *env) time.Duration { return e.untilEnd() }
+func (logsGatherer) Failed(f *checks.Facts, why string) {
+	f.Logs = checks.LogFacts{Sources: []string{}, Lines: []checks.LogLine{}, Offers: []checks.ClientOffer{}, Err: why}
+}
+
+func (logsGatherer) Gather(ctx context.Context, e *env) (func(*checks.Facts), error) {
+	var masterArgs []string
+	if e.master != nil {
+		masterArgs = e.master.Args
+	}
+	lf := gatherLogs(ctx, logInput{
+		Sources:  e.logSources,
+		Started:  e.started,
+		Since:    e.Config.Logs.Since,
+		MaxBytes: e.Config.Logs.MaxBytes,
+		Level: logLevelInput{
+			SmbdArgs: masterArgs,
+			Conf:     e.params.LogLevel,
+			ConfSet:  e.params.LogLevelSet,
+			ConfAt:   e.params.LogLevelAt,
+		},
+		Journal:   e.Config.Logs.Journal,
+		NoJournal: func() bool { return noJournalFiles(journalDirs) },
+		Run:       e.run,
+		LookPath:  e.LookPath,
+	})
+	if len(e.logSrcErrs) > 0 {
+		lf.Err = strings.TrimSuffix(strings.Join(append(slices.Clone(e.logSrcErrs), lf.Err), "; "), "; ")
+	}
+	return func(f *checks.Facts) { f.Logs = lf }, errIf(lf.Err)
+}

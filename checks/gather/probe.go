@@ -1,9 +1,11 @@
 package gather
 
 import (
+	"context"
 	"slices"
 	"time"
 
+	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs"
 )
@@ -36,4 +38,31 @@ func probeOptions(cfg *configs.Config, clients []configs.ClientProfile, password
 		FileSHA256: cfg.File.SHA256,
 		NTLMv1:     ntlmv1,
 	}
+}
+
+const probeName = "the target"
+
+// probeGatherer runs the probes against the target (probe.Run) with what
+// is left of the configured timeout, so that the run as a whole stays
+// within it (plus the margins), and at least half of it. A serve round
+// carries the NT1 answer of the round before when nothing it depends on
+// changed (carryNT1).
+type probeGatherer struct{}
+
+func (probeGatherer) Name() string                  { return probeName }
+func (probeGatherer) Deadline(e *env) time.Duration { return e.untilEnd() }
+func (probeGatherer) Failed(*checks.Facts, string)  {}
+
+func (probeGatherer) Gather(ctx context.Context, e *env) (func(*checks.Facts), error) {
+	if !e.probing {
+		return nil, nil
+	}
+	budget := max(e.timeout-time.Since(e.began), e.timeout/2)
+	popts := probeOptions(e.Config, e.Clients, e.Password, e.port, e.params.SMBPorts, budget)
+	popts.CarryNT1 = carryNT1(e.Previous, e.ProcRoot, e.started)
+	r := probe.Run(ctx, e.host, popts)
+	return func(f *checks.Facts) {
+		f.Probe = r
+		e.probeResult = r
+	}, nil
 }

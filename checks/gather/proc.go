@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -359,4 +360,30 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+const processesName = "the smbd processes"
+
+// processesGatherer finds the smbd serving the target (gatherProcesses).
+type processesGatherer struct{}
+
+func (processesGatherer) Name() string                  { return processesName }
+func (processesGatherer) Deadline(e *env) time.Duration { return e.localBudget }
+func (processesGatherer) Failed(f *checks.Facts, why string) {
+	f.Smbd = checks.SmbdFacts{Err: why}
+}
+
+func (processesGatherer) Gather(_ context.Context, e *env) (func(*checks.Facts), error) {
+	s := gatherProcesses(procInput{
+		Root:       e.ProcRoot,
+		Now:        e.Now(),
+		PIDFile:    pickPIDFile(pidFilePaths(e.params.PIDDir, e.Config.SMBConf)),
+		TargetPort: e.port,
+		Listeners:  e.listeners,
+		ConfPath:   e.Config.SMBConf,
+	})
+	return func(f *checks.Facts) {
+		f.Smbd = s
+		e.master = s.Master
+	}, errIf(s.Err)
 }

@@ -2,11 +2,13 @@ package gather
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs"
@@ -206,4 +208,55 @@ func confLogLevel(c *smbconf.Config) (value string, set bool, at string) {
 func isLogLevelName(n string) bool {
 	k := strings.ToLower(strings.Join(strings.Fields(n), ""))
 	return k == "loglevel" || k == "debuglevel"
+}
+
+const (
+	versionName = "the Samba version"
+	smbConfName = "smb.conf"
+)
+
+// versionGatherer finds the Samba version whose defaults apply. A wedged
+// version command leaves a third of the local budget to load smb.conf
+// with the generated table's defaults.
+type versionGatherer struct{}
+
+func (versionGatherer) Name() string                  { return versionName }
+func (versionGatherer) Deadline(e *env) time.Duration { return e.localBudget * 2 / 3 }
+func (versionGatherer) Failed(*checks.Facts, string)  {}
+
+func (versionGatherer) Gather(ctx context.Context, e *env) (func(*checks.Facts), error) {
+	v, src, err := resolveVersion(ctx, e.Config, e.run, e.LookPath, e.VersionCache)
+	return func(f *checks.Facts) {
+		f.SambaVersion, f.SambaVersionSource = v, src
+		e.version, e.versionSource = v, src
+	}, err
+}
+
+// smbConfGatherer loads smb.conf with the version's defaults and stats it
+// and every file it includes.
+type smbConfGatherer struct{}
+
+func (smbConfGatherer) Name() string { return smbConfName }
+
+// Deadline: what the version left of the local budget, at least a third.
+func (smbConfGatherer) Deadline(e *env) time.Duration {
+	return max(e.localBudget-time.Since(e.began), e.localBudget/3)
+}
+
+func (smbConfGatherer) Failed(f *checks.Facts, why string) {
+	f.ConfigErr = errors.New("not loaded: " + why)
+}
+
+func (smbConfGatherer) Gather(_ context.Context, e *env) (func(*checks.Facts), error) {
+	path := e.Config.SMBConf
+	conf, err := loadSmbConf(path, e.version)
+	files := []string{path}
+	if conf != nil {
+		files = conf.Files()
+	}
+	stats := statFiles(files)
+	return func(f *checks.Facts) {
+		f.Config, f.ConfigErr, f.ConfigFiles = conf, err, stats
+		e.conf, e.params = conf, paramsOf(conf)
+	}, err
 }

@@ -3,6 +3,7 @@ package gather
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
 )
@@ -259,4 +261,24 @@ func readPPID(procRoot string, pid int) (int, error) {
 		return 0, err
 	}
 	return st.ppid, nil
+}
+
+const socketsName = "the listening sockets"
+
+// socketsGatherer lists the TCP listeners on the target port and on
+// `smb ports`, with the processes that own them.
+type socketsGatherer struct{}
+
+func (socketsGatherer) Name() string                  { return socketsName }
+func (socketsGatherer) Deadline(e *env) time.Duration { return e.localBudget }
+func (socketsGatherer) Failed(f *checks.Facts, why string) {
+	f.Sockets = checks.SocketFacts{Listeners: []checks.Listener{}, Err: why}
+}
+
+func (socketsGatherer) Gather(_ context.Context, e *env) (func(*checks.Facts), error) {
+	s := gatherSockets(e.ProcRoot, uniqueSorted(append([]int{e.port}, e.params.SMBPorts...)))
+	return func(f *checks.Facts) {
+		f.Sockets = s
+		e.listeners = s.Listeners
+	}, errIf(s.Err)
 }
