@@ -60,10 +60,11 @@ const (
 	// margin); Gather returns at most this long after Timeout, whatever
 	// any tool does.
 	gatherMargin = 600 * time.Millisecond
-	// maxLocalBudget bounds loading smb.conf (with the version commands),
-	// and then reading /proc, each (a quarter of the timeout when that is
-	// less): both take milliseconds, but a hung NFS mount or a wedged
-	// smbd --version must not eat the probe's time.
+	// maxLocalBudget bounds the local gatherers that run before the probe
+	// (the Samba version and smb.conf together, then each /proc or stat
+	// gatherer), a quarter of the timeout when that is less: they take
+	// milliseconds, but a hung NFS mount or a wedged smbd --version must
+	// not eat the probe's time.
 	maxLocalBudget = 1500 * time.Millisecond
 	// cmdTimeout bounds each external command (nft, iptables-save,
 	// journalctl, smbd --version).
