@@ -28,7 +28,7 @@ type gatherHost struct {
 	cfg       *configs.Config
 }
 
-func newGatherHost(t *testing.T, globals ...string) *gatherHost {
+func newGatherHost(t testing.TB, globals ...string) *gatherHost {
 	t.Helper()
 	h := &gatherHost{dir: t.TempDir(), proc: newFakeProc(t)}
 	h.conf = filepath.Join(h.dir, "smb.conf")
@@ -386,4 +386,19 @@ func TestGatherHostBits(t *testing.T) {
 	n = gatherNet(context.Background(), "", run, look)
 	require.Nil(t, n.RouteToClient)
 	require.Equal(t, []string{"ip route get 192.0.2.1", "ip route get 10.0.0.1"}, asked)
+}
+
+// BenchmarkGatherFakeHost: one run without the probe over the fake host
+// (smb.conf, /proc fixture, log fixture, no external tool): the cost of
+// the local gatherers and of the wrapper that runs them.
+func BenchmarkGatherFakeHost(b *testing.B) {
+	h := newGatherHost(b)
+	run, look := onlySmbd("Version 4.17.12-Debian\n")
+	o := h.opts(run, look)
+	b.ResetTimer()
+	for b.Loop() {
+		if f := Gather(context.Background(), o); len(f.Errors) > 0 {
+			b.Fatal(f.Errors)
+		}
+	}
 }

@@ -16,11 +16,11 @@ import (
 // fakeProc builds a /proc tree in a temp dir: the files the gatherers
 // read, in the kernel's formats.
 type fakeProc struct {
-	t    *testing.T
+	t    testing.TB
 	root string
 }
 
-func newFakeProc(t *testing.T) *fakeProc {
+func newFakeProc(t testing.TB) *fakeProc {
 	t.Helper()
 	p := &fakeProc{t: t, root: t.TempDir()}
 	p.write("uptime", "1000.00 1900.00\n")
