@@ -95,6 +95,9 @@ func runGatherers(ctx context.Context, e *env, f *checks.Facts, steps []step, ha
 				case <-ctx.Done():
 				}
 			}
+			if ctx.Err() != nil {
+				return // the run is over: recorded as late
+			}
 			commit, err := runOne(ctx, e, s.g)
 			record(st, func() {
 				if commit != nil {
