@@ -195,7 +195,7 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, 1.0, value(t, fams, "smb_agent_up"))
 	require.Equal(t, 2.0, value(t, fams, "smb_agent_check_status", "pattern", "protocol-mismatch"))
 	require.Equal(t, 1.0, value(t, fams, "smb_agent_check_status", "pattern", "smb1-enabled"))
-	for _, p := range DefaultPatterns {
+	for _, p := range DefaultPatterns() {
 		_, ok := fams.Value("smb_agent_check_status", "pattern", p)
 		require.True(t, ok, "known pattern %s exported even when absent", p)
 		_, ok = fams.Value("smb_agent_pattern_rounds_total", "pattern", p)

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
@@ -55,19 +56,20 @@ const (
 	MaxConnections = 64
 )
 
-// DefaultPatterns are the catalog's pattern ids, in catalog order. They
+// DefaultPatterns returns the catalog's pattern ids, in catalog order. They
 // are exported on /metrics with value 0 even before they are seen, so that
 // an alert on smb_agent_check_status{pattern="..."} never silently matches
-// nothing.
-var DefaultPatterns = catalogPatternIDs()
-
-func catalogPatternIDs() []string {
+// nothing. Computed on first use, not at package init: loading the catalog
+// parses its YAML (about 6 MB allocated), which every process that links
+// this package would otherwise pay at start, `agent version` and
+// `agent config dump` included.
+var DefaultPatterns = sync.OnceValue(func() []string {
 	var ids []string
 	for _, p := range catalog.All() {
 		ids = append(ids, p.ID)
 	}
 	return ids
-}
+})
 
 // RoundFunc runs one diagnosis. It must honour ctx (the round's deadline
 // and shutdown). The daemon takes ownership of the returned report: it must
@@ -182,7 +184,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Listen = DefaultListen
 	}
 	if o.Patterns == nil {
-		o.Patterns = DefaultPatterns
+		o.Patterns = DefaultPatterns()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

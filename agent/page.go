@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -32,14 +33,19 @@ import (
 //go:embed web
 var webFS embed.FS
 
-var pageTmpl = template.Must(template.New("page.html").Funcs(template.FuncMap{
-	"visible": visible,
-	"pct":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
-	"pts":     formatPoints,
-	"ts":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"upper":   strings.ToUpper,
-	"add":     func(a, b int) int { return a + b },
-}).ParseFS(webFS, "web/page.html"))
+// pageTmpl is parsed on first use, not at package init: only `agent serve`
+// renders the page, and every other command (a one-shot `agent config
+// dump` or `agent diagnose`) would otherwise pay the parse at start.
+var pageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page.html").Funcs(template.FuncMap{
+		"visible": visible,
+		"pct":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+		"pts":     formatPoints,
+		"ts":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"upper":   strings.ToUpper,
+		"add":     func(a, b int) int { return a + b },
+	}).ParseFS(webFS, "web/page.html"))
+})
 
 // pageCSP allows nothing but this server's stylesheet and icon: no script at
 // all (the page works without one), no frames, no forms, no base URL.
@@ -150,7 +156,7 @@ func (d *Daemon) renderPage(buf *bytes.Buffer, snap *snapshot, nextNS int64) err
 		now: d.now(), since: d.started, next: next, interval: o.Interval,
 		history: o.History, fixCommand: o.FixCommand, version: o.Version,
 	})
-	return pageTmpl.Execute(buf, v)
+	return pageTmpl().Execute(buf, v)
 }
 
 type pageInput struct {

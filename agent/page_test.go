@@ -267,7 +267,7 @@ func benchSnapshot(b *testing.B) *Daemon {
 	d, err := New(o)
 	require.NoError(b, err)
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	pats := append(append([]string(nil), DefaultPatterns...), "custom-pattern")
+	pats := append(append([]string(nil), DefaultPatterns()...), "custom-pattern")
 	require.Len(b, pats, 15)
 	base := seedReport(b, false)
 	cfg := d.cfg.Load()
@@ -374,7 +374,7 @@ func BenchmarkHourOfHistoryHeap(b *testing.B) {
 		d, err := New(o)
 		require.NoError(b, err)
 		base := seedReport(b, false)
-		pats := append(append([]string(nil), DefaultPatterns...), "custom-pattern")
+		pats := append(append([]string(nil), DefaultPatterns()...), "custom-pattern")
 		t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 		cfg := d.cfg.Load()
 		var ms0, ms1 goruntime.MemStats

@@ -40,7 +40,7 @@ func roundAt(t0 time.Time, offset time.Duration, rep *checks.Report) roundResult
 func TestTrackerCountsPatternEvents(t *testing.T) {
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	cfg := Options{Interval: 30 * time.Second, PointsPerCheck: 4.2, CheckInterval: time.Minute}
-	tr := newTracker(t0, DefaultPatterns)
+	tr := newTracker(t0, DefaultPatterns())
 
 	s1, ch1 := tr.record(roundAt(t0, 0, okReport()), cfg)
 	require.Empty(t, ch1)
@@ -138,7 +138,7 @@ func TestSnapshotReportJSONIsTheReport(t *testing.T) {
 
 func TestEventsView(t *testing.T) {
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	tr := newTracker(t0, DefaultPatterns)
+	tr := newTracker(t0, DefaultPatterns())
 	only := okReport()
 	only.Findings = []checks.Finding{{Pattern: "smb1-enabled", Severity: checks.Warning, Summary: "SMB1 on"}}
 	cfg := Options{Interval: 30 * time.Second}
