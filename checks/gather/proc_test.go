@@ -153,6 +153,29 @@ func TestGatherSockets(t *testing.T) {
 	require.Contains(t, s.Err, "net/tcp")
 }
 
+// socketOwners reads smbd's fds first: a parent of an smbd holder is
+// still read (a wrapper that opened the socket and forked smbd owns it),
+// an unrelated process that also holds an smbd socket (passed over a unix
+// socket) is not read at all, and a socket no smbd holds is found by
+// reading every process.
+func TestSocketOwnersSmbdFirst(t *testing.T) {
+	p := newFakeProc(t)
+	args := []string{"smbd", "-s", "/tmp/w/smb.conf"}
+	p.proc(50, 1, "fdholder", "S", 100, "/", []string{"fdholder"}, 9700)
+	p.proc(60, 1, "wrapper", "S", 100, "/", []string{"wrapper"}, 9500)
+	p.proc(61, 60, "smbd", "S", 100, "/", args, 9500, 9600)
+	p.proc(62, 61, "smbd", "S", 100, "/", args, 9600)
+	p.proc(70, 1, "smbd", "S", 100, "/", args, 9700)
+	p.proc(80, 1, "nc", "S", 100, "/", []string{"nc", "-l"}, 9800)
+	got := socketOwners(p.root, map[uint64]bool{9500: true, 9600: true, 9700: true, 9800: true})
+	require.Equal(t, map[uint64]int{
+		9500: 60, // the smbd's parent holds it too
+		9600: 61, // the child inherited it from its parent
+		9700: 70, // the smbd, not the lower-PID process it was passed to
+		9800: 80, // no smbd holds it: found by the full scan
+	}, got)
+}
+
 func TestParseProcStat(t *testing.T) {
 	st, err := parseProcStat("29183 (smbd) S 1 29183 29183 0 -1 4194560 2009 25 19 0 1 1 0 0 20 0 1 0 117642 82989056 5583 18446744073709551615 1 1 0 0")
 	require.NoError(t, err)

@@ -208,21 +208,54 @@ func listenAddrString(ip net.IP) string {
 // several processes (a stopped smbd parent and a child that has not closed
 // it yet); the owner is the one whose parent does not hold it too, the
 // lowest such PID on a tie.
+//
+// Reading every fd link of every process is most of the system time of a
+// diagnosis on a busy host (thousands of processes, tens of fds each), and
+// the listeners asked about are SMB ports, almost always smbd's. So the fds
+// of smbd processes (by comm, from the stat line that also gives the
+// parent) are read first, then the ancestors of each holder found (a
+// parent holding the socket too is its owner); only an inode no smbd holds
+// makes the scan read every other process (an sshd or a silent program on
+// the port is still found). A process outside smbd's ancestry that holds
+// an smbd socket too (passed to it over a unix socket) is then not seen:
+// smbd owns that socket.
 func socketOwners(procRoot string, inodes map[uint64]bool) map[uint64]int {
-	holders := map[uint64][]int{}
 	ents, err := os.ReadDir(procRoot)
 	if err != nil {
 		return nil
 	}
+	type procEntry struct {
+		pid, ppid int
+		smbd      bool
+	}
+	procs := make([]procEntry, 0, len(ents))
+	ppidOf := make(map[int]int, len(ents))
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid <= 0 {
 			continue
 		}
-		fdDir := filepath.Join(procRoot, e.Name(), "fd")
+		pe := procEntry{pid: pid, ppid: -1}
+		if b, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "stat")); err == nil {
+			if st, err := parseProcStat(string(b)); err == nil {
+				pe.ppid = st.ppid
+				pe.smbd = isSmbdProc(checks.Process{Comm: st.comm})
+				ppidOf[pid] = st.ppid
+			}
+		}
+		procs = append(procs, pe)
+	}
+	holders := map[uint64][]int{}
+	scanned := make(map[int]bool, len(procs))
+	scan := func(pid int, want map[uint64]bool) {
+		if scanned[pid] {
+			return
+		}
+		scanned[pid] = true
+		fdDir := filepath.Join(procRoot, strconv.Itoa(pid), "fd")
 		fds, err := os.ReadDir(fdDir)
 		if err != nil {
-			continue // exited, or not ours to read
+			return // exited, or not ours to read
 		}
 		for _, fd := range fds {
 			link, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
@@ -230,9 +263,35 @@ func socketOwners(procRoot string, inodes map[uint64]bool) map[uint64]int {
 				continue
 			}
 			n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]"), 10, 64)
-			if err == nil && inodes[n] && !slices.Contains(holders[n], pid) {
+			if err == nil && want[n] && !slices.Contains(holders[n], pid) {
 				holders[n] = append(holders[n], pid)
 			}
+		}
+	}
+	for _, p := range procs {
+		if p.smbd {
+			scan(p.pid, inodes)
+		}
+	}
+	// The ancestors of every holder: the owner rule needs to know whether
+	// a holder's parent holds the socket too, whatever the parent runs.
+	for ino := range inodes {
+		for i := 0; i < len(holders[ino]); i++ {
+			pp, ok := ppidOf[holders[ino][i]]
+			if ok && pp > 0 && !scanned[pp] {
+				scan(pp, inodes)
+			}
+		}
+	}
+	missing := map[uint64]bool{}
+	for ino := range inodes {
+		if len(holders[ino]) == 0 {
+			missing[ino] = true
+		}
+	}
+	if len(missing) > 0 {
+		for _, p := range procs {
+			scan(p.pid, missing)
 		}
 	}
 	out := make(map[uint64]int, len(holders))
@@ -240,7 +299,14 @@ func socketOwners(procRoot string, inodes map[uint64]bool) map[uint64]int {
 		slices.Sort(pids)
 		best := pids[0]
 		for _, p := range pids {
-			if pp, err := readPPID(procRoot, p); err == nil && !slices.Contains(pids, pp) {
+			pp, ok := ppidOf[p]
+			if !ok {
+				var err error
+				if pp, err = readPPID(procRoot, p); err != nil {
+					continue
+				}
+			}
+			if !slices.Contains(pids, pp) {
 				best = p
 				break
 			}
