@@ -143,8 +143,10 @@ func readSambaProcs(procRoot string, boot time.Time) ([]sambaProc, error) {
 			continue
 		}
 		p := checks.Process{PID: st.pid, PPID: st.ppid, Comm: st.comm, State: st.state}
-		if cl, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
-			p.Args = splitCmdline(cl)
+		if mayBeSamba(p, dir) {
+			if cl, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
+				p.Args = splitCmdline(cl)
+			}
 		}
 		if !isSmbdProc(p) && !isDcerpcdProc(p) {
 			continue
@@ -158,6 +160,25 @@ func readSambaProcs(procRoot string, boot time.Time) ([]sambaProc, error) {
 	}
 	slices.SortFunc(out, func(a, b sambaProc) int { return a.PID - b.PID })
 	return out, nil
+}
+
+// mayBeSamba says whether a process's command line is worth reading: its
+// comm is a Samba one, or its executable is smbd, samba-dcerpcd or an
+// rpcd_* worker, or the executable cannot be read (a kernel thread, or a
+// process we may not inspect). Reading every process's cmdline is the
+// larger part of this walk on a host with thousands of processes; one
+// readlink rules out nearly all of them. A process whose argv[0] says smbd
+// while it runs another binary is then not taken for smbd.
+func mayBeSamba(p checks.Process, dir string) bool {
+	if isSmbdProc(p) || isDcerpcdProc(p) {
+		return true
+	}
+	exe, err := os.Readlink(filepath.Join(dir, "exe"))
+	if err != nil || exe == "" {
+		return true
+	}
+	b := filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+	return b == "smbd" || b == "samba-dcerpcd" || strings.HasPrefix(b, "rpcd_")
 }
 
 // splitCmdline splits /proc/PID/cmdline (NUL-separated; empty for a

@@ -153,7 +153,7 @@ func TestGatherSockets(t *testing.T) {
 	require.Contains(t, s.Err, "net/tcp")
 }
 
-// socketOwners reads smbd's fds first: a parent of an smbd holder is
+// socketOwners reads the fds of processes running smbd first: a parent of an smbd holder is
 // still read (a wrapper that opened the socket and forked smbd owns it),
 // an unrelated process that also holds an smbd socket (passed over a unix
 // socket) is not read at all, and a socket no smbd holds is found by
@@ -167,6 +167,10 @@ func TestSocketOwnersSmbdFirst(t *testing.T) {
 	p.proc(62, 61, "smbd", "S", 100, "/", args, 9600)
 	p.proc(70, 1, "smbd", "S", 100, "/", args, 9700)
 	p.proc(80, 1, "nc", "S", 100, "/", []string{"nc", "-l"}, 9800)
+	for pid, exe := range map[int]string{50: "/usr/bin/fdholder", 60: "/usr/bin/wrapper", 61: "/usr/sbin/smbd",
+		62: "/usr/sbin/smbd (deleted)", 70: "/opt/samba/sbin/smbd", 80: "/usr/bin/nc"} {
+		require.NoError(t, os.Symlink(exe, filepath.Join(p.root, fmt.Sprint(pid), "exe")))
+	}
 	got := socketOwners(p.root, map[uint64]bool{9500: true, 9600: true, 9700: true, 9800: true})
 	require.Equal(t, map[uint64]int{
 		9500: 60, // the smbd's parent holds it too
@@ -174,6 +178,31 @@ func TestSocketOwnersSmbdFirst(t *testing.T) {
 		9700: 70, // the smbd, not the lower-PID process it was passed to
 		9800: 80, // no smbd holds it: found by the full scan
 	}, got)
+}
+
+// readSambaProcs reads a command line only when the comm or the executable
+// may be Samba's, or the executable cannot be read.
+func TestReadSambaProcsByExecutable(t *testing.T) {
+	p := newFakeProc(t)
+	args := []string{"smbd", "-s", "/tmp/x/smb.conf"}
+	p.proc(10, 1, "cleanupd", "S", 100, "/", args)                          // renamed helper: exe smbd
+	p.proc(11, 1, "smbd-notifyd", "S", 100, "/", args)                      // comm says smbd: no exe link needed
+	p.proc(12, 1, "worker", "S", 100, "/", []string{"/usr/sbin/smbd"})      // exe unreadable: cmdline read
+	p.proc(13, 1, "python3", "S", 100, "/", []string{"smbd", "--fake"})     // exe python3: argv[0] not read
+	p.proc(14, 1, "rpcd_x", "S", 100, "/", []string{"/usr/libexec/x"})      // comm says rpcd_
+	p.proc(15, 1, "dcerpc", "S", 100, "/", []string{"samba-dcerpcd", "-s"}) // exe samba-dcerpcd (deleted)
+	for pid, exe := range map[int]string{10: "/usr/sbin/smbd", 13: "/usr/bin/python3.11",
+		15: "/usr/libexec/samba/samba-dcerpcd (deleted)"} {
+		require.NoError(t, os.Symlink(exe, filepath.Join(p.root, fmt.Sprint(pid), "exe")))
+	}
+	procs, err := readSambaProcs(p.root, time.Time{})
+	require.NoError(t, err)
+	var pids []int
+	for _, sp := range procs {
+		pids = append(pids, sp.PID)
+	}
+	require.Equal(t, []int{10, 11, 12, 14, 15}, pids)
+	require.Equal(t, args, procs[0].Args)
 }
 
 func TestParseProcStat(t *testing.T) {

@@ -212,8 +212,7 @@ func listenAddrString(ip net.IP) string {
 // Reading every fd link of every process is most of the system time of a
 // diagnosis on a busy host (thousands of processes, tens of fds each), and
 // the listeners asked about are SMB ports, almost always smbd's. So the fds
-// of smbd processes (by comm, from the stat line that also gives the
-// parent) are read first, then the ancestors of each holder found (a
+// of smbd processes (by executable: one readlink each) are read first, then the ancestors of each holder found (a
 // parent holding the socket too is its owner); only an inode no smbd holds
 // makes the scan read every other process (an sshd or a silent program on
 // the port is still found). A process outside smbd's ancestry that holds
@@ -225,25 +224,33 @@ func socketOwners(procRoot string, inodes map[uint64]bool) map[uint64]int {
 		return nil
 	}
 	type procEntry struct {
-		pid, ppid int
-		smbd      bool
+		pid  int
+		smbd bool
 	}
 	procs := make([]procEntry, 0, len(ents))
-	ppidOf := make(map[int]int, len(ents))
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid <= 0 {
 			continue
 		}
-		pe := procEntry{pid: pid, ppid: -1}
-		if b, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "stat")); err == nil {
-			if st, err := parseProcStat(string(b)); err == nil {
-				pe.ppid = st.ppid
-				pe.smbd = isSmbdProc(checks.Process{Comm: st.comm})
-				ppidOf[pid] = st.ppid
-			}
+		// The executable, one readlink: smbd's helpers rename their comm
+		// (cleanupd) but all run the smbd binary; " (deleted)" after a
+		// package upgrade replaced it under a running smbd.
+		exe, _ := os.Readlink(filepath.Join(procRoot, e.Name(), "exe"))
+		exe = strings.TrimSuffix(exe, " (deleted)")
+		procs = append(procs, procEntry{pid: pid, smbd: exe != "" && filepath.Base(exe) == "smbd"})
+	}
+	ppidOf := map[int]int{}
+	parentOf := func(pid int) (int, bool) {
+		if pp, ok := ppidOf[pid]; ok {
+			return pp, pp > 0
 		}
-		procs = append(procs, pe)
+		pp, err := readPPID(procRoot, pid)
+		if err != nil {
+			pp = -1
+		}
+		ppidOf[pid] = pp
+		return pp, pp > 0
 	}
 	holders := map[uint64][]int{}
 	scanned := make(map[int]bool, len(procs))
@@ -277,8 +284,8 @@ func socketOwners(procRoot string, inodes map[uint64]bool) map[uint64]int {
 	// a holder's parent holds the socket too, whatever the parent runs.
 	for ino := range inodes {
 		for i := 0; i < len(holders[ino]); i++ {
-			pp, ok := ppidOf[holders[ino][i]]
-			if ok && pp > 0 && !scanned[pp] {
+			pp, ok := parentOf(holders[ino][i])
+			if ok && !scanned[pp] {
 				scan(pp, inodes)
 			}
 		}
@@ -299,12 +306,9 @@ func socketOwners(procRoot string, inodes map[uint64]bool) map[uint64]int {
 		slices.Sort(pids)
 		best := pids[0]
 		for _, p := range pids {
-			pp, ok := ppidOf[p]
-			if !ok {
-				var err error
-				if pp, err = readPPID(procRoot, p); err != nil {
-					continue
-				}
+			pp, ok := parentOf(p)
+			if !ok && pp < 0 {
+				continue
 			}
 			if !slices.Contains(pids, pp) {
 				best = p
