@@ -153,7 +153,8 @@ func TestGatherSockets(t *testing.T) {
 	require.Contains(t, s.Err, "net/tcp")
 }
 
-// socketOwners reads the fds of processes running smbd first: a parent of an smbd holder is
+// socketOwners reads the fds of processes running smbd first, masters
+// before children: a parent of an smbd holder is
 // still read (a wrapper that opened the socket and forked smbd owns it),
 // an unrelated process that also holds an smbd socket (passed over a unix
 // socket) is not read at all, and a socket no smbd holds is found by
@@ -164,19 +165,20 @@ func TestSocketOwnersSmbdFirst(t *testing.T) {
 	p.proc(50, 1, "fdholder", "S", 100, "/", []string{"fdholder"}, 9700)
 	p.proc(60, 1, "wrapper", "S", 100, "/", []string{"wrapper"}, 9500)
 	p.proc(61, 60, "smbd", "S", 100, "/", args, 9500, 9600)
-	p.proc(62, 61, "smbd", "S", 100, "/", args, 9600)
+	p.proc(62, 61, "smbd", "S", 100, "/", args, 9600, 9900)
 	p.proc(70, 1, "smbd", "S", 100, "/", args, 9700)
 	p.proc(80, 1, "nc", "S", 100, "/", []string{"nc", "-l"}, 9800)
 	for pid, exe := range map[int]string{50: "/usr/bin/fdholder", 60: "/usr/bin/wrapper", 61: "/usr/sbin/smbd",
 		62: "/usr/sbin/smbd (deleted)", 70: "/opt/samba/sbin/smbd", 80: "/usr/bin/nc"} {
 		require.NoError(t, os.Symlink(exe, filepath.Join(p.root, fmt.Sprint(pid), "exe")))
 	}
-	got := socketOwners(p.root, map[uint64]bool{9500: true, 9600: true, 9700: true, 9800: true})
+	got := socketOwners(p.root, map[uint64]bool{9500: true, 9600: true, 9700: true, 9800: true, 9900: true})
 	require.Equal(t, map[uint64]int{
 		9500: 60, // the smbd's parent holds it too
 		9600: 61, // the child inherited it from its parent
 		9700: 70, // the smbd, not the lower-PID process it was passed to
 		9800: 80, // no smbd holds it: found by the full scan
+		9900: 62, // only a child holds it: found when no master does
 	}, got)
 }
 

@@ -212,7 +212,8 @@ func listenAddrString(ip net.IP) string {
 // Reading every fd link of every process is most of the system time of a
 // diagnosis on a busy host (thousands of processes, tens of fds each), and
 // the listeners asked about are SMB ports, almost always smbd's. So the fds
-// of smbd processes (by executable: one readlink each) are read first, then the ancestors of each holder found (a
+// of smbd processes (by executable: one readlink each) are read first,
+// masters before children, then the ancestors of each holder found (a
 // parent holding the socket too is its owner); only an inode no smbd holds
 // makes the scan read every other process (an sshd or a silent program on
 // the port is still found). A process outside smbd's ancestry that holds
@@ -275,30 +276,56 @@ func socketOwners(procRoot string, inodes map[uint64]bool) map[uint64]int {
 			}
 		}
 	}
-	for _, p := range procs {
-		if p.smbd {
-			scan(p.pid, inodes)
-		}
-	}
 	// The ancestors of every holder: the owner rule needs to know whether
 	// a holder's parent holds the socket too, whatever the parent runs.
-	for ino := range inodes {
-		for i := 0; i < len(holders[ino]); i++ {
-			pp, ok := parentOf(holders[ino][i])
-			if ok && !scanned[pp] {
-				scan(pp, inodes)
+	climb := func() {
+		for ino := range inodes {
+			for i := 0; i < len(holders[ino]); i++ {
+				pp, ok := parentOf(holders[ino][i])
+				if ok && !scanned[pp] {
+					scan(pp, inodes)
+				}
 			}
 		}
 	}
-	missing := map[uint64]bool{}
-	for ino := range inodes {
-		if len(holders[ino]) == 0 {
-			missing[ino] = true
+	missing := func() map[uint64]bool {
+		m := map[uint64]bool{}
+		for ino := range inodes {
+			if len(holders[ino]) == 0 {
+				m[ino] = true
+			}
+		}
+		return m
+	}
+	// smbd masters (an smbd whose parent is not one) first: a per-client
+	// child whose master holds the socket too is never its owner, and a
+	// busy server has hundreds of children with dozens of fds each.
+	isSmbd := map[int]bool{}
+	for _, p := range procs {
+		if p.smbd {
+			isSmbd[p.pid] = true
 		}
 	}
-	if len(missing) > 0 {
+	for _, p := range procs {
+		if !p.smbd {
+			continue
+		}
+		if pp, _ := parentOf(p.pid); !isSmbd[pp] {
+			scan(p.pid, inodes)
+		}
+	}
+	climb()
+	if m := missing(); len(m) > 0 {
 		for _, p := range procs {
-			scan(p.pid, missing)
+			if p.smbd {
+				scan(p.pid, m)
+			}
+		}
+		climb()
+	}
+	if m := missing(); len(m) > 0 {
+		for _, p := range procs {
+			scan(p.pid, m)
 		}
 	}
 	out := make(map[uint64]int, len(holders))
