@@ -214,7 +214,7 @@ func TestAccessDiff(t *testing.T) {
 		n++
 		t.Run(f, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := Load(filepath.Join(dir, f), LoadOptions{WorkDir: dir})
+			cfg, err := Load(filepath.Join(dir, f), LoadOptions{Version: oracleVersion, WorkDir: dir})
 			require.NoError(t, err)
 			for _, p := range probes {
 				res, err := runTestparm(tp, dir, "-s", f, p[0], p[1])
@@ -260,7 +260,7 @@ func TestAllowsHostEdges(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "smb.conf")
 	require.NoError(t, os.WriteFile(p, []byte("[global]\n\thosts allow = 10.0.0.0/8\n[s]\n\tpath = /srv/s\n\thosts deny = 10.1.\n"), 0o644))
-	cfg, err := Load(p, LoadOptions{WorkDir: dir})
+	cfg, err := Load(p, LoadOptions{Version: oracleVersion, WorkDir: dir})
 	require.NoError(t, err)
 
 	ok, why := cfg.AllowsHost("", "pc", "10.1.2.3")

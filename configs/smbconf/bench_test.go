@@ -76,7 +76,7 @@ func writeBigConfig(tb testing.TB, dir string, n int) (string, int) {
 func BenchmarkLoadBig(b *testing.B) {
 	dir := b.TempDir()
 	path, lines := writeBigConfig(b, dir, 1000)
-	opts := LoadOptions{WorkDir: dir, Version: tableVersion(), Hostname: "benchhost"}
+	opts := LoadOptions{WorkDir: dir, Version: params().release, Hostname: "benchhost"}
 	if _, err := Load(path, opts); err != nil {
 		b.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func BenchmarkLoadBig(b *testing.B) {
 func BenchmarkDumpBig(b *testing.B) {
 	dir := b.TempDir()
 	path, _ := writeBigConfig(b, dir, 1000)
-	c, err := Load(path, LoadOptions{WorkDir: dir, Version: tableVersion(), Hostname: "benchhost"})
+	c, err := Load(path, LoadOptions{WorkDir: dir, Version: params().release, Hostname: "benchhost"})
 	if err != nil {
 		b.Fatal(err)
 	}

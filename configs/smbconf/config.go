@@ -252,7 +252,7 @@ func (c *Config) Lookup(section, name string) (Value, bool) {
 			return Value{}, false
 		}
 	}
-	p, ok := LookupParam(name)
+	p, ok := c.LookupParam(name)
 	if !ok {
 		if !strings.Contains(name, ":") {
 			return Value{}, false

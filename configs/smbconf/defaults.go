@@ -10,6 +10,7 @@ import (
 // records and the dump compares against.
 type defaults struct {
 	version SambaVersion
+	tab     *tableInfo // the parameter table of version's release (or the nearest)
 	g       []val // by global slot
 	l       []val // by local slot
 
@@ -27,21 +28,12 @@ var (
 	defaultsCache = map[defaultsKey]*defaults{}
 )
 
-// tableVersion is TableSambaVersion parsed.
-func tableVersion() SambaVersion {
-	v, err := ParseSambaVersion(TableSambaVersion)
-	if err != nil {
-		return SambaVersion{Raw: TableSambaVersion}
-	}
-	return v
-}
-
-// getDefaults returns the defaults for version v (zero: the table's) on a
-// host, built once per version series and host name.
+// getDefaults returns the defaults for version v (zero: the default
+// table's) on a host, built once per version series and host name.
 func getDefaults(v SambaVersion, hostname string) *defaults {
-	tv := tableVersion()
+	t := tableFor(v)
 	if v == (SambaVersion{}) {
-		v = tv
+		v = t.release
 	}
 	key := defaultsKey{series: v.Series(), hostname: hostname}
 	defaultsMu.Lock()
@@ -49,8 +41,7 @@ func getDefaults(v SambaVersion, hostname string) *defaults {
 	if d, ok := defaultsCache[key]; ok {
 		return d
 	}
-	t := params()
-	d := &defaults{version: v, g: make([]val, t.nGlobal), l: make([]val, t.nLocal), validSlot: -1}
+	d := &defaults{version: v, tab: t, g: make([]val, t.nGlobal), l: make([]val, t.nLocal), validSlot: -1}
 	for _, p := range t.globals {
 		d.g[p.slot] = parsePrinted(p, p.Default)
 	}
@@ -60,20 +51,22 @@ func getDefaults(v SambaVersion, hostname string) *defaults {
 	// Host-dependent defaults (init_globals): the NetBIOS name is the
 	// upper-cased host name up to the first dot; "max open files" comes
 	// from the open-file limit.
-	if p, ok := LookupParam("netbios name"); ok && hostname != "" {
+	if p, ok := t.lookup("netbios name"); ok && hostname != "" {
 		if u, ok := toUpperSamba(hostShort(hostname)); ok {
 			d.g[p.slot] = val{s: u}
 		}
 	}
-	if p, ok := LookupParam("max open files"); ok {
+	if p, ok := t.lookup("max open files"); ok {
 		d.g[p.slot] = val{n: maxOpenFiles()}
 	}
-	// Another release's defaults for the parameters that decide
-	// reachability (versions.go); the table already is the generating
-	// release's.
-	if v.Series() != tv.Series() {
+	// A release without a table of its own, inside the range versions.go
+	// covers (4.0-4.21): the nearest table, with that release's defaults
+	// for the parameters that decide reachability. A release newer than
+	// that range keeps the nearest (newest) table as it is: the 4.21 rows
+	// would take it back in time.
+	if v.Series() != t.release.Series() && seriesCmp(v, verMax) <= 0 {
 		for name, vd := range ReachabilityDefaults(v) {
-			p, ok := LookupParam(name)
+			p, ok := t.lookup(name)
 			if !ok {
 				continue
 			}

@@ -261,7 +261,7 @@ func compareWithTestparm(t *testing.T, tp string, c diffCase) {
 		}
 	}()
 
-	cfg, err := Load(path, LoadOptions{WorkDir: c.dir})
+	cfg, err := Load(path, LoadOptions{Version: oracleVersion, WorkDir: c.dir})
 	if len(want.stdout) == 0 {
 		// Samba refuses the file: stdout is empty for the dump and for
 		// every --parameter-name (research note (e) 13).

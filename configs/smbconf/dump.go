@@ -57,7 +57,7 @@ func (c *Config) DumpEntries() []Section {
 		case o != nil:
 			out[len(out)-1].Entries = append(out[len(out)-1].Entries, Entry{Name: name, Value: optValue(*o)})
 		default:
-			p, _ := LookupParam(name)
+			p, _ := c.LookupParam(name)
 			out[len(out)-1].Entries = append(out[len(out)-1].Entries, Entry{Name: name, Value: c.value(p, *sl)})
 		}
 	})
@@ -68,7 +68,7 @@ func (c *Config) DumpEntries() []Section {
 // invalid share slot, which testparm prints as an empty line, has section
 // ""); every parameter line comes with its slot or parametric option.
 func (c *Config) walkDump(f func(section string, start bool, name, printed string, sl *slot, o *opt)) {
-	t := params()
+	t := c.dflt.tab
 	f("global", true, "", "", nil, nil)
 	for _, p := range t.globalDmp {
 		sl := c.g[p.slot]
@@ -154,7 +154,7 @@ func (c *Config) parameterText(svc *service, name string) (string, bool) {
 		v, ok := c.lookupParametric(svc, name)
 		return v.Printed, ok
 	}
-	p, ok := LookupParam(name)
+	p, ok := c.LookupParam(name)
 	if !ok {
 		return "", false
 	}

@@ -147,7 +147,7 @@ func (c *Config) newEdit(section, param string) (*edit, error) {
 	if len(c.Fatal) > 0 {
 		return nil, refuse("Samba refuses this configuration (%s); correct it by hand first", c.Fatal[0])
 	}
-	p, ok := LookupParam(param)
+	p, ok := c.LookupParam(param)
 	if !ok || strings.HasPrefix(p.Name, "-") {
 		return nil, refuse("unknown parameter %q", clip(param))
 	}
@@ -584,7 +584,7 @@ func (e *edit) verifyOver(over map[string][]byte, value, written, file string, l
 		}
 	}
 	// Everything else.
-	t := params()
+	t := a.dflt.tab
 	skipGlobal := e.tgt < 0
 	for _, q := range t.globals {
 		if skipGlobal && q == e.canon {

@@ -329,7 +329,7 @@ func TestEdit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeFiles(t, tc.files)
 			main := filepath.Join(dir, "smb.conf")
-			cfg, lerr := Load(main, LoadOptions{WorkDir: dir, Hostname: "edithost"})
+			cfg, lerr := Load(main, LoadOptions{Version: oracleVersion, WorkDir: dir, Hostname: "edithost"})
 			if tc.wantErr == "" {
 				require.NoError(t, lerr)
 			}
@@ -379,7 +379,7 @@ func TestEdit(t *testing.T) {
 // TestEditDescribes checks the description of an insert and a removal.
 func TestEditDescribes(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"smb.conf": "[global]\n\tworkgroup = W\n\tmin protocol = NT1\n"})
-	cfg, err := Load(filepath.Join(dir, "smb.conf"), LoadOptions{WorkDir: dir})
+	cfg, err := Load(filepath.Join(dir, "smb.conf"), LoadOptions{Version: oracleVersion, WorkDir: dir})
 	require.NoError(t, err)
 	fcs, err := cfg.PlanSet("", "server max protocol", "SMB3")
 	require.NoError(t, err)
@@ -395,7 +395,7 @@ func TestEditDescribes(t *testing.T) {
 // TestEditErrorsWrap: the editor's refusals wrap ErrNotEditable.
 func TestEditErrorsWrap(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"smb.conf": "[s]\n\tpath = /s\n"})
-	cfg, err := Load(filepath.Join(dir, "smb.conf"), LoadOptions{WorkDir: dir})
+	cfg, err := Load(filepath.Join(dir, "smb.conf"), LoadOptions{Version: oracleVersion, WorkDir: dir})
 	require.NoError(t, err)
 	_, err = cfg.PlanSet("s", "server min protocol", "SMB3")
 	assert.True(t, errors.Is(err, ErrNotEditable), "%v", err)
@@ -426,7 +426,7 @@ func TestFindServiceSubstitution(t *testing.T) {
 	os.Unsetenv("SMBCONF_TEST_UNSET")
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "m.conf"), []byte(text), 0o644))
-	cfg, err := Load(filepath.Join(dir, "m.conf"), LoadOptions{WorkDir: dir, Hostname: host})
+	cfg, err := Load(filepath.Join(dir, "m.conf"), LoadOptions{Version: oracleVersion, WorkDir: dir, Hostname: host})
 	require.NoError(t, err)
 	h := hostShort(host)
 	queries := []string{
@@ -456,7 +456,7 @@ func TestEditCorpus(t *testing.T) {
 	dir, files := copyCorpus(t)
 	n := 0
 	for _, f := range files {
-		cfg, err := Load(filepath.Join(dir, f), LoadOptions{WorkDir: dir})
+		cfg, err := Load(filepath.Join(dir, f), LoadOptions{Version: oracleVersion, WorkDir: dir})
 		if err != nil {
 			continue
 		}
@@ -510,7 +510,7 @@ func TestEditDiffTestparm(t *testing.T) {
 			}
 			sets := [][2]string{{"server min protocol", "SMB2_02"}, {"server max protocol", "SMB3"}}
 			for _, s := range sets {
-				cfg, err := Load(filepath.Join(dir, f), LoadOptions{WorkDir: dir})
+				cfg, err := Load(filepath.Join(dir, f), LoadOptions{Version: oracleVersion, WorkDir: dir})
 				require.NoError(t, err)
 				fcs, err := cfg.PlanSet("", s[0], s[1])
 				if err != nil {
@@ -585,7 +585,7 @@ func FuzzEdit(f *testing.F) {
 			return
 		}
 		dir := t.TempDir()
-		cfg, err := Parse(src, filepath.Join(dir, "fuzz.conf"), LoadOptions{WorkDir: dir, Hostname: "fuzzhost"})
+		cfg, err := Parse(src, filepath.Join(dir, "fuzz.conf"), LoadOptions{Version: oracleVersion, WorkDir: dir, Hostname: "fuzzhost"})
 		if err != nil {
 			return
 		}

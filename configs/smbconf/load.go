@@ -226,23 +226,36 @@ func (c *Config) reset() {
 	}
 	// testparm runs lp_set_cmdline("log level", "1"): the parameter is
 	// FLAG_CMDLINE, never FLAG_DEFAULT, and smb.conf cannot change it.
-	if p, ok := LookupParam("log level"); ok {
+	if p, ok := c.LookupParam("log level"); ok {
 		c.gDef[p.slot] = false
 	}
 	c.gopts = nil
-	idmap := c.g[mustParam("idmap backend").slot].v.s
+	idmap := c.g[c.mustParam("idmap backend").slot].v.s
 	c.gopts.set("idmap config * : backend", idmap,
 		&assign{o: Origin{Note: "set by Samba from idmap backend (lp_load_ex)"}, raw: idmap})
 }
 
-func mustParam(name string) *Param {
-	p, ok := LookupParam(name)
-	if !ok {
-		// The names used here are in every Samba 4 table; a table
-		// without them is a generator bug that tests catch.
-		return &Param{Name: name, slot: 0}
+// LookupParam finds a parameter in the table of the Samba release the
+// configuration was loaded for, by any spelling that release accepts.
+func (c *Config) LookupParam(name string) (*Param, bool) { return c.table().lookup(name) }
+
+// mustParam is a parameter every Samba 4 table has.
+func (c *Config) mustParam(name string) *Param { return c.table().must(name) }
+
+// tableSince reports whether the configuration's table comes from release
+// major.minor or later: behaviour that changed between releases follows
+// the release whose testparm the table was generated from.
+func (c *Config) tableSince(major, minor int) bool {
+	return seriesCmp(c.table().release, SambaVersion{Major: major, Minor: minor}) >= 0
+}
+
+// table is the configuration's parameter table; a Config that was never
+// loaded has the default one.
+func (c *Config) table() *tableInfo {
+	if c == nil || c.dflt == nil || c.dflt.tab == nil {
+		return params()
 	}
-	return p
+	return c.dflt.tab
 }
 
 func (l *loader) run(name string, src []byte) (*Config, error) {
@@ -509,7 +522,7 @@ func (l *loader) process(file string, src []byte) bool {
 			a := l.newAssign(assign{o: Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: ln.Name}, raw: ln.Value})
 			t := -1
 			if l.tracing {
-				p, _ := LookupParam(ln.Name)
+				p, _ := l.c.LookupParam(ln.Name)
 				t = len(l.trace)
 				l.trace = append(l.trace, traceLine{file: file, idx: i, param: p, ctx: l.context()})
 			}
@@ -545,6 +558,13 @@ func (l *loader) doSection(name string, o Origin) bool {
 		return true
 	}
 	if l.cur != nil && !l.serviceOK(l.cur) {
+		return false
+	}
+	if _, ok := toLowerSamba(name); !ok && l.c.tableSince(4, 24) {
+		// Observed on 4.24: canonicalize_servicename (source3/param/
+		// loadparm.c) asserts that the lower-cased name is not NULL, so
+		// testparm and smbd panic; 4.13-4.22 hash the NULL name instead.
+		l.fatal(o.File, o.Line, "share name %q is not valid UTF-8; Samba %s panics on it", clip(name), l.c.table().release.Series())
 		return false
 	}
 	l.cur = l.addService(name, o, l.c.sd, nil)
@@ -632,7 +652,7 @@ func locked(p *Param) bool { return p.Canonical().Name == "log level" }
 
 // doGlobal is lpcfg_do_global_parameter.
 func (l *loader) doGlobal(name, value string, a *assign) bool {
-	p, ok := LookupParam(name)
+	p, ok := l.c.LookupParam(name)
 	if !ok {
 		if strings.IndexByte(name, ':') >= 0 {
 			return l.parametric(nil, name, value, a)
@@ -652,7 +672,7 @@ func (l *loader) doGlobal(name, value string, a *assign) bool {
 
 // doService is lpcfg_do_service_parameter.
 func (l *loader) doService(s *service, name, value string, a *assign) bool {
-	p, ok := LookupParam(name)
+	p, ok := l.c.LookupParam(name)
 	if !ok {
 		if strings.IndexByte(name, ':') >= 0 {
 			return l.parametric(s, name, value, a)
@@ -756,7 +776,7 @@ func (l *loader) initLocals(o Origin) {
 	set := func(name, value string) {
 		l.doGlobal(name, value, &assign{o: Origin{File: o.File, Line: o.Line, LastLine: o.LastLine, Name: name, Note: note}, raw: value})
 	}
-	vfs := mustParam("vfs objects")
+	vfs := l.c.mustParam("vfs objects")
 	if l.c.sd[vfs.slot].v.list != nil {
 		have := map[string]bool{}
 		for _, m := range l.c.sd[vfs.slot].v.list {
@@ -796,14 +816,14 @@ func (l *loader) finish(ok bool) {
 	if ok && l.cur != nil {
 		ok = l.serviceOK(l.cur)
 	}
-	if c.g[mustParam("config backend").slot].v.s == "registry" {
+	if c.g[l.c.mustParam("config backend").slot].v.s == "registry" {
 		l.registryBackend()
 		ok = len(c.Fatal) == 0
 	}
 	if !ok {
 		return
 	}
-	if c.g[mustParam("registry shares").slot].v.n != 0 {
+	if c.g[l.c.mustParam("registry shares").slot].v.n != 0 {
 		l.warn(c.path, 0, "registry shares = yes: shares stored in the registry are not read (assumed none)")
 	}
 	l.autoServices()
@@ -820,7 +840,7 @@ func (l *loader) finish(ok bool) {
 // which this package cannot read; it is taken as empty.
 func (l *loader) registryBackend() {
 	c := l.c
-	cb := c.g[mustParam("config backend").slot]
+	cb := c.g[l.c.mustParam("config backend").slot]
 	file, line := c.path, 0
 	if cb.a != nil {
 		file, line = cb.a.o.File, cb.a.o.Line
@@ -842,7 +862,7 @@ func (l *loader) registryBackend() {
 func (l *loader) autoServices() {
 	c := l.c
 	d := c.dflt
-	as := c.g[mustParam("auto services").slot]
+	as := c.g[l.c.mustParam("auto services").slot]
 	if as.v.s == "" {
 		return
 	}
@@ -879,7 +899,7 @@ func (l *loader) autoServices() {
 // allowedClientAuth is set_allowed_client_auth.
 func (l *loader) allowedClientAuth() {
 	c := l.c
-	v2, lm, pt := mustParam("client NTLMv2 auth"), mustParam("client lanman auth"), mustParam("client plaintext auth")
+	v2, lm, pt := l.c.mustParam("client NTLMv2 auth"), l.c.mustParam("client lanman auth"), l.c.mustParam("client plaintext auth")
 	if c.g[v2.slot].v.n != 0 && c.g[lm.slot].v.n != 0 {
 		c.g[lm.slot] = &slot{v: boolVal(false), a: derivedFrom(c.g[v2.slot].a, "client lanman auth", "forced off by client NTLMv2 auth = yes (set_allowed_client_auth)")}
 	}
@@ -899,7 +919,7 @@ func derivedFrom(a *assign, name, note string) *assign {
 // enforceADDC is lp_enforce_ad_dc_settings.
 func (l *loader) enforceADDC() {
 	c := l.c
-	role := c.g[mustParam("server role").slot]
+	role := c.g[l.c.mustParam("server role").slot]
 	var o Origin
 	if role.a != nil {
 		o = role.a.o
@@ -933,8 +953,8 @@ var protocolRank = map[string]int{
 // the client pair.
 func (l *loader) protocolCheck() {
 	c := l.c
-	maxp := c.g[mustParam("client max protocol").slot]
-	minp := c.g[mustParam("client min protocol").slot]
+	maxp := c.g[l.c.mustParam("client max protocol").slot]
+	minp := c.g[l.c.mustParam("client min protocol").slot]
 	mx := maxp.v.s
 	if mx == "default" {
 		mx = "SMB3_11" // lp_client_max_protocol: PROTOCOL_LATEST
@@ -968,11 +988,11 @@ var roleNames = map[string]int{
 // serverRole is lp_server_role(): the configured role if security allows
 // it, otherwise one derived from security and domain logons.
 func (c *Config) serverRole() int {
-	role, ok := roleNames[c.g[mustParam("server role").slot].v.s]
+	role, ok := roleNames[c.g[c.mustParam("server role").slot].v.s]
 	if !ok {
 		role = roleAuto
 	}
-	sec := c.g[mustParam("security").slot].v.s
+	sec := c.g[c.mustParam("security").slot].v.s
 	if role != roleAuto {
 		valid := sec == "AUTO"
 		switch role {
@@ -989,8 +1009,8 @@ func (c *Config) serverRole() int {
 	case "DOMAIN", "ADS":
 		return roleMember
 	case "AUTO", "USER":
-		if c.g[mustParam("domain logons").slot].v.n != 0 {
-			if c.g[mustParam("domain master").slot].v.s != "No" {
+		if c.g[c.mustParam("domain logons").slot].v.n != 0 {
+			if c.g[c.mustParam("domain master").slot].v.s != "No" {
 				return rolePDC
 			}
 			return roleBDC

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# A Samba release the tests can run without installing it on the host.
+#
+#   samba-release.sh build   VERSION   build (once) and cache that release's root
+#   samba-release.sh bindir  VERSION   build if needed, print the wrappers dir
+#   samba-release.sh list              the releases this script knows
+#   samba-release.sh clean   VERSION   remove the cached root
+#
+# VERSION is a Samba release series; each comes from a Debian suite, built by
+# `debootstrap --variant=minbase` into /var/cache/smb-agent-samba/<VERSION>
+# (SAMBA_RELEASE_CACHE overrides the place):
+#   4.13  bullseye                  4.17  bookworm
+#   4.22  trixie                    4.24  trixie + trixie-backports
+# For a backport the base suite is bootstrapped and the backport installed
+# inside it with `apt-get install -t SUITE-backports`.
+#
+# The packages come from the Debian mirror this machine's apt already uses
+# (the first URI in /etc/apt/sources.list{,.d/*} that serves the host's own
+# Debian suite); SAMBA_RELEASE_MIRROR overrides it.
+#
+# How a release is run: <cache>/<VERSION>/bin holds one wrapper per tool
+# (testparm smbd smbpasswd smbcontrol smbclient nmbd pdbedit net). A wrapper
+# execs `unshare -m` (a private mount namespace, no fork, so the PID a test
+# starts is smbd's own PID and stopping it by PID works), bind-mounts the
+# host's /dev /proc /sys /tmp /run and /etc/passwd /etc/group /etc/hosts into
+# the root, and execs `chroot ROOT /usr/sbin/TOOL` with a plain PATH, so a
+# tool the release runs in turn (samba-dcerpcd, smbd's helpers) is the
+# release's own and never the wrapper again. /etc/passwd and /etc/group are
+# bind-mounted, not copied, so a user a test creates on the host has the same
+# name and uid inside the root at once, with nothing to keep in sync. Paths a
+# test hands to a tool (configs, shares, sockets, pid files) live under /tmp
+# or /run, which are the host's own directories inside the root.
+set -euo pipefail
+export LC_ALL=C
+
+CACHE=${SAMBA_RELEASE_CACHE:-/var/cache/smb-agent-samba}
+TOOLS=(testparm smbd smbpasswd smbcontrol smbclient nmbd pdbedit net)
+
+die() { echo "samba-release: $*" >&2; exit 1; }
+
+suite_of() {
+  case "$1" in
+    4.13) echo bullseye ;;
+    4.17) echo bookworm ;;
+    4.22) echo trixie ;;
+    4.24) echo trixie-backports ;;
+    *) die "unknown release '$1' (known: 4.13 4.17 4.22 4.24)" ;;
+  esac
+}
+
+# The mirror serving the host's own Debian suite, read from apt's sources in
+# both formats (one-line "deb URI SUITE ..." and deb822 "URIs:/Suites:").
+host_mirror() {
+  if [ -n "${SAMBA_RELEASE_MIRROR:-}" ]; then echo "$SAMBA_RELEASE_MIRROR"; return; fi
+  local codename files
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  [ -n "$codename" ] || die "cannot read VERSION_CODENAME from /etc/os-release; set SAMBA_RELEASE_MIRROR"
+  files=$(ls /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$files" ] || die "no apt sources found; set SAMBA_RELEASE_MIRROR"
+  # shellcheck disable=SC2086
+  awk -v want="$codename" '
+    /^[[:space:]]*#/ { next }
+    $1 == "deb" {
+      i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+      if ($(i+1) == want) { print $i; exit }
+      next
+    }
+    /^URIs:/   { uri = $2 }
+    /^Suites:/ { for (j = 2; j <= NF; j++) if ($j == want && uri != "") { print uri; exit } }
+    /^[[:space:]]*$/ { uri = "" }
+  ' $files | head -n1 | grep . || die "no apt source serves '$codename'; set SAMBA_RELEASE_MIRROR"
+}
+
+# Runs a command inside ROOT with the host binds, as the wrappers do.
+in_root() {
+  local root=$1; shift
+  unshare -m sh -c '
+    set -e
+    root=$1; shift
+    for d in /dev /proc /sys; do mount --rbind "$d" "$root$d"; done
+    mount --make-rslave "$root/dev" "$root/proc" "$root/sys" 2>/dev/null || true
+    exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+      DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"
+  ' sh "$root" "$@"
+}
+
+write_wrappers() {
+  local dir=$1 root=$2 tool
+  mkdir -p "$dir/bin"
+  for tool in "${TOOLS[@]}"; do
+    cat >"$dir/bin/.$tool.tmp" <<EOF
+#!/bin/sh
+# Runs Samba $(basename "$dir")'s $tool from $root (made by test/scripts/samba-release.sh).
+exec unshare -m sh -c '
+  r=$root
+  for d in /dev /proc /sys /tmp /run; do mount --rbind "\$d" "\$r\$d" || exit 127; done
+  for f in /etc/passwd /etc/group /etc/hosts; do mount --bind "\$f" "\$r\$f" || exit 127; done
+  wd=\$(pwd -P); [ -d "\$r\$wd" ] || wd=/
+  t=$tool
+  for p in /usr/sbin /usr/bin; do
+    [ -x "\$r\$p/\$t" ] && exec env PATH=/usr/sbin:/usr/bin:/sbin:/bin unshare --root="\$r" --wd="\$wd" "\$p/\$t" "\$@"
+  done
+  echo "$tool: not in \$r" >&2; exit 127
+' $tool "\$@"
+EOF
+    chmod 0755 "$dir/bin/.$tool.tmp"
+    mv -f "$dir/bin/.$tool.tmp" "$dir/bin/$tool"
+  done
+}
+
+build() {
+  local ver=$1 suite base dir tmp mirror start
+  suite=$(suite_of "$ver")
+  base=${suite%-backports}
+  dir=$CACHE/$ver
+  if [ -f "$dir/ready" ]; then write_wrappers "$dir" "$dir/root"; return 0; fi
+  [ "$(id -u)" -eq 0 ] || die "building a release root needs root (debootstrap, chroot)"
+  command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
+  command -v unshare >/dev/null || die "unshare is missing: apt-get install util-linux"
+  mirror=$(host_mirror)
+  mkdir -p "$CACHE"
+  # One builder per release at a time; a second caller waits for the first.
+  exec 9>"$CACHE/.$ver.lock"
+  flock 9
+  if [ -f "$dir/ready" ]; then return 0; fi
+  start=$(date +%s)
+  tmp=$CACHE/.$ver.build
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  local include=samba,samba-common-bin,smbclient
+  [ "$suite" != "$base" ] && include=ca-certificates
+  echo "samba-release: debootstrap $base from $mirror into $tmp/root" >&2
+  debootstrap --variant=minbase --include="$include" "$base" "$tmp/root" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$tmp/debootstrap.log" >&2; die "debootstrap $base failed (log: $tmp/debootstrap.log)"; }
+  # Packages must not start services inside the root.
+  printf '#!/bin/sh\nexit 101\n' >"$tmp/root/usr/sbin/policy-rc.d"
+  chmod 0755 "$tmp/root/usr/sbin/policy-rc.d"
+  if [ "$suite" != "$base" ]; then
+    echo "deb $mirror $suite main" >"$tmp/root/etc/apt/sources.list.d/backports.list"
+    in_root "$tmp/root" apt-get update -q >>"$tmp/debootstrap.log" 2>&1 ||
+      die "apt-get update in $base failed (log: $tmp/debootstrap.log)"
+    in_root "$tmp/root" apt-get install -y -q --no-install-recommends -t "$suite" \
+      samba samba-common-bin smbclient >>"$tmp/debootstrap.log" 2>&1 ||
+      { tail -n 20 "$tmp/debootstrap.log" >&2; die "installing samba from $suite failed (log: $tmp/debootstrap.log)"; }
+  fi
+  in_root "$tmp/root" apt-get clean >/dev/null 2>&1 || true
+  # The wrappers bind the host's files over these; a minbase root may lack one.
+  for f in /etc/passwd /etc/group /etc/hosts; do [ -e "$tmp/root$f" ] || : >"$tmp/root$f"; done
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  write_wrappers "$dir" "$dir/root"
+  "$dir/bin/smbd" --version >"$dir/version" || die "the built smbd does not run"
+  echo "$suite $(($(date +%s) - start))s" >"$dir/ready"
+  echo "samba-release: $ver ($suite): $(cat "$dir/version") built in $(($(date +%s) - start)) s" >&2
+}
+
+cmd=${1:-}; ver=${2:-}
+case "$cmd" in
+  build) [ -n "$ver" ] || die "usage: $0 build VERSION"; build "$ver" ;;
+  bindir) [ -n "$ver" ] || die "usage: $0 bindir VERSION"; build "$ver"; echo "$CACHE/$ver/bin" ;;
+  list) echo "4.13 4.17 4.22 4.24" ;;
+  clean) [ -n "$ver" ] || die "usage: $0 clean VERSION"; suite_of "$ver" >/dev/null; rm -rf "${CACHE:?}/$ver" ;;
+  mirror) host_mirror ;;
+  *) die "usage: $0 build|bindir|clean VERSION | list | mirror" ;;
+esac
