@@ -11,8 +11,8 @@ import (
 type defaults struct {
 	version SambaVersion
 	tab     *tableInfo // the parameter table of version's release (or the nearest)
-	g       []val // by global slot
-	l       []val // by local slot
+	g       []val      // by global slot
+	l       []val      // by local slot
 
 	// slots the loader touches directly
 	validSlot, printable, browseable, path, msdfsProxy, available, comment, abse int
