@@ -12,7 +12,7 @@ DESTDIR    ?=
 FUZZTIME   ?= 8s
 TESTFLAGS  ?=
 
-.PHONY: all build test unit fuzz bench demo install lint deps samba chromium screenshots soak clean vuln prometheus conformance
+.PHONY: all build test unit fuzz bench demo install lint deps samba chromium screenshots soak clean vuln prometheus conformance test-samba test-samba-all gen-params
 
 all: build
 
@@ -96,6 +96,35 @@ screenshots: deps samba chromium
 SAMBA ?=
 conformance: deps samba
 	$(if $(SAMBA),SAMBA_RELEASE=$(SAMBA)) CONFORMANCE=full $(GO) test -count=1 -timeout 30m -run 'TestConformance|TestModelled' -v ./test/conformance/
+
+# Another Samba release (issue 12): test/scripts/samba-release.sh builds its
+# root once (debootstrap of its Debian suite, cached under
+# /var/cache/smb-agent-samba) and SAMBA_RELEASE puts its smbd, testparm,
+# smbpasswd, smbcontrol and smbclient first on PATH for the tests and the
+# agent they run. `make test-samba VERSION=4.24` runs the differential
+# parser tests and the end-to-end diagnose/fix suites against it;
+# `make test-samba-all` runs every release and prints each one's time.
+SAMBA_RELEASES   := 4.13 4.17 4.22 4.24
+SAMBA_TEST_PKGS  := ./configs/smbconf/ ./test/
+SAMBA_TEST_RUN   ?= TestDiff|TestConfigDiffE2E|TestDiagnose|TestFix|TestRelease
+test-samba: deps
+	@case " $(SAMBA_RELEASES) " in *" $(VERSION) "*) ;; \
+	  *) echo "make test-samba VERSION=X: X is one of $(SAMBA_RELEASES)"; exit 2;; esac
+	@test/scripts/samba-release.sh build $(VERSION)
+	@start=$$(date +%s); \
+	  SAMBA_RELEASE=$(VERSION) $(GO) test -count=1 -timeout 40m $(TESTFLAGS) -run '$(SAMBA_TEST_RUN)' $(SAMBA_TEST_PKGS); rc=$$?; \
+	  echo "samba $(VERSION): tests took $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
+
+test-samba-all: deps
+	@rc=0; for v in $(SAMBA_RELEASES); do \
+	  $(MAKE) --no-print-directory test-samba VERSION=$$v || rc=1; done; exit $$rc
+
+# Regenerates configs/smbconf/params_gen_*.go from each release's testparm.
+gen-params:
+	@for v in $(SAMBA_RELEASES); do \
+	  test/scripts/samba-release.sh build $$v && \
+	  (cd configs/smbconf && $(GO) run ./gen -testparm /var/cache/smb-agent-samba/$$v/bin/testparm -o params_gen_$$(echo $$v | tr . _).go) || exit 1; \
+	done
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/agent

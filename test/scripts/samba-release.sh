@@ -85,23 +85,51 @@ in_root() {
 }
 
 write_wrappers() {
-  local dir=$1 root=$2 tool
+  local dir=$1 root=$2 ver tool
+  ver=$(basename "$dir")
   mkdir -p "$dir/bin"
+  cat >"$dir/bin/.enter.tmp" <<EOF
+#!/bin/sh
+# Sourced by the wrappers of Samba $ver (made by test/scripts/samba-release.sh).
+# The root's mounts (the host's /dev /proc /tmp /run, /etc/passwd /etc/group
+# /etc/hosts) live in one persistent mount namespace per release, pinned at
+# \$ns and made once per boot, so that a tool starts with a single nsenter
+# instead of a round of mounts, and the host never sees them (removing the
+# cache cannot walk into the host's /tmp).
+r=$root
+d=/run/smb-agent-samba
+ns=\$d/$ver.mnt
+if [ ! -e "\$ns.ok" ]; then
+  mkdir -p "\$d" || exit 127
+  (
+    flock 9
+    [ -e "\$ns.ok" ] && exit 0
+    if ! mountpoint -q "\$d"; then mount --bind "\$d" "\$d" && mount --make-private "\$d" || exit 1; fi
+    : >"\$ns"
+    unshare --mount="\$ns" sh -c '
+      r=\$1
+      mount --make-rprivate / &&
+      mount --rbind /dev "\$r/dev" && mount --bind /proc "\$r/proc" &&
+      mount --bind /tmp "\$r/tmp" && mount --bind /run "\$r/run" &&
+      for f in /etc/passwd /etc/group /etc/hosts; do mount --bind "\$f" "\$r\$f" || exit 1; done
+    ' sh "\$r" || exit 1
+    : >"\$ns.ok"
+  ) 9>"\$d/$ver.lock" || { echo "samba $ver: cannot set up the mount namespace \$ns" >&2; exit 127; }
+fi
+case \$(pwd -P) in
+  /tmp|/tmp/*|/run|/run/*) wd=\$(pwd -P) ;;
+  *) wd=/ ;;
+esac
+EOF
+  mv -f "$dir/bin/.enter.tmp" "$dir/bin/.enter"
   for tool in "${TOOLS[@]}"; do
+    local path=/usr/sbin/$tool
+    [ -x "$root$path" ] || path=/usr/bin/$tool
     cat >"$dir/bin/.$tool.tmp" <<EOF
 #!/bin/sh
-# Runs Samba $(basename "$dir")'s $tool from $root (made by test/scripts/samba-release.sh).
-exec unshare -m sh -c '
-  r=$root
-  for d in /dev /proc /sys /tmp /run; do mount --rbind "\$d" "\$r\$d" || exit 127; done
-  for f in /etc/passwd /etc/group /etc/hosts; do mount --bind "\$f" "\$r\$f" || exit 127; done
-  wd=\$(pwd -P); [ -d "\$r\$wd" ] || wd=/
-  t=$tool
-  for p in /usr/sbin /usr/bin; do
-    [ -x "\$r\$p/\$t" ] && exec env PATH=/usr/sbin:/usr/bin:/sbin:/bin unshare --root="\$r" --wd="\$wd" "\$p/\$t" "\$@"
-  done
-  echo "$tool: not in \$r" >&2; exit 127
-' $tool "\$@"
+# Runs Samba $ver's $tool from $root (made by test/scripts/samba-release.sh).
+. "$dir/bin/.enter"
+PATH=/usr/sbin:/usr/bin:/sbin:/bin exec nsenter --mount="\$ns" chroot "\$r" /bin/sh -c 'cd "\$0" && exec "\$@"' "\$wd" $path "\$@"
 EOF
     chmod 0755 "$dir/bin/.$tool.tmp"
     mv -f "$dir/bin/.$tool.tmp" "$dir/bin/$tool"
