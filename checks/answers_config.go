@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/smb-agent/smb-agent/configs"
@@ -128,16 +127,14 @@ func ansSMB1Enabled(c *answerCtx) (string, bool) {
 	return yesNo(ConfigAccepts(s, "NT1")), true
 }
 
-// confSMBPorts is "smb ports" as a list of numbers.
+// confSMBPorts is the TCP ports smbd listens on, from the parameter that
+// holds them in the running release ("smb ports" up to 4.22, "server smb
+// transports" from 4.23: smbconf.Config.SMBListeners).
 func confSMBPorts(f *Facts) ([]int, configValue) {
-	cv := globalValue(f, "smb ports")
-	var out []int
-	for _, t := range splitList(cv.Printed) {
-		if n, err := strconv.Atoi(t); err == nil {
-			out = append(out, n)
-		}
+	if f == nil || f.Config == nil {
+		return nil, globalValue(f, "smb ports")
 	}
-	return out, cv
+	return f.Config.SMBTCPPorts(), globalValue(f, f.Config.SMBPortsParameter())
 }
 
 // splitList splits a Samba list value on blanks, commas and semicolons

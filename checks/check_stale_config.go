@@ -37,7 +37,8 @@ func init() {
 			if len(changed) > 0 {
 				fd.Explanation = joinSentences(fd.Explanation, fmt.Sprintf("smb.conf changed since (%s)", changed[len(changed)-1].ModTime.Format("2006-01-02 15:04:05")))
 			}
-			fd.Evidence = append(fd.Evidence, globalValue(f, "smb ports").Evidence(), globalValue(f, "interfaces").Evidence(), globalValue(f, "bind interfaces only").Evidence())
+			_, ports := confSMBPorts(f)
+			fd.Evidence = append(fd.Evidence, ports.Evidence(), globalValue(f, "interfaces").Evidence(), globalValue(f, "bind interfaces only").Evidence())
 			fd.Evidence = append(fd.Evidence, changedEvidence(f, changed)...)
 			fd.Evidence = append(fd.Evidence, socketEvidence(f)...)
 			fd.Fix = &Fix{Kind: FixRestart, Summary: "restart smbd so that it binds what smb.conf says",

@@ -107,11 +107,12 @@ func paramsOf(c *smbconf.Config) smbParams {
 			p.LogFile = strings.TrimSpace(v.Printed)
 		}
 		p.LogLevel, p.LogLevelSet, p.LogLevelAt = confLogLevel(c)
-		if v, ok := c.Lookup("global", "smb ports"); ok {
-			ports = v.Printed
-		}
 	}
 	p.SMBPorts = parsePorts(ports)
+	if c != nil {
+		// "smb ports" up to 4.22, "server smb transports" from 4.23.
+		p.SMBPorts = c.SMBTCPPorts()
+	}
 	return p
 }
 
