@@ -319,6 +319,9 @@ func handleSmbPorts(l *loader, p *Param, s *service, value string, a *assign) er
 // decimal number (a leading '+' or zeros allowed) whose value truncated to
 // 32 bits is 1-65535 (4294967297 passes as 1); an empty list fails.
 func handleSmbTransports(l *loader, p *Param, s *service, value string, a *assign) error {
+	if strListMakeV3(value) == nil {
+		return fmt.Errorf("%s is empty", p.Name)
+	}
 	t := l.target(p, s)
 	v, err := parseTyped(p, value, (*t).v)
 	if err != nil {
