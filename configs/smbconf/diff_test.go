@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,14 +202,28 @@ type diffCase struct {
 	source    []byte
 }
 
+// parity counts, per test, how many dumps and values were byte-identical
+// to testparm's; the totals are logged as the release's parity figure.
+type parity struct{ dumps, dumpsOK, values, valuesOK atomic.Int64 }
+
+func (p *parity) report(t *testing.T, what string) {
+	t.Cleanup(func() {
+		t.Logf("parity with testparm %s on %s: dumps %d/%d, values %d/%d", oracleVersion.Raw, what,
+			p.dumpsOK.Load(), p.dumps.Load(), p.valuesOK.Load(), p.values.Load())
+	})
+}
+
+var corpusParity, generatedParity parity
+
 func TestDiffCorpus(t *testing.T) {
 	tp := requireTestparm(t)
+	corpusParity.report(t, "the corpus")
 	dir, files := copyCorpus(t)
 	for _, f := range files {
 		c := diffCase{dir: dir, file: f}
 		t.Run(f, func(t *testing.T) {
 			t.Parallel()
-			compareWithTestparm(t, tp, c)
+			compareWithTestparm(t, tp, c, &corpusParity)
 		})
 	}
 }
@@ -222,6 +237,7 @@ const (
 
 func TestDiffGenerated(t *testing.T) {
 	tp := requireTestparm(t)
+	generatedParity.report(t, "the generated configs")
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "inc"), 0o755))
 	for i := 0; i < generatedConfigs; i++ {
@@ -243,14 +259,14 @@ func TestDiffGenerated(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			compareWithTestparm(t, tp, c)
+			compareWithTestparm(t, tp, c, &generatedParity)
 		})
 	}
 }
 
 // compareWithTestparm runs the dump and every query through testparm and
 // through the package, and reports every difference (not just the first).
-func compareWithTestparm(t *testing.T, tp string, c diffCase) {
+func compareWithTestparm(t *testing.T, tp string, c diffCase, par *parity) {
 	path := filepath.Join(c.dir, c.file)
 	want, err := runTestparm(tp, c.dir, "-s", c.file)
 	require.NoError(t, err)
@@ -264,7 +280,12 @@ func compareWithTestparm(t *testing.T, tp string, c diffCase) {
 	cfg, err := Load(path, LoadOptions{Version: oracleVersion, WorkDir: c.dir})
 	if len(want.stdout) == 0 {
 		// Samba refuses the file: stdout is empty for the dump and for
-		// every --parameter-name (research note (e) 13).
+		// every --parameter-name (research note (e) 13). Refusing it
+		// too counts as an identical (empty) dump.
+		par.dumps.Add(1)
+		if err != nil {
+			par.dumpsOK.Add(1)
+		}
 		if err == nil {
 			failed = true
 			t.Errorf("%s: testparm refuses it (exit %d, %q) but Load accepted it", c.file, want.code, lastLine(want.stderr))
@@ -291,6 +312,10 @@ func compareWithTestparm(t *testing.T, tp string, c diffCase) {
 	if err := cfg.Dump(&got); err != nil {
 		t.Errorf("%s: Dump: %v", c.file, err)
 	}
+	par.dumps.Add(1)
+	if bytes.Equal(want.stdout, got.Bytes()) {
+		par.dumpsOK.Add(1)
+	}
 	if !bytes.Equal(want.stdout, got.Bytes()) {
 		failed = true
 		t.Errorf("%s: Dump differs from testparm -s:\n%s", c.file, lineDiff(want.stdout, got.Bytes()))
@@ -308,6 +333,10 @@ func compareWithTestparm(t *testing.T, tp string, c diffCase) {
 		var g bytes.Buffer
 		perr := cfg.PrintParameter(&g, q.name, q.section)
 		what := fmt.Sprintf("%s: --parameter-name=%q --section-name=%q", c.file, q.name, q.section)
+		par.values.Add(1)
+		if bytes.Equal(w.stdout, g.Bytes()) {
+			par.valuesOK.Add(1)
+		}
 		if !bytes.Equal(w.stdout, g.Bytes()) {
 			failed = true
 			t.Errorf("%s: testparm printed %q, PrintParameter printed %q (err %v)", what, w.stdout, g.Bytes(), perr)
