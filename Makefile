@@ -111,8 +111,9 @@ test-samba: deps
 	@case " $(SAMBA_RELEASES) " in *" $(VERSION) "*) ;; \
 	  *) echo "make test-samba VERSION=X: X is one of $(SAMBA_RELEASES)"; exit 2;; esac
 	@test/scripts/samba-release.sh build $(VERSION)
-	@start=$$(date +%s); \
-	  SAMBA_RELEASE=$(VERSION) $(GO) test -count=1 -timeout 40m $(TESTFLAGS) -run '$(SAMBA_TEST_RUN)' $(SAMBA_TEST_PKGS); rc=$$?; \
+	@start=$$(date +%s); par=$$(mktemp); \
+	  SAMBA_PARITY_LOG=$$par SAMBA_RELEASE=$(VERSION) $(GO) test -count=1 -timeout 40m $(TESTFLAGS) -run '$(SAMBA_TEST_RUN)' $(SAMBA_TEST_PKGS); rc=$$?; \
+	  sed 's/^/samba $(VERSION): /' $$par; rm -f $$par; \
 	  echo "samba $(VERSION): tests took $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
 
 test-samba-all: deps

@@ -31,11 +31,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smb-agent/smb-agent/test/harness"
 )
 
 // diffPlaceholder is replaced by the corpus copy's absolute path.
@@ -208,8 +211,17 @@ type parity struct{ dumps, dumpsOK, values, valuesOK atomic.Int64 }
 
 func (p *parity) report(t *testing.T, what string) {
 	t.Cleanup(func() {
-		t.Logf("parity with testparm %s on %s: dumps %d/%d, values %d/%d", oracleVersion.Raw, what,
+		line := fmt.Sprintf("parity with testparm %s on %s: dumps %d/%d, values %d/%d", oracleVersion.Raw, what,
 			p.dumpsOK.Load(), p.dumps.Load(), p.valuesOK.Load(), p.values.Load())
+		t.Log(line)
+		// make test-samba collects the figures of every package here.
+		if path := os.Getenv("SAMBA_PARITY_LOG"); path != "" {
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+			if err == nil {
+				fmt.Fprintln(f, line)
+				f.Close()
+			}
+		}
 	})
 }
 
@@ -905,4 +917,66 @@ func TestGenerateConfigDeterministic(t *testing.T) {
 		require.Equal(t, generateConfig(i), generateConfig(i))
 	}
 	require.NotEqual(t, generateConfig(1), generateConfig(2))
+}
+
+// TestDiffEveryParameter asks that release's testparm for every parameter
+// its table holds (synonyms included), in [global] and in a share, on a
+// configuration that sets nothing, and compares with PrintParameter: the
+// defaults of every parameter, not only those the corpus sets. About 1,000
+// testparm runs, so it runs where a release is being proven (make
+// test-samba, SAMBA_RELEASE set), not in make test.
+func TestDiffEveryParameter(t *testing.T) {
+	if harness.Release() == "" {
+		t.Skip("runs under make test-samba (SAMBA_RELEASE set)")
+	}
+	tp := requireTestparm(t)
+	dir := t.TempDir()
+	conf := "[global]\n[s]\n\tpath = /tmp\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "e.conf"), []byte(conf), 0o644))
+	cfg, err := Load(filepath.Join(dir, "e.conf"), LoadOptions{Version: oracleVersion, WorkDir: dir})
+	require.NoError(t, err)
+	var par parity
+	par.report(t, "every parameter's default")
+	var qs []query
+	for _, p := range ParamsIn(oracleVersion) {
+		qs = append(qs, query{p.Name, ""})
+		if p.Canonical().Class == ClassLocal {
+			qs = append(qs, query{p.Name, "s"})
+		}
+	}
+	require.Greater(t, len(qs), 500)
+	work := make(chan query)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for q := range work {
+				args := []string{"-s", "e.conf", "--parameter-name=" + q.name}
+				if q.section != "" {
+					args = append(args, "--section-name="+q.section)
+				}
+				w, err := runTestparm(tp, dir, args...)
+				var g bytes.Buffer
+				_ = cfg.PrintParameter(&g, q.name, q.section)
+				par.values.Add(1)
+				mu.Lock()
+				switch {
+				case err != nil:
+					t.Errorf("%q: %v", q.name, err)
+				case !bytes.Equal(w.stdout, g.Bytes()):
+					t.Errorf("--parameter-name=%q --section-name=%q: testparm printed %q, PrintParameter %q", q.name, q.section, w.stdout, g.Bytes())
+				default:
+					par.valuesOK.Add(1)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, q := range qs {
+		work <- q
+	}
+	close(work)
+	wg.Wait()
 }
