@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smb-agent/smb-agent/test/harness"
 )
 
 // cfgDiffPlaceholder is replaced by the corpus copy's absolute path, as in
@@ -61,7 +63,7 @@ func cfgDiffExec(t *testing.T, dir string, cred *syscall.Credential, name string
 	cmd.Dir = dir
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent"}
+		cmd.Env = []string{"PATH=" + harness.ReleasePath("/usr/sbin:/usr/bin:/sbin:/bin"), "HOME=/nonexistent"}
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

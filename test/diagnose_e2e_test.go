@@ -60,7 +60,7 @@ func diagnoseWrapped(t *testing.T, wrap []string, args ...string) diagRun {
 	if len(wrap) > 0 {
 		cmd = exec.CommandContext(ctx, wrap[0], append(append(wrap[1:len(wrap):len(wrap)], bin), full...)...)
 	}
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir, "SMB_AGENT_PASSWORD=" + probePass}
+	cmd.Env = []string{"PATH=" + harness.ReleasePath("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "HOME=" + dir, "SMB_AGENT_PASSWORD=" + probePass}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -531,7 +531,7 @@ func TestDiagnoseNagiosAndText(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), diagHang)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, append([]string{"diagnose", "--config", "/dev/null"}, args...)...)
-		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SMB_AGENT_PASSWORD=" + probePass, "NO_COLOR=1", "SMB_AGENT_LOGS_JOURNAL=false"}
+		cmd.Env = []string{"PATH=" + harness.ReleasePath("/usr/sbin:/usr/bin:/sbin:/bin"), "SMB_AGENT_PASSWORD=" + probePass, "NO_COLOR=1", "SMB_AGENT_LOGS_JOURNAL=false"}
 		out, _ := cmd.Output()
 		return cmd.ProcessState.ExitCode(), string(out)
 	}

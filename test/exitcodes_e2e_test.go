@@ -85,7 +85,7 @@ func (x *exitFixture) runAgent(t *testing.T, env []string, args ...string) (int,
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, requireAgent(t), args...)
-	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + x.dir,
+	cmd.Env = append([]string{"PATH=" + harness.ReleasePath("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "HOME=" + x.dir,
 		"SMB_AGENT_PASSWORD=" + probePass}, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -161,7 +161,7 @@ func TestExitCodesTable(t *testing.T) {
 			s, file, _ := protocolScenario(t, "smb.conf")
 			e := newFixEnv(t, "")
 			snap := snapshot(t, file)
-			r := e.run(t, requireAgent(t), []string{"PATH=" + fake + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			r := e.run(t, requireAgent(t), []string{"PATH=" + fake + ":" + harness.ReleasePath("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")},
 				append(diagArgs(s, "--client-dialects", smb210), "--apply", "--yes")...)
 			requireSame(t, snap)
 			return r.code
@@ -193,7 +193,7 @@ func TestExitCodesTable(t *testing.T) {
 			require.NoError(t, os.WriteFile(cfg, []byte("smb_conf: "+x.healthy.ConfPath()+"\nlogs:\n  journal: false\n"), 0o600))
 			cmd := exec.Command(requireAgent(t), "serve", "--config", cfg, "--listen", listen, "--interval", "1s",
 				"--target", x.healthy.Addr(), "--timeout", "5s")
-			cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + x.dir}
+			cmd.Env = []string{"PATH=" + harness.ReleasePath("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "HOME=" + x.dir}
 			// Locked: the assertions below read it while exec's copier
 			// goroutine may still write (a data race under -race).
 			logs := &lockedBuffer{}

@@ -166,7 +166,7 @@ type fixRunResult struct {
 }
 
 func (e fixEnv) environ(extra ...string) []string {
-	return append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + e.dir, "SMB_AGENT_PASSWORD=" + probePass}, extra...)
+	return append([]string{"PATH=" + harness.ReleasePath("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "HOME=" + e.dir, "SMB_AGENT_PASSWORD=" + probePass}, extra...)
 }
 
 // run runs the agent (bin) with "fix --config CFG" and args, stdin empty
@@ -491,7 +491,7 @@ func TestFixFaults(t *testing.T) {
 		changed bool
 		after   func(t *testing.T, e fixEnv, s *harness.Smbd, snap map[string][]byte)
 	}{
-		{name: "testparm rejects the result", env: []string{"PATH=" + fakeDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, code: 2},
+		{name: "testparm rejects the result", env: []string{"PATH=" + fakeDir + ":" + harness.ReleasePath("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")}, code: 2},
 		{name: "post-fix probe still fails", env: []string{"SMB_AGENT_FAULT=prove:fail"}, args: []string{"--prove-timeout", "2s"}, code: 2},
 		{name: "disk full", env: []string{"SMB_AGENT_FAULT=after-temp-write:enospc"}, code: 2},
 		{name: "killed between write and rename", env: []string{"SMB_AGENT_FAULT=before-rename:kill"}, code: -1,

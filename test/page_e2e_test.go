@@ -334,7 +334,7 @@ func startPageHosts(t *testing.T, hosts []*pageHost) {
 		args := append([]string{"serve", "--config", h.yaml, "--listen", listen, "--interval", "1s",
 			"--target", h.s.Addr(), "--user", probeUser, "--share", "data", "--timeout", "5s"}, h.extra...)
 		cmd := exec.Command(bin, args...)
-		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir,
+		cmd.Env = []string{"PATH=" + harness.ReleasePath("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "HOME=" + dir,
 			"SMB_AGENT_PASSWORD=" + probePass}
 		h.logs = &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = h.logs, h.logs

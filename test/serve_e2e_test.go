@@ -108,7 +108,7 @@ func startServeIn(t *testing.T, netns string, s *harness.Smbd, agentYAML string,
 		cmd = exec.Command("ip", append([]string{"netns", "exec", netns, bin}, args...)...)
 	}
 	cmd.Env = []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir,
+		"PATH=" + harness.ReleasePath("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "HOME=" + dir,
 		"SMB_AGENT_PASSWORD=" + probePass,
 		"NOTIFY_SOCKET=" + ns.Path(),
 		"WATCHDOG_USEC=1000000", // WatchdogSec=1s: a ping every 0.5 s
@@ -451,7 +451,7 @@ func TestServeBadInput(t *testing.T) {
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), diagHang)
 		cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--config", "/dev/null"}, tc.args...)...)
-		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SMB_AGENT_LOGS_JOURNAL=false"}
+		cmd.Env = []string{"PATH=" + harness.ReleasePath("/usr/sbin:/usr/bin:/sbin:/bin"), "SMB_AGENT_LOGS_JOURNAL=false"}
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		_ = cmd.Run()

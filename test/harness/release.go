@@ -80,3 +80,14 @@ func CheckRelease(rel string) error {
 	}
 	return nil
 }
+
+// ReleasePath returns a PATH value for a child process: path itself, or,
+// when a release is asked for (SAMBA_RELEASE), path with that release's
+// wrappers first, so that a test that runs the agent or testparm with a
+// fixed PATH still runs the release under test.
+func ReleasePath(path string) string {
+	if rel := Release(); rel != "" {
+		return ReleaseBinDir(rel) + string(os.PathListSeparator) + path
+	}
+	return path
+}
