@@ -136,6 +136,14 @@ EOF
   done
 }
 
+# Drops the release's persistent mount namespace (the wrappers make a new
+# one on their next run): its binds point into the root being replaced.
+reset_ns() {
+  local ns=/run/smb-agent-samba/$1.mnt
+  rm -f "$ns.ok"
+  if [ -e "$ns" ]; then umount "$ns" 2>/dev/null || true; rm -f "$ns"; fi
+}
+
 build() {
   local ver=$1 suite base dir tmp mirror start
   suite=$(suite_of "$ver")
@@ -173,7 +181,8 @@ build() {
   in_root "$tmp/root" apt-get clean >/dev/null 2>&1 || true
   # The wrappers bind the host's files over these; a minbase root may lack one.
   for f in /etc/passwd /etc/group /etc/hosts; do [ -e "$tmp/root$f" ] || : >"$tmp/root$f"; done
-  rm -rf "$dir"
+  reset_ns "$ver"
+  rm -rf --one-file-system "$dir"
   mv "$tmp" "$dir"
   write_wrappers "$dir" "$dir/root"
   "$dir/bin/smbd" --version >"$dir/version" || die "the built smbd does not run"
@@ -186,7 +195,7 @@ case "$cmd" in
   build) [ -n "$ver" ] || die "usage: $0 build VERSION"; build "$ver" ;;
   bindir) [ -n "$ver" ] || die "usage: $0 bindir VERSION"; build "$ver"; echo "$CACHE/$ver/bin" ;;
   list) echo "4.13 4.17 4.22 4.24" ;;
-  clean) [ -n "$ver" ] || die "usage: $0 clean VERSION"; suite_of "$ver" >/dev/null; rm -rf "${CACHE:?}/$ver" ;;
+  clean) [ -n "$ver" ] || die "usage: $0 clean VERSION"; suite_of "$ver" >/dev/null; reset_ns "$ver"; rm -rf --one-file-system "${CACHE:?}/$ver" ;;
   mirror) host_mirror ;;
   *) die "usage: $0 build|bindir|clean VERSION | list | mirror" ;;
 esac
