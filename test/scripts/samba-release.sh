@@ -19,17 +19,22 @@
 # Debian suite); SAMBA_RELEASE_MIRROR overrides it.
 #
 # How a release is run: <cache>/<VERSION>/bin holds one wrapper per tool
-# (testparm smbd smbpasswd smbcontrol smbclient nmbd pdbedit net). A wrapper
-# execs `unshare -m` (a private mount namespace, no fork, so the PID a test
-# starts is smbd's own PID and stopping it by PID works), bind-mounts the
-# host's /dev /proc /sys /tmp /run and /etc/passwd /etc/group /etc/hosts into
-# the root, and execs `chroot ROOT /usr/sbin/TOOL` with a plain PATH, so a
-# tool the release runs in turn (samba-dcerpcd, smbd's helpers) is the
-# release's own and never the wrapper again. /etc/passwd and /etc/group are
-# bind-mounted, not copied, so a user a test creates on the host has the same
-# name and uid inside the root at once, with nothing to keep in sync. Paths a
-# test hands to a tool (configs, shares, sockets, pid files) live under /tmp
-# or /run, which are the host's own directories inside the root.
+# (testparm smbd smbpasswd smbcontrol smbclient nmbd pdbedit net). The
+# first wrapper to run makes a mount namespace for the release, pinned at
+# /run/smb-agent-samba/<VERSION>.mnt (so it lasts until reboot, or until
+# `clean`), in which the host's /dev /proc /tmp /run and /etc/passwd
+# /etc/group /etc/hosts are bind-mounted into the root. Every wrapper then
+# execs `nsenter --mount=THAT chroot ROOT` and the tool with a plain PATH:
+# no fork, so the PID a test starts is smbd's own and stopping it by PID
+# works; a tool the release runs in turn (samba-dcerpcd, smbd's helpers) is
+# the release's own, never the wrapper again; the host never sees the
+# binds, so removing the cache cannot walk into the host's /tmp. /etc/passwd
+# and /etc/group are bind-mounted, not copied, so a user a test creates on
+# the host has the same name and uid inside the root at once, with nothing
+# to keep in sync. Paths a test hands to a tool (configs, shares, sockets,
+# pid files) live under /tmp or /run, the host's own directories; a tool
+# started from a working directory under them keeps it, otherwise it runs
+# in /.
 set -euo pipefail
 export LC_ALL=C
 
