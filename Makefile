@@ -105,7 +105,7 @@ conformance: deps samba
 # parser tests and the end-to-end diagnose/fix suites against it;
 # `make test-samba-all` runs every release and prints each one's time.
 SAMBA_RELEASES   := 4.13 4.17 4.22 4.24
-SAMBA_TEST_PKGS  := ./configs/smbconf/ ./test/
+SAMBA_TEST_PKGS  := ./configs/smbconf/ ./test/ ./test/harness/
 SAMBA_TEST_RUN   ?= TestDiff|TestConfigDiffE2E|TestDiagnose|TestFix|TestRelease
 test-samba: deps
 	@case " $(SAMBA_RELEASES) " in *" $(VERSION) "*) ;; \
