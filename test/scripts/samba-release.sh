@@ -133,6 +133,12 @@ EOF
     cat >"$dir/bin/.$tool.tmp" <<EOF
 #!/bin/sh
 # Runs Samba $ver's $tool from $root (made by test/scripts/samba-release.sh).
+if [ "\$(id -u)" != 0 ]; then
+  # Entering the root needs root. What a non-root caller may still ask is
+  # the version, recorded from this smbd when the root was built.
+  case "\$*" in --version|-V) exec cat "$dir/version" ;; esac
+  echo "$tool: Samba $ver from $root runs as root only" >&2; exit 126
+fi
 . "$dir/bin/.enter"
 PATH=/usr/sbin:/usr/bin:/sbin:/bin exec nsenter --mount="\$ns" chroot "\$r" /bin/sh -c 'cd "\$0" && exec "\$@"' "\$wd" $path "\$@"
 EOF
