@@ -662,3 +662,14 @@ func TestDiagnoseRPCBindFailed(t *testing.T) {
 	require.Equal(t, "SMB operation failed: Failed to list shares: Unable to bind to Server Service RPC endpoint", f.ScoringMessage)
 	require.Contains(t, []string{"rpc-worker-died", "rpc-bind-transient"}, f.Cause)
 }
+
+// A Samba release newer than every table the agent has: the nearest
+// table reads smb.conf, and the report says so as a warning.
+func TestDiagnoseSambaReleaseUnknown(t *testing.T) {
+	t.Parallel()
+	s := startDiag(t, harness.Config{})
+	r := diagnose(t, diagArgs(s, "--samba-version", "4.99.1")...)
+	require.Equal(t, 1, r.code, "a warning: %+v", r.report.Findings)
+	f := finding(t, r, "samba-release-unknown", "newer-than-known")
+	require.Contains(t, f.Summary, "4.99.1")
+}

@@ -16,7 +16,7 @@ var designIDs = []string{
 	"protocol-mismatch", "connection-refused", "host-unreachable", "connect-failed", "timeout",
 	"rpc-endpoint-missing", "ipc-unavailable", "rpc-bind-failed", "connection-reset",
 	"login-failed", "share-unavailable", "stale-config", "smb1-enabled", "config-invalid",
-	"file-check-failed", "logging-insufficient",
+	"file-check-failed", "logging-insufficient", "samba-release-unknown",
 }
 
 func mustLoad(t *testing.T) *Catalog {
@@ -212,7 +212,7 @@ func TestCauseLookup(t *testing.T) {
 }
 
 func TestSeverities(t *testing.T) {
-	want := map[string]Severity{"smb1-enabled": SeverityWarning, "stale-config": SeverityWarning, "logging-insufficient": SeverityWarning}
+	want := map[string]Severity{"smb1-enabled": SeverityWarning, "stale-config": SeverityWarning, "logging-insufficient": SeverityWarning, "samba-release-unknown": SeverityWarning}
 	for _, p := range All() {
 		exp, ok := want[p.ID]
 		if !ok {
