@@ -70,7 +70,7 @@ func sourceMatches(src, client string) bool {
 // rejectKind maps a reject type to what the client sees: errno 111 for a
 // TCP reset or ICMP port-unreachable (the iptables and nft default), 113
 // for host-unreachable / host- or admin-prohibited (linux
-// net/ipv4/icmp.c icmp_err_convert, research scoring-engine.md §2).
+// net/ipv4/icmp.c icmp_err_convert).
 func rejectKind(with string) string {
 	w := strings.ToLower(with)
 	switch {

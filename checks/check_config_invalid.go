@@ -12,8 +12,9 @@ import (
 // a removed dialect such as SMB2_22, a "[" without "]", an include loop:
 // testparm exits 1 with "Error loading services.", smbd refuses to start,
 // and a restart turns a running server into connection refused), or it
-// loads but silently drops settings (research samba-params.md (e) 2, 8,
-// 12, 13, 17).
+// loads but silently drops settings (lib/util/tini.c and
+// source3/param/loadparm.c; each rule is a case in configs/smbconf's
+// TestLexRules and TestDiffCorpus, which compare with testparm).
 func init() {
 	RegisterPattern(Pattern{ID: PatternConfigInvalid, Fires: configInvalidFires, Causes: map[string]CauseBuilder{
 		causeLoadFails: buildLoadFails,

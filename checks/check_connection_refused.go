@@ -8,8 +8,9 @@ import (
 
 // connection-refused: "SMB operation failed: [Errno 111] Connection
 // refused". The TCP connect got a RST or an ICMP port-unreachable: nothing
-// listens on that port and address, or a firewall rejects it (research
-// scoring-engine.md §2, scenarios.md row 2).
+// listens on that port and address, or a firewall rejects it (CPython
+// socket.create_connection in pysmb's SMBConnection.connect; reproduced in
+// test/ by TestDiagnoseConnectionRefused and TestProbeRefusedOnWrongPort).
 func init() {
 	RegisterPattern(Pattern{ID: PatternConnectionRefused, Deps: StopsConnection, Fires: connectionRefusedFires, Causes: map[string]CauseBuilder{
 		causeSmbdWontStart: func(f *Facts, _ Trigger, fd *Finding) {

@@ -10,7 +10,9 @@ import (
 // peer". smbd closed an established connection with the engine's request
 // unread: the parent accepts and closes when "max smbd processes" is
 // reached (smbd-notifyd and smbd-cleanupd count; nothing is logged), or the
-// child serving the engine died (research scenarios.md row 9).
+// child serving the engine died (source3/smbd/server.c
+// smbd_accept_connection; observed on Samba 4.17.12, reproduced by
+// TestProbeResetByMaxSmbdProcesses and TestDiagnoseConnectionReset).
 func init() {
 	RegisterPattern(Pattern{ID: PatternConnectionReset, Deps: NeedsConnection, Fires: connectionResetFires, Causes: map[string]CauseBuilder{
 		causeMaxSmbdProcesses: func(f *Facts, _ Trigger, fd *Finding) {

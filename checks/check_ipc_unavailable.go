@@ -12,8 +12,9 @@ import (
 // explicit [IPC$] section's hosts lists, [global] valid/invalid users
 // (inherited by IPC$), restrict anonymous = 2 against a guest session, and
 // [global] hosts lists edited without reload (the parent accepts with its
-// old copy, the child refuses with the new one) all refuse it (research
-// scenarios.md row 7, §4). Loopback is always let in by hosts lists, so
+// old copy, the child refuses with the new one) all refuse it
+// (source3/smbd/smb2_tcon.c, source3/lib/access.c; reproduced by
+// TestProbeIPCUnavailable and TestDiagnoseIPCUnavailable). Loopback is always let in by hosts lists, so
 // those are judged from smb.conf for the remote checker's address.
 func init() {
 	RegisterPattern(Pattern{ID: PatternIPCUnavailable, Deps: NeedsConnection, Fires: ipcUnavailableFires, Causes: map[string]CauseBuilder{

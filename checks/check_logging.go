@@ -10,7 +10,8 @@ import (
 )
 
 // logging-insufficient: smbd's log level is too low to hold the evidence a
-// failure needs. Observed on 4.17 (research scenarios.md §3): levels 0-2
+// failure needs. Observed on Samba 4.17.12 (test/
+// TestGatherDefaultLogLevelIsTooLow reproduces the default): levels 0-2
 // write nothing about a failed negotiation; the client's offered dialects
 // ("Requested protocol [...]", "No protocol supported !") are class smb2 at
 // level 3, and failed logins (auth_audit "Auth: ... status [...]") are

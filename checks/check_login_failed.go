@@ -9,7 +9,8 @@ import (
 
 // login-failed: session setup refused with an authentication status. pysmb's
 // connect() then returns False and the engine shows "Failed to connect to
-// host: IP" (research scoring-engine.md §2, scenarios.md row 10). smbd
+// host: IP" (pysmb smb/SMBConnection.py connect and smb/base.py
+// onAuthFailed; reproduced by TestDiagnoseLoginFailed). smbd
 // answers LOGON_FAILURE for a wrong password, an unknown user and a refused
 // NTLMv1 response alike; the reason is in the auth_audit lines (level 2) or
 // in passdb (pdbedit).

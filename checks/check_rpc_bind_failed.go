@@ -6,8 +6,10 @@ import (
 
 // rpc-bind-failed: "Failed to list shares: Unable to bind to Server Service
 // RPC endpoint". The srvsvc pipe opened, then reading the bind reply failed:
-// the rpcd_classic worker behind it died or restarted (research scenarios.md
-// row 8; smbd logs NT_STATUS_PIPE_DISCONNECTED at level 3). Usually
+// the rpcd_classic worker behind it died or restarted (pysmb smb/base.py
+// raises this when the READ of the bind reply fails; smbd logs
+// NT_STATUS_PIPE_DISCONNECTED at level 3, source3/smbd/smb2_read.c;
+// reproduced by TestDiagnoseRPCBindFailed). Usually
 // transient: samba-dcerpcd starts a new worker.
 func init() {
 	RegisterPattern(Pattern{ID: PatternRPCBindFailed, Deps: NeedsConnection, Fires: rpcBindFailedFires, Causes: map[string]CauseBuilder{

@@ -11,8 +11,9 @@ import (
 // "srvsvc" pipe failed. Since Samba 4.16 smbd hands pipes to samba-dcerpcd,
 // which it starts on demand unless "rpc start on demand helpers = no"
 // (source3/rpc_client/local_np.c: "Can't connect to a running
-// samba-dcerpcd"); "nt pipe support = no" refuses every pipe (research
-// scenarios.md row 6).
+// samba-dcerpcd"); "nt pipe support = no" refuses every pipe
+// (docs-xml/smbdotconf/protocol/ntpipesupport.xml; reproduced by
+// TestProbeRPCEndpointMissing and TestDiagnoseRPCEndpointMissing).
 func init() {
 	RegisterPattern(Pattern{ID: PatternRPCEndpointMissing, Deps: NeedsConnection, Fires: rpcEndpointMissingFires, Causes: map[string]CauseBuilder{
 		causeNTPipeOff: func(f *Facts, _ Trigger, fd *Finding) {

@@ -12,7 +12,9 @@ import (
 // sockets ("smb ports", "interfaces", "bind interfaces only") are bound
 // only at start, the parent checks [global] "hosts allow/deny" with the
 // copy it loaded at start or last reload, and smbd only reads the file it
-// was started with (research scenarios.md §4).
+// was started with (source3/smbd/smb2_process.c smbd_process calls
+// reload_services in each new child; the sockets are bound once by
+// source3/smbd/server.c; reproduced by TestDiagnoseStaleConfig).
 func init() {
 	RegisterPattern(Pattern{ID: PatternStaleConfig, Fires: staleConfigFires, Causes: map[string]CauseBuilder{
 		causeOtherConfig: func(f *Facts, _ Trigger, fd *Finding) {

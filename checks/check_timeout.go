@@ -6,7 +6,9 @@ import (
 	"github.com/smb-agent/smb-agent/checks/probe"
 )
 
-// timeout: two messages, two layers (research scenarios.md rows 5a/5b).
+// timeout: two messages, two layers (pysmb smb/SMBConnection.py: the
+// socket timeout of connect, then SMBTimeout from _pollForNetBIOSPacket;
+// reproduced by TestDiagnoseTimeout and TestProbeTimeoutWhenSmbdStopped).
 // "SMB operation failed: timed out" is the TCP connect: no SYN-ACK within
 // 5 s (a firewall DROP, no route back). "SMB operation timed out in 5
 // seconds" is pysmb's SMBTimeout: TCP connected, then no SMB reply (smbd

@@ -43,8 +43,8 @@ func dialectMax(a, b string) string {
 // canonicalProtocol reads a protocol parameter value as testparm prints it
 // ("SMB2", "SMB3", "SMB3_00", "NT1", "default") into a canonical dialect for
 // Samba version v. "SMB2" is SMB2_10 in every 4.x; "SMB3" is SMB3_11 from
-// 4.3 and SMB3_00 before (lib/param/param_table.c enum_protocol at each tag,
-// research samba-params.md (a)). "default" returns ok=false: for the server
+// 4.3 and SMB3_00 before (lib/param/param_table.c enum_protocol at each
+// release tag). "default" returns ok=false: for the server
 // parameters smbd stores -1 and compares dialects against it.
 func canonicalProtocol(printed string, v smbconf.SambaVersion) (string, bool) {
 	u := strings.ToUpper(strings.Join(strings.Fields(printed), ""))

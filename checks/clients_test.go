@@ -15,9 +15,10 @@ func preset(t *testing.T, name string) configs.ClientProfile {
 	return p
 }
 
-// NegotiateModel must reproduce what smbd 4.17 answered in the research
-// runs (scenarios.md rows 1 and 2, peers-and-go-smb2.md C2) and the rule of
-// source3/smbd/smb1_negprot.c reply_negprot.
+// NegotiateModel must reproduce what smbd 4.17.12 answers on loopback (the
+// same cases run against real smbd in test/probe_scenarios_test.go, e.g.
+// TestProbeServerMinProtocolSMB2 and TestProbeSMB1OnlyServer) and the rule
+// of source3/smbd/smb1_negprot.c reply_negprot.
 func TestNegotiateModel(t *testing.T) {
 	for _, tc := range []struct {
 		name, client, min, max string

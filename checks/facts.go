@@ -56,8 +56,6 @@ type Facts struct {
 	// Errors are the gatherers' failures, one line each.
 	Errors []string
 
-	// --- appended by the checks engineer (issue 4) ---
-
 	// User and Share are the scoring account and the scored share from the
 	// agent config ("" when not configured), so that checks and rendered
 	// commands can name them even when no probe ran. Never a password.

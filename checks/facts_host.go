@@ -165,13 +165,14 @@ type LogFacts struct {
 	Err    string         `json:"error,omitempty"`
 	// LevelSource says where Level comes from: "smbd -d 3", "log level =
 	// 1 smb2:3 (FILE:LINE)", or that no `log level` line exists, so smbd
-	// runs at 0 although testparm prints 1 (research scenarios.md §3).
+	// runs at 0 although testparm prints 1 (observed on Samba 4.17.12,
+	// TestGatherDefaultLogLevelIsTooLow).
 	LevelSource string `json:"level_source,omitempty"`
 }
 
 // Log kinds (LogLine.Kind). Each names the smbd message it comes from and
-// the debug level needed to see it, from research scenarios.md §1 and §3
-// (measured on Samba 4.17.12).
+// the debug level at which smbd writes it (measured on Samba 4.17.12 with
+// "log file = .../log.%m"; source lines where the message names one).
 const (
 	LogNegotiateOffer        = "negotiate-offer"         // "Requested protocol [X]", smb2:3 (smb2_negprot.c:1106, or smb1_negprot.c with SMB1 on)
 	LogNoProtocol            = "no-protocol"             // "No protocol supported !", smb2:3 (smb2_negprot.c:1153)

@@ -71,7 +71,7 @@ func ParseStatus(name string) (Status, error) {
 
 // rank orders statuses by how much they matter when aggregated: a known
 // critical finding outranks "the agent could not decide", which outranks a
-// warning (as Consul and the research notes recommend).
+// warning (as Consul's agent/checks/check.go does).
 func (s Status) rank() int {
 	switch s {
 	case OK:
