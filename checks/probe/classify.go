@@ -14,7 +14,7 @@ import (
 // Classify maps an error from a probe (socket, our own SMB code, or go-smb2)
 // to a Class and, when the server sent one, its NT status.
 //
-// go-smb2's error types do not implement Unwrap (research C1), so its
+// go-smb2 v1.1.0's error types (errors.go) do not implement Unwrap, so its
 // TransportError and ContextError are taken apart by hand; errors.As still
 // finds them at the top of a chain we wrapped with %w or inside the
 // *os.PathError that ListSharenames returns.

@@ -36,7 +36,7 @@ func TestClassify(t *testing.T) {
 		{"eof", io.EOF, ClassClosed, 0},
 		{"unexpected eof", io.ErrUnexpectedEOF, ClassClosed, 0},
 		{"frame", frameErr("x"), ClassProtocolError, 0},
-		// go-smb2's types, which do not implement Unwrap (research C1).
+		// go-smb2's types, which do not implement Unwrap (v1.1.0 errors.go).
 		{"smb2 transport eof", &smb2.TransportError{Err: io.EOF}, ClassClosed, 0},
 		{"smb2 transport reset", &smb2.TransportError{Err: opErr(syscall.ECONNRESET)}, ClassReset, 0},
 		{"smb2 transport frame", &smb2.TransportError{Err: frameErr("short")}, ClassProtocolError, 0},

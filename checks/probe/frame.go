@@ -92,8 +92,9 @@ func writeFrame(w io.Writer, payload []byte) error {
 // compound chain (NextCommand) stays inside the frame, or an encrypted
 // TRANSFORM_HEADER (FD 'SMB', at least 52 bytes). go-smb2 v1.1.0 slices by
 // NextCommand without checks and panics in its receiver goroutine on a
-// short or chained-out-of-bounds frame (internal/smb2/packet.go:160,
-// research C4.1), which no recover() of ours can catch.
+// short or chained-out-of-bounds frame (internal/smb2/packet.go:160, called
+// from conn.go runReciever; reproduced by test/ TestProbeFakeShortFrame),
+// which no recover() of ours can catch.
 func ValidateSMB2Frame(p []byte) error {
 	if len(p) >= 4 && bytes.Equal(p[:4], transformMagic) {
 		if len(p) < transformLen {

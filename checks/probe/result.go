@@ -185,7 +185,9 @@ type SessionResult struct {
 
 // GuestMappingResult: a random unknown user tried to log in. If it gets in,
 // "map to guest = bad user" is active and a successful login proves nothing
-// about credentials (go-smb2 cannot tell a guest session, research C4.3).
+// about credentials (go-smb2 v1.1.0 session.go sessionSetup tests
+// SMB2_SESSION_FLAG_IS_GUEST on the first, MORE_PROCESSING response only, so
+// it cannot tell a guest session; see test/ TestProbeLoginGuestMapping).
 type GuestMappingResult struct {
 	User        string        `json:"user"`
 	MapsToGuest bool          `json:"maps_to_guest"`
@@ -195,7 +197,7 @@ type GuestMappingResult struct {
 // SharesResult is the srvsvc share enumeration (NetShareEnumAll level 1).
 type SharesResult struct {
 	Names   []string `json:"names,omitempty"`
-	Retries int      `json:"retries,omitempty"` // "signing required" failures retried (research C4.2)
+	Retries int      `json:"retries,omitempty"` // "signing required" failures retried (see gsession.listShares)
 	Step
 }
 

@@ -446,9 +446,10 @@ func refine(r *Result) {
 		}
 	}
 	// An SMB1-only smbd ("server max protocol = NT1") hangs up on a native
-	// SMB2 NEGOTIATE ("Non-SMB packet of length N. Terminating server",
-	// research scenarios.md §3): that is a missing common dialect, not a
-	// broken connection, once the NT1 offer proves the server speaks SMB1.
+	// SMB2 NEGOTIATE ("Non-SMB packet of length N. Terminating server" at
+	// log level 2, observed on Samba 4.17.12; test/ TestProbeSMB1OnlyServer):
+	// that is a missing common dialect, not a broken connection, once the
+	// NT1 offer proves the server speaks SMB1.
 	fix := func(s *Step) {
 		if nt1 && s.Class == ClassClosed {
 			s.Class = ClassNoCommonDialect

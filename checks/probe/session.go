@@ -19,7 +19,7 @@ import (
 
 // gsession is a go-smb2 session on a guarded, tapped connection. Everything
 // go-smb2-specific stays in this file, so that a switch to a fork or a
-// patched copy changes one file (research C6).
+// patched copy changes one file.
 type gsession struct {
 	conn net.Conn
 	tap  *tap
@@ -309,7 +309,9 @@ func (g *gsession) treeConnect(ctx context.Context, name string, refused Class) 
 // listShares runs go-smb2's ListSharenames (IPC$ → CREATE srvsvc → DCERPC
 // bind → NetShareEnumAll) and tells which of pysmb's messages a failure
 // would produce. It retries (up to three times) on "signing required": an unsigned
-// STATUS_PENDING interim reply while samba-dcerpcd starts (research C4.2).
+// STATUS_PENDING interim reply while samba-dcerpcd starts, which go-smb2
+// v1.1.0 conn.go tryVerify rejects before it sees the status (test/
+// TestProbeSigningMandatory).
 func (g *gsession) listShares(ctx context.Context, addr string) (res SharesResult) {
 	t0 := time.Now()
 	defer func() { res.since(t0) }()
@@ -342,7 +344,8 @@ func (g *gsession) listShares(ctx context.Context, addr string) (res SharesResul
 	case errors.As(err, &pe) && pe.Op == "open":
 		// CREATE of the srvsvc pipe failed: pysmb "Unable to locate Server
 		// Service RPC endpoint". Samba answers CONNECTION_DISCONNECTED or
-		// CONNECTION_REFUSED when samba-dcerpcd is not there (research §0.4),
+		// CONNECTION_REFUSED when samba-dcerpcd is not there (test/
+		// TestProbeRPCEndpointMissing),
 		// OBJECT_NAME_NOT_FOUND or ACCESS_DENIED in other setups.
 		if st, ok := g.tap.lastStatus(m, smb2Create); ok && st != StatusSuccess {
 			res.setStatus(st)
