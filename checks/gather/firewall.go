@@ -19,8 +19,9 @@ import (
 // Firewall gathering: the rules that decide whether a TCP connection to an
 // SMB port gets in. Read-only commands only: `nft -j list ruleset` (and
 // `nft -a list ruleset` for each rule's text), `iptables-save -c` and
-// `ip6tables-save -c`. What each verdict does to the client is in research
-// scenarios.md §1: drop → timed out, reject (icmp port-unreachable or tcp
+// `ip6tables-save -c`. What each verdict does to the client (Linux
+// net/ipv4/icmp.c icmp_err_convert; test/ TestGatherFirewallInNetns and
+// TestProbeHostUnreachableInNetns): drop → timed out, reject (icmp port-unreachable or tcp
 // reset) → errno 111, reject with host-unreachable / host-prohibited /
 // admin-prohibited → errno 113.
 

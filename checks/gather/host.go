@@ -22,7 +22,7 @@ import (
 
 // rpcHelperDir is where Debian installs samba-dcerpcd and the rpcd_*
 // workers (package samba; `dpkg -L samba`); smbd starts samba-dcerpcd from
-// there on the first named-pipe open (research scenarios.md §1 row 6).
+// there on the first named-pipe open (source3/rpc_client/local_np.c).
 const rpcHelperDir = "/usr/libexec/samba"
 
 // rpcHelpers are the binaries share listing needs: samba-dcerpcd, and
@@ -31,7 +31,8 @@ var rpcHelpers = []string{"samba-dcerpcd", "rpcd_classic"}
 
 // gatherRPCHelpers stats the helper binaries. Executable means some execute
 // bit is set and access(X_OK) agrees (a noexec mount or an empty file
-// bind-mounted over it fails there, as in research row 6 b/c).
+// bind-mounted over it fails there; smbd then cannot start the helper and
+// the srvsvc pipe open fails).
 func gatherRPCHelpers(dir string) []checks.BinaryFacts {
 	out := make([]checks.BinaryFacts, 0, len(rpcHelpers))
 	for _, name := range rpcHelpers {
@@ -74,8 +75,8 @@ func gatherSharePath(c *smbconf.Config, share string) *checks.FileStat {
 }
 
 // gatherNet lists the interfaces and, when the remote checker's address is
-// known, whether the kernel has a route back to it (`ip route get IP`;
-// research scenarios.md §1 row 5a: no route back = the client times out).
+// known, whether the kernel has a route back to it (`ip route get IP`: with
+// no route back the SYN-ACK never leaves and the client times out).
 func gatherNet(ctx context.Context, clientIP string, run runFunc, lookPath func(string) (string, error)) *checks.NetFacts {
 	out := &checks.NetFacts{Interfaces: []checks.NetInterface{}}
 	var errs []string

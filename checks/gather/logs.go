@@ -28,13 +28,14 @@ import (
 // LOGFILEBASE), and the files that ignore `log file`: smbd's own log when
 // the config failed to load, and the RPC helpers, which write
 // log.samba-dcerpcd and log.rpcd_* there unless smbd runs with -l
-// (research scenarios.md §1 rows 2 and 6, §3).
+// (observed on Samba 4.17.12).
 const defaultLogDir = "/var/log/samba"
 
 // logPatterns classify a message by substrings, first match wins. Each
 // needs all of its substrings. "max smbd processes" has no entry on
 // purpose: smbd closes the connection without logging anything
-// (source3/smbd/server.c smbd_accept_connection; research §1 row 9).
+// (source3/smbd/server.c smbd_accept_connection; test/
+// TestProbeResetByMaxSmbdProcesses).
 var logPatterns = []struct {
 	kind string
 	all  []string
@@ -127,7 +128,8 @@ type logLevelInput struct {
 }
 
 // levelClasses are always in the Level map: the classes whose level
-// decides which evidence exists (research scenarios.md §3).
+// decides which evidence exists (the levels are listed with the Log kinds
+// in checks/facts_host.go).
 var levelClasses = []string{"all", "smb2", "auth_audit", "auth"}
 
 // effectiveLogLevels works out the level smbd logs at, per class:
@@ -136,10 +138,11 @@ var levelClasses = []string{"all", "smb2", "auth_audit", "auth"}
 //     smb2:3` logs no "Requested protocol" lines);
 //   - else the `log level` line, which children re-read on every new
 //     connection, so the current file counts, not the one smbd started
-//     with (research §4);
+//     with (source3/smbd/smb2_process.c smbd_process → reload_services);
 //   - else 0: an smbd started without -d and without a `log level` line
-//     runs at 0 although testparm prints 1 (research §3; verified: no
-//     level-1 "sam_account_ok ... disabled" line then).
+//     runs at 0 although testparm prints 1 (observed on Samba 4.17.12,
+//     test/ TestGatherDefaultLogLevelIsTooLow: no level-1
+//     "sam_account_ok ... disabled" line then).
 //
 // Classes not named inherit "all".
 func effectiveLogLevels(in logLevelInput) (map[string]int, string) {
@@ -551,7 +554,8 @@ func parseLogEntries(lines []rawLine, loc *time.Location) []logEntry {
 // ---- evidence --------------------------------------------------------
 
 // ipFromLogName gets the client address from a `log file = .../log.%m`
-// name: before authentication %m is the client's IP (research §3).
+// name: before authentication %m is the client's IP (after it, the
+// client's workstation name; observed on Samba 4.17.12).
 func ipFromLogName(path string) string {
 	base := filepath.Base(path)
 	base = strings.TrimSuffix(base, ".old")

@@ -15,7 +15,8 @@ import (
 // `smb ports` has 139, so that a NetBIOS-port-only listener is seen too.
 // When a client profile authenticates with NTLMv1 only, the probe also
 // logs in that way, to see what that client sees ("ntlm auth =
-// ntlmv2-only" refuses it; research scenarios.md §1 row 10f). The
+// ntlmv2-only" refuses it: libcli/auth/ntlm_check.c; test/
+// TestProbeNTLMv1AgainstNTLMv2Only). The
 // password is passed through, never stored in Facts.
 func probeOptions(cfg *configs.Config, clients []configs.ClientProfile, password string, targetPort int, smbPorts []int, timeout time.Duration) probe.Options {
 	ports := []int{targetPort}

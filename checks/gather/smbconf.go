@@ -158,10 +158,10 @@ func pickPIDFile(cands []string) string {
 // config: the last assignment in [global], includes in place. The model
 // cannot give it through Lookup: testparm runs lp_set_cmdline("log level",
 // "1"), so its view (and smbconf's) ignores the file and always says 1,
-// which is exactly the trap (research scenarios.md §3). The loader records
-// each such assignment as a warning with its file and line, in load order;
-// the value is read back from that line. Without such a warning the files
-// are scanned for a [global] assignment.
+// which is exactly the trap (test/ TestGatherDefaultLogLevelIsTooLow). The
+// loader records each such assignment as a warning with its file and
+// line, in load order; the value is read back from that line. Without such
+// a warning the files are scanned for a [global] assignment.
 func confLogLevel(c *smbconf.Config) (value string, set bool, at string) {
 	var file string
 	line := 0

@@ -27,7 +27,7 @@ const tcpListen = "0A"
 // owning each one through the socket inode in /proc/PID/fd.
 //
 // Reading /proc instead of running ss keeps this fast and tool-free; it is
-// what `ss -ltnp 'sport = :445'` shows (research scenarios.md rows 2, 5b):
+// what `ss -ltnp 'sport = :445'` shows (TestGatherSockets):
 // no listener, the wrong port, a loopback-only bind, or a Recv-Q > 0 on the
 // LISTEN socket (connections waiting for a stopped smbd to accept them).
 func gatherSockets(procRoot string, ports []int) checks.SocketFacts {
