@@ -100,7 +100,9 @@ var (
 // (MS-CIFS 2.2.4.52, MS-SMB2 3.3.5.3.1; Samba's table is in
 // source3/smbd/smb1_negprot.c, supported_protocols[]). "SMB 2.???" is the
 // wildcard: the client follows with a real SMB2 NEGOTIATE and may offer up
-// to SMB2_10 on Samba's SMB1 path (samba-params research, scenarios.md §3).
+// to SMB2_10 on Samba's SMB1 path (source3/smbd/smb2_negprot.c
+// smb2_multi_protocol_reply_negprot logs each string as "Requested protocol
+// [...]" at smb2:3).
 var smb1DialectStrings = map[string]string{
 	"PC NETWORK PROGRAM 1.0":      "CORE",
 	"MICROSOFT NETWORKS 1.03":     "COREPLUS",
@@ -175,7 +177,7 @@ var presets = []ClientProfile{
 			"miketeo/pysmb@fd3ac28:python3/smb/base.py:119-131 (SMB1 NEGOTIATE first, switch to SMB2 on \\xFESMB)",
 			"miketeo/pysmb@fd3ac28:python3/smb/SMBConnection.py:21 (use_ntlm_v2=True, sign_options=SIGN_WHEN_REQUIRED)",
 			"miketeo/pysmb CHANGELOG 1.1.27: SMB 2.1 dialect removed",
-			"shared/research/scoring-engine.md §3",
+			"miketeo/pysmb issues #95, #211: server min protocol = SMB2 (SMB2_10) refuses pysmb; SMB2_02 lets it in",
 		},
 	},
 	{
@@ -190,7 +192,7 @@ var presets = []ClientProfile{
 			"fortra/impacket:impacket/smbconnection.py negotiateSession (negoData '\\x02NT LM 0.12\\x00\\x02SMB 2.002\\x00\\x02SMB 2.???\\x00')",
 			"fortra/impacket:impacket/smb3.py negotiateSession (Dialects = [SMB2_DIALECT_002, SMB2_DIALECT_21, SMB2_DIALECT_30]; SecurityMode SIGNING_ENABLED; Capabilities ENCRYPTION)",
 			"fortra/impacket:impacket/ntlm.py (USE_NTLMv2 = True)",
-			"shared/research/scenarios.md §3 (smbd logs impacket's [SMB 2.???] offer)",
+			"samba-team/samba:source3/smbd/smb2_negprot.c smb2_multi_protocol_reply_negprot (smbd logs impacket's [SMB 2.???] offer at smb2:3)",
 		},
 	},
 	{

@@ -151,8 +151,8 @@ func SleepContext(ctx context.Context, d time.Duration) error {
 // WithConfigFile adds "-s CONF" to an smbcontrol command when smbd runs
 // with a configuration other than the compiled-in default: smbcontrol
 // finds smbd through the pid file in that config's "pid directory", and
-// fails with "Can't find pid for destination 'smbd'" without it (research
-// scenarios.md §4). Other commands, and commands that already name a
+// fails with "Can't find pid for destination 'smbd'" without it
+// (source3/utils/smbcontrol.c; observed on Samba 4.17.12). Other commands, and commands that already name a
 // config, are returned unchanged.
 func WithConfigFile(argv []string, conf string) []string {
 	if len(argv) == 0 || conf == "" || filepath.Base(argv[0]) != "smbcontrol" {

@@ -11,7 +11,7 @@ package smbconf
 //
 // testparm runs with the corpus directory as its working directory, because
 // relative "include =" paths resolve against the process's CWD
-// (lp_include -> file_exist -> fopen, research note (e) 17), and Load gets
+// (source3/param/loadparm.c lp_include -> file_exist -> fopen), and Load gets
 // the same directory as LoadOptions.WorkDir.
 //
 // The corpus is copied to a temporary directory first, with the token
@@ -45,8 +45,9 @@ import (
 const diffPlaceholder = "@DIFFDIR@"
 
 // reachabilityParams are the parameters that decide whether a client gets
-// in (issue 2), synonyms included, asked with --parameter-name (see
-// queriesFor for which ones on which config).
+// in (protocol range, signing, encryption, auth, ports, hosts lists), synonyms
+// included, asked with --parameter-name (see queriesFor for which ones on
+// which config).
 var reachabilityParams = []string{
 	"server min protocol", "server max protocol",
 	"client min protocol", "client max protocol",
@@ -113,7 +114,8 @@ type tpResult struct {
 
 // runTestparm runs testparm in dir. A non-zero exit is a result, not an
 // error: testparm exits 1 both when the load fails and when a logic check
-// fails after a complete dump (research note (e) 25).
+// fails after a complete dump (source3/utils/testparm.c: security = ads
+// without a realm, for example).
 func runTestparm(tp, dir string, args ...string) (tpResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), testparmTimeout)
 	defer cancel()
@@ -292,8 +294,9 @@ func compareWithTestparm(t *testing.T, tp string, c diffCase, par *parity) {
 	cfg, err := Load(path, LoadOptions{Version: oracleVersion, WorkDir: c.dir})
 	if len(want.stdout) == 0 {
 		// Samba refuses the file: stdout is empty for the dump and for
-		// every --parameter-name (research note (e) 13). Refusing it
-		// too counts as an identical (empty) dump.
+		// every --parameter-name (one invalid value of a checked type fails
+		// the whole load, source3/param/loadparm.c). Refusing it too counts
+		// as an identical (empty) dump.
 		par.dumps.Add(1)
 		if err != nil {
 			par.dumpsOK.Add(1)
@@ -517,7 +520,7 @@ func queriesFor(file, text string, dump []byte) []query {
 	}
 	edge := []query{
 		// "globals" is accepted as a section header but not as
-		// --section-name (research note (e) 9).
+		// --section-name (observed with testparm 4.17.12).
 		{name: "hosts allow", section: "globals"},
 		{name: "server max protocol", section: "GLOBAL"},
 		{name: "path", section: "no such share"},
@@ -744,7 +747,8 @@ func (g *gen) pick(s []string) string { return s[g.r.IntN(len(s))] }
 
 // name spells a parameter name the way people (and typos Samba forgives)
 // do: random letter case, blank runs, blanks removed or added (names
-// compare ignoring case and all whitespace, research note (e) 8).
+// compare ignoring case and all whitespace: lib/param/loadparm.c
+// lpcfg_map_parameter uses strwicmp).
 func (g *gen) name(p genParam) string {
 	n := g.pick(p.names)
 	if g.chance(0.25) {

@@ -6,8 +6,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Each case is a rule of lib/util/tini.c; the ones with a research case
-// number (#NNN) were observed against testparm 4.17.
+// Each case is a rule of lib/util/tini.c; the ones tagged #NNN were
+// observed against testparm 4.17.12 by hand (the tag numbers that hand-run
+// case; TestDiffCorpus checks testdata/diff against the installed testparm).
 func TestLexRules(t *testing.T) {
 	type want struct {
 		kind        LineKind

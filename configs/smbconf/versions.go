@@ -12,8 +12,8 @@ package smbconf
 //
 // Sources, all in samba-team/samba at the release tag named: WHATSNEW.txt,
 // source3/param/loadparm.c init_globals() and the lp_client_* wrappers,
-// lib/param/param_table.c enum_protocol, docs-xml/smbdotconf/**.xml; the
-// research notes are shared/research/samba-params.md (c). The 4.17 rows are
+// lib/param/param_table.c enum_protocol, docs-xml/smbdotconf/**.xml
+// (<value type="default">). The 4.17 rows are
 // checked against the installed testparm by versions_test.go.
 
 import (

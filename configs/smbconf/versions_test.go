@@ -61,7 +61,8 @@ func TestSambaVersionOrder(t *testing.T) {
 	require.Equal(t, "4.17", v("4.17.12").Series())
 }
 
-// verExpected is the research table (samba-params.md (c)), written out per
+// verExpected is the defaults table read from samba-team/samba at each
+// release tag (the sources named in versions.go), written out per
 // minor version independently of verRows: {first minor, last minor,
 // printed, effective}. A missing range means the parameter does not exist.
 var verExpected = map[string][]struct {
