@@ -480,7 +480,8 @@ func TestDiagnoseShareUnavailable(t *testing.T) {
 func TestDiagnoseStaleConfig(t *testing.T) {
 	t.Parallel()
 	// smb ports edited without a restart: smbd still listens on the old
-	// port (reload does not rebind sockets, research scenarios.md §4).
+	// port (reload does not rebind sockets: source3/smbd/server.c binds them
+	// once, at start).
 	s := startDiag(t, harness.Config{})
 	newPort, err := harness.FreePort()
 	require.NoError(t, err)
@@ -629,8 +630,8 @@ func TestDiagnoseRPCBindFailed(t *testing.T) {
 	t.Parallel()
 	// The seed's "Unable to bind to Server Service RPC endpoint": the srvsvc
 	// pipe opens, and the rpcd_classic worker behind it dies before it
-	// answers the bind (as research scenario 10 stages it: the worker hangs,
-	// then is killed).
+	// answers the bind (staged here as a worker that hangs, then is killed,
+	// standing for a crash, an OOM kill or an admin's kill).
 	s := startDiag(t, harness.Config{})
 	require.NoError(t, s.WarmRPC(harness.User{Name: probeUser, Password: probePass}, 20*time.Second))
 	var workers []int

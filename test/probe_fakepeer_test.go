@@ -68,7 +68,8 @@ func TestProbeFakeSilentPeer(t *testing.T) {
 func TestProbeFakeShortFrame(t *testing.T) {
 	t.Parallel()
 	// go-smb2 v1.1.0 panics in its receiver goroutine on this frame
-	// (research C4.1); the guard must turn it into a protocol error.
+	// (internal/smb2/packet.go:160); the guard must turn it into a protocol
+	// error.
 	r := runAgainstPeer(t, harness.Reply(harness.ShortFrame))
 	requireAll(t, everyNegotiate(r), probe.ClassProtocolError)
 	require.Contains(t, r.Multi.Error, "malformed SMB frame")

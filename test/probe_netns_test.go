@@ -20,7 +20,7 @@ import (
 // unreachable" without sending a packet anywhere: in a network namespace the
 // test creates, an "unreachable" route makes connect() fail with
 // EHOSTUNREACH, exactly what a firewall's icmp host-unreachable produces
-// (research scenarios.md row 3). A destination with no route at all gives
+// (Linux net/ipv4/icmp.c icmp_err_convert). A destination with no route at all gives
 // ENETUNREACH ("Network is unreachable"), classified the same way.
 func TestProbeHostUnreachableInNetns(t *testing.T) {
 	t.Parallel()

@@ -37,7 +37,8 @@ func TestProbeHealthyServer(t *testing.T) {
 
 	require.Equal(t, s.Addr(), r.Target)
 	require.Equal(t, probe.TCPAccepted, r.TCP[0].Outcome)
-	// pysmb's offer gets SMB2_02 through an SMB2 reply (research §0.1).
+	// pysmb's offer gets SMB2_02 through an SMB2 reply (pysmb smb/base.py
+	// switches to SMB2 on a \xFESMB reply).
 	py := smb1Result(t, r, probe.OfferPysmb)
 	require.True(t, py.Accepted)
 	require.Equal(t, "smb2", py.Reply)
@@ -86,7 +87,8 @@ func TestProbeHealthyServer(t *testing.T) {
 
 func TestProbeServerMinProtocolAboveClientMax(t *testing.T) {
 	t.Parallel()
-	// "server min protocol = SMB3" means SMB3_11 (measured, research A2).
+	// "server min protocol = SMB3" means SMB3_11 (lib/param/param_table.c
+	// enum_protocol; the assertions below measure it).
 	s := startScenario(t, "server min protocol = SMB3")
 	r := runProbe(t, probeOpts(s.Port()))
 	for _, d := range []probe.Dialect{probe.SMB2_02, probe.SMB2_10, probe.SMB3_00, probe.SMB3_02} {
@@ -96,7 +98,8 @@ func TestProbeServerMinProtocolAboveClientMax(t *testing.T) {
 	}
 	require.True(t, dialectResult(t, r, probe.SMB3_11).Negotiate.Accepted)
 	// The scorer's own handshake: pysmb gets DialectIndex 0xFFFF, "Server
-	// does not support any of the pysmb dialects" (research §0.1).
+	// does not support any of the pysmb dialects" (pysmb smb/smb_structs.py
+	// raises that ProtocolError on DialectIndex 0xFFFF).
 	py := smb1Result(t, r, probe.OfferPysmb)
 	require.False(t, py.Accepted)
 	require.Equal(t, "smb1", py.Reply)
@@ -208,7 +211,7 @@ func TestProbeResetByMaxSmbdProcesses(t *testing.T) {
 	t.Parallel()
 	// smbd-notifyd and smbd-cleanupd count, so 2 lets no client in: the
 	// parent accepts and closes at once. Whether the client sees RST or EOF
-	// is a race (research row 9: 3-6 of 10 pysmb runs got errno 104).
+	// is a race (on Samba 4.17.12, 3 to 6 of 10 pysmb runs got errno 104).
 	s := startScenario(t, "max smbd processes = 2")
 	o := probeOpts(s.Port())
 	r := runProbe(t, o)
@@ -273,7 +276,7 @@ func TestProbeLoginWrongPassword(t *testing.T) {
 func TestProbeLoginUnknownUser(t *testing.T) {
 	t.Parallel()
 	// Samba answers LOGON_FAILURE for an unknown user too; only its log
-	// says NO_SUCH_USER (research row 10).
+	// says NO_SUCH_USER (auth_audit at level 2).
 	s := startScenario(t)
 	o := probeOpts(s.Port())
 	o.User = "nosuchuser"
@@ -284,7 +287,8 @@ func TestProbeLoginUnknownUser(t *testing.T) {
 func TestProbeLoginGuestMapping(t *testing.T) {
 	t.Parallel()
 	// Debian's stock "map to guest = bad user": an unknown user becomes
-	// guest and the login "succeeds" (research C4.3).
+	// guest and the login "succeeds" (go-smb2 v1.1.0 session.go
+	// sessionSetup does not see the guest flag).
 	s := startScenario(t, "map to guest = bad user")
 	o := probeOpts(s.Port())
 	o.User = "nosuchuser"
@@ -322,7 +326,8 @@ func TestProbeNTLMv1AgainstNTLMv2Only(t *testing.T) {
 
 func TestProbeNTLMv1Permitted(t *testing.T) {
 	t.Parallel()
-	// The fix of research row 10f: our NTLMv1 response is correct, so it
+	// The fix for an NTLMv1-only client (TestProbeNTLMv1AgainstNTLMv2Only):
+	// our NTLMv1 response is correct, so it
 	// gets in once the server permits NTLMv1, and a wrong password does not.
 	s := startScenario(t, "ntlm auth = ntlmv1-permitted")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -342,7 +347,8 @@ func TestProbeEncryptionRequired(t *testing.T) {
 	o.DialectLogins = probe.SMB2Dialects
 	r := runProbe(t, o)
 	// pysmb cannot encrypt: its login at SMB2_02 is refused, which pysmb
-	// reports as "protocol error" (research §0).
+	// reports as "protocol error" (pysmb smb/base.py raises ProtocolError
+	// for a session setup status it does not know, here ACCESS_DENIED).
 	py := smb1Result(t, r, probe.OfferPysmb)
 	require.True(t, py.Accepted)
 	require.Equal(t, probe.ClassAccessDenied, py.Login.Class)

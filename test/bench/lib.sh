@@ -78,7 +78,8 @@ bench_agent() {
     fi
 }
 
-# The first srvsvc call spawns samba-dcerpcd (research C4.2): measure the
+# The first srvsvc call spawns samba-dcerpcd (STATUS_PENDING interim
+# replies while it starts, source3/rpc_client/local_np.c): measure the
 # steady state.
 bench_warm() { smbclient -L "//127.0.0.1" -p "$PORT" -A "$DIR/auth" >/dev/null 2>&1 || true; }
 

@@ -41,8 +41,8 @@ exit 0
 SH
 chmod +x "$PERDIALECT"
 
-# Warm up: the first srvsvc call spawns samba-dcerpcd (research C4.2);
-# measure the steady state.
+# Warm up: the first srvsvc call spawns samba-dcerpcd
+# (source3/rpc_client/local_np.c); measure the steady state.
 $PLAIN >/dev/null 2>&1 || true
 $AGENT_CMD >/dev/null || die "agent probe failed against the scratch smbd: $($AGENT_CMD 2>&1 | tail -5)"
 

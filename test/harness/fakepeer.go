@@ -146,7 +146,8 @@ func Frame(n int, payload []byte) []byte {
 }
 
 // ShortFrame is the frame that makes go-smb2 v1.1.0 panic in its receiver
-// goroutine (research C4.1): 8 bytes of "HTTP/1.1" as an SMB2 frame.
+// goroutine (internal/smb2/packet.go:160, from conn.go runReciever): 8 bytes
+// of "HTTP/1.1" as an SMB2 frame.
 var ShortFrame = Frame(8, []byte("HTTP/1.1"))
 
 // AbsurdLength announces a 16 MiB frame and sends 4 bytes of it.

@@ -3,7 +3,7 @@
 // passdb, lock/state/cache/pid/private/ncalrpc/log directories, so nothing
 // touches /etc/samba, /var/lib/samba or the system smbd.
 //
-// It follows what research C7 and the scenario scripts found on Samba 4.17:
+// It follows what running smbd this way showed on Samba 4.17.12:
 //   - smbd is started as `smbd --foreground --no-process-group -s /ABS/smb.conf`
 //     with an absolute path (a relative one breaks the samba-dcerpcd that
 //     smbd spawns for srvsvc) and in its own process group (Setpgid), because
@@ -240,7 +240,8 @@ func (s *Smbd) exited() bool {
 }
 
 // WriteConf (re)writes smb.conf from cfg; smbd picks up most changes on the
-// next connection (research scenarios.md section 4), ports need Restart.
+// next connection (source3/smbd/smb2_process.c smbd_process calls
+// reload_services in each new child), ports need Restart.
 func (s *Smbd) WriteConf(cfg Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -579,7 +580,8 @@ func (s *Smbd) Logs() string {
 // WarmRPC lists shares as u until it works once (within timeout), so that
 // samba-dcerpcd is running before a test measures anything: the first
 // srvsvc call after start is "cold" (samba-dcerpcd spawns, STATUS_PENDING
-// interim replies; research C4.2).
+// interim replies that go-smb2 v1.1.0 conn.go tryVerify rejects as
+// unsigned).
 func (s *Smbd) WarmRPC(u User, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
