@@ -429,8 +429,9 @@ func globalValue(f *Facts, param string) configValue { return lookup(f, "global"
 func boolValue(cv configValue) bool { return cv.OK && strings.EqualFold(cv.Printed, "yes") }
 
 // isRequired reads a signing/encryption enum: required, mandatory, force...
-// all print as "required" (samba-params.md (a)); "mandatory" is accepted
-// too in case a table prints it.
+// all print as "required" (lib/param/param_table.c enum_smb_signing_vals
+// and enum_smb_encryption_vals); "mandatory" is accepted too in case a
+// table prints it.
 func isRequired(printed string) bool {
 	switch strings.ToLower(strings.TrimSpace(printed)) {
 	case "required", "mandatory", "force", "forced", "enforced":

@@ -13,8 +13,8 @@ import (
 
 // Dialect names are Samba's (lib/param/param_table.c, enum_protocol), in
 // protocol order. "SMB2" and "SMB3" are Samba's aliases: testparm reads
-// "SMB2" as SMB2_10 and "SMB3" as SMB3_11 (samba-params.md (a)), which is
-// why "server min protocol = SMB2" already breaks pysmb.
+// "SMB2" as SMB2_10 and "SMB3" as SMB3_11 (the enum_protocol entries),
+// which is why "server min protocol = SMB2" already breaks pysmb.
 var dialectOrder = []string{
 	"CORE", "COREPLUS", "LANMAN1", "LANMAN2", "NT1",
 	"SMB2_02", "SMB2_10", "SMB3_00", "SMB3_02", "SMB3_11",
@@ -155,8 +155,9 @@ type ClientProfile struct {
 }
 
 // DefaultClient is the profile used when no client is configured: the seed's
-// messages are pysmb's own (scoring-engine.md §0), so the remote check is a
-// pysmb client.
+// messages are pysmb's own ("Failed to list shares: Unable to connect to
+// IPC$" and its siblings are in pysmb smb/base.py), so the remote check is
+// a pysmb client.
 const DefaultClient = "pysmb"
 
 // presets are the shipped client profiles. Every fact has a source; where a

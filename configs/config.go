@@ -154,7 +154,8 @@ func DefaultConfig() *Config {
 			RestartFallbackCmd: "service smbd restart",
 			// reload-config makes the smbd parent re-read smb.conf and tell its
 			// children; a changed "server min protocol" applies to new
-			// connections (scenarios.md §4).
+			// connections (source3/smbd/smb2_process.c smbd_process calls
+			// reload_services in each new child).
 			ReloadCmd:    "smbcontrol smbd reload-config",
 			StartCmd:     "systemctl start smbd",
 			BackupDir:    "/var/lib/smb-agent/backups",
