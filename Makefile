@@ -97,7 +97,7 @@ SAMBA ?=
 conformance: deps samba
 	$(if $(SAMBA),SAMBA_RELEASE=$(SAMBA)) CONFORMANCE=full $(GO) test -count=1 -timeout 30m -run 'TestConformance|TestModelled' -v ./test/conformance/
 
-# Another Samba release (issue 12): test/scripts/samba-release.sh builds its
+# Another Samba release: test/scripts/samba-release.sh builds its
 # root once (debootstrap of its Debian suite, cached under
 # /var/cache/smb-agent-samba) and SAMBA_RELEASE puts its smbd, testparm,
 # smbpasswd, smbcontrol and smbclient first on PATH for the tests and the
