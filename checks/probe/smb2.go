@@ -24,6 +24,7 @@ const (
 
 	smb2FlagsServerToRedir = 0x00000001
 	smb2FlagsAsync         = 0x00000002
+	smb2FlagsSigned        = 0x00000008
 
 	smb2SigningEnabled  = 0x0001
 	smb2SigningRequired = 0x0002

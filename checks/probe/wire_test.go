@@ -392,3 +392,46 @@ func TestParseSessionSetupResp(t *testing.T) {
 	_, _, err = parseSessionSetupResp(m[:40])
 	require.Error(t, err)
 }
+
+// An unsigned interim STATUS_PENDING reply never reaches go-smb2 (it fails
+// the request on it under mandatory signing); the final reply, a signed
+// interim and a compound frame all pass.
+func TestGuardConnHoldsBackUnsignedInterim(t *testing.T) {
+	msg := func(st NTStatus, flags uint32) []byte {
+		m := make([]byte, smb2HeaderLen+9)
+		copy(m, smb2Magic)
+		le := binary.LittleEndian
+		le.PutUint16(m[4:], 64)
+		le.PutUint32(m[8:], uint32(st))
+		le.PutUint16(m[12:], smb2Ioctl)
+		le.PutUint32(m[16:], flags|smb2FlagsServerToRedir)
+		le.PutUint16(m[smb2HeaderLen:], 9)
+		return m
+	}
+	interim := msg(StatusPending, smb2FlagsAsync)
+	signedInterim := msg(StatusPending, smb2FlagsAsync|smb2FlagsSigned)
+	final := msg(StatusSuccess, smb2FlagsAsync|smb2FlagsSigned)
+	require.True(t, unsignedInterim(interim))
+	require.False(t, unsignedInterim(signedInterim))
+	require.False(t, unsignedInterim(final))
+	require.False(t, unsignedInterim(msg(StatusPending, 0)), "a synchronous reply is not an interim one")
+
+	srv, cli := net.Pipe()
+	defer srv.Close()
+	defer cli.Close()
+	tp := &tap{}
+	g := newGuardConn(cli, tp)
+	go func() {
+		for _, m := range [][]byte{interim, interim, signedInterim, final} {
+			_ = writeFrame(srv, m)
+		}
+	}()
+	_ = g.SetDeadline(time.Now().Add(2 * time.Second))
+	for _, want := range [][]byte{signedInterim, final} {
+		buf := make([]byte, 4+len(want))
+		_, err := readFull(g, buf)
+		require.NoError(t, err)
+		require.Equal(t, want, buf[4:])
+	}
+	require.Equal(t, 4, tp.mark(), "the tap still records every reply")
+}
