@@ -18,7 +18,21 @@ func init() {
 	RegisterPattern(Pattern{ID: PatternProtocolMismatch, Fires: protocolMismatchFires, Causes: map[string]CauseBuilder{
 		causeMinAboveClientMax: b, causeSMB1OnlyClient: b, causeMaxBelowClientMin: b, causeMinAboveMax: b,
 		causeEncryptionReq: b, causeNTLMDisabled: b, causeSigningUnsigned: b, causeUnknownSession: b,
+		causeClientEncryption: b,
 	}})
+	registerAnswer("config.client_encryption_unmet", ansClientEncryptionUnmet)
+}
+
+// ansClientEncryptionUnmet: the client requires encryption and smb.conf
+// lets it negotiate only a dialect without encryption, or turns encryption
+// off.
+func ansClientEncryptionUnmet(c *answerCtx) (string, bool) {
+	s, ok := ConfigPolicy(c.f)
+	if !ok {
+		return "", false
+	}
+	v := JudgeClient(c.client, s)
+	return yesNo(v.Blocker == BlockClientCrypt), true
 }
 
 // Causes (checks/catalog/data/patterns/01-protocol-mismatch.yaml).
@@ -31,6 +45,7 @@ const (
 	causeNTLMDisabled      = "ntlm-disabled"
 	causeSigningUnsigned   = "signing-required-unsigned-client"
 	causeUnknownSession    = "unknown-session-status"
+	causeClientEncryption  = "client-requires-encryption"
 )
 
 // ipcMessage is what pysmb's listShares raises when the IPC$ tree connect
@@ -199,6 +214,11 @@ func protocolSummary(p configs.ClientProfile, v *Verdict, pol ServerPolicy, view
 	switch v.Blocker {
 	case BlockEncryption:
 		return fmt.Sprintf("%s cannot encrypt, and %s requires encryption (server smb encrypt = required): session setup is refused", who, src)
+	case BlockClientCrypt:
+		if pol.EncryptOff {
+			return fmt.Sprintf("%s requires encryption, and %s offers none (server smb encrypt = off): the client drops the session", who, src)
+		}
+		return fmt.Sprintf("%s requires encryption, and %s accepts only dialects without it (up to %s): the client drops the session", who, src, pol.Max)
 	case BlockNTLMBlocked:
 		return fmt.Sprintf("%s can only log in with NTLM, and %s has ntlm auth = disabled", who, src)
 	case BlockSigning:
@@ -229,6 +249,11 @@ func protocolEvidence(f *Facts, c clientRef, v *Verdict, view string) []Evidence
 	switch v.Blocker {
 	case BlockEncryption:
 		ev = append(ev, globalValue(f, "server smb encrypt").Evidence())
+	case BlockClientCrypt:
+		ev = append(ev, globalValue(f, "server smb encrypt").Evidence())
+		if cv := globalValue(f, "server max protocol"); cv.OK {
+			ev = append(ev, cv.Evidence())
+		}
 	case BlockNTLMBlocked:
 		ev = append(ev, globalValue(f, "ntlm auth").Evidence())
 	case BlockSigning:
@@ -364,6 +389,21 @@ func protocolFix(f *Facts, cause string, all []configs.ClientProfile, cfg Server
 			Changes: []Change{configChange(ev, "desired")},
 			Why:     "desired still encrypts every client that can (SMB3), and lets clients without SMB3 (pysmb) in; keep required only on shares the scoring client never reads",
 			Risk:    "clients that cannot encrypt get unencrypted sessions; set server smb encrypt = required on the shares that must stay encrypted"}
+	case causeClientEncryption:
+		if cfg.EncryptOff {
+			return &Fix{Kind: FixConfig, Summary: "set server smb encrypt = desired in [global]",
+				Changes: []Change{configChange(globalValue(f, "server smb encrypt"), "desired")},
+				Why:     "desired offers encryption to every SMB3 client (the one that requires it gets it) and still admits clients without SMB3 (pysmb)"}
+		}
+		fx := &Fix{Kind: FixConfig, Summary: "remove server max protocol (the default allows up to SMB3_11, which can encrypt)",
+			Changes: []Change{removeChange(maxV)},
+			Why:     "encryption needs SMB3_00 or later; raising the maximum only adds newer dialects and keeps every older client in"}
+		if !maxV.OK || maxV.Origin.IsDefault() {
+			fx.Changes = nil
+			fx.Kind = FixManual
+			fx.Summary = "let smbd negotiate SMB3 with this client (check server max protocol), or stop requiring encryption on the client"
+		}
+		return fx
 	case causeNTLMDisabled:
 		return &Fix{Kind: FixConfig, Summary: "set ntlm auth = ntlmv2-only (the default)",
 			Changes: []Change{configChange(globalValue(f, "ntlm auth"), "ntlmv2-only")},

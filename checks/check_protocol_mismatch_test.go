@@ -19,9 +19,21 @@ func TestProtocolMismatchUnknownSessionStatus(t *testing.T) {
 	require.Equal(t, FixManual, fd.Fix.Kind)
 }
 
+// noEncryption: the running smbd offers encryption at no dialect, as with
+// server smb encrypt = off.
+var noEncryption = withProbe(func(r *probe.Result) {
+	for i := range r.Dialects {
+		if inf := r.Dialects[i].Negotiate.Info; inf != nil {
+			inf.EncryptionCapable, inf.Cipher = false, ""
+		}
+	}
+})
+
 func TestProtocolMismatchCauses(t *testing.T) {
 	never := preset(t, "pysmb")
 	never.Name, never.Signing = "never-signs", configs.SigningNever
+	encrypts := preset(t, "smbclient")
+	encrypts.Name, encrypts.Preset, encrypts.Encryption = "smbclient-encrypt", "", configs.EncryptionRequired
 	for _, tc := range []struct {
 		name     string
 		conf     string
@@ -54,6 +66,14 @@ func TestProtocolMismatchCauses(t *testing.T) {
 		{name: "encryption via synonym", conf: "[global]\nsmb encrypt = mandatory\n",
 			cause: causeEncryptionReq, severity: Critical, line: 2, fixParam: "server smb encrypt", fixValue: "desired"},
 		{name: "encryption required is fine for smbclient", conf: "[global]\nserver smb encrypt = required\n", mods: []factsMod{withClients("smbclient")}},
+		{name: "client requires encryption, server max SMB2_02", conf: "[global]\nserver max protocol = SMB2_02\n", mods: []factsMod{withClientProfiles(encrypts)},
+			cause: causeClientEncryption, severity: Critical, line: 2, fixParam: "server max protocol", fixRm: true},
+		{name: "client requires encryption, synonym protocol", conf: "[global]\nprotocol = SMB2_02\n", mods: []factsMod{withClientProfiles(encrypts)},
+			cause: causeClientEncryption, severity: Critical, line: 2, fixParam: "server max protocol", fixRm: true},
+		{name: "client requires encryption, encryption off", conf: "[global]\nserver smb encrypt = off\n", mods: []factsMod{withClientProfiles(encrypts), noEncryption},
+			cause: causeClientEncryption, severity: Critical, line: 2, fixParam: "server smb encrypt", fixValue: "desired"},
+		{name: "client requires encryption, server desired", conf: "[global]\nserver smb encrypt = desired\n", mods: []factsMod{withClientProfiles(encrypts)}},
+		{name: "client requires encryption, server required", conf: "[global]\nserver smb encrypt = required\n", mods: []factsMod{withClientProfiles(encrypts)}},
 		{name: "ntlm auth disabled", conf: "[global]\nntlm auth = disabled\n",
 			cause: causeNTLMDisabled, severity: Critical, line: 2, fixParam: "ntlm auth", fixValue: "ntlmv2-only"},
 		{name: "mandatory signing vs pysmb is a warning", conf: "[global]\nserver signing = mandatory\n",

@@ -220,11 +220,12 @@ func rangeText(ds []string) string {
 // Blockers: why a client that reached the server still fails.
 const (
 	BlockNone        = ""
-	BlockDialect     = "dialect"       // no common dialect
-	BlockEncryption  = "encryption"    // encryption required, client cannot encrypt at that dialect
-	BlockNTLMBlocked = "ntlm-disabled" // ntlm auth = disabled
-	BlockNTLMv1      = "ntlmv1"        // NTLMv1-only client, server refuses NTLMv1
-	BlockSigning     = "signing"       // signing mandatory, client never signs
+	BlockDialect     = "dialect"           // no common dialect
+	BlockEncryption  = "encryption"        // encryption required, client cannot encrypt at that dialect
+	BlockClientCrypt = "client-encryption" // the client requires encryption the server cannot give at that dialect
+	BlockNTLMBlocked = "ntlm-disabled"     // ntlm auth = disabled
+	BlockNTLMv1      = "ntlmv1"            // NTLMv1-only client, server refuses NTLMv1
+	BlockSigning     = "signing"           // signing mandatory, client never signs
 )
 
 // ServerPolicy is what the server accepts, in one view.
@@ -236,6 +237,10 @@ type ServerPolicy struct {
 	Min, Max string
 	// EncryptRequired: [global] server smb encrypt = required.
 	EncryptRequired bool
+	// EncryptOff: server smb encrypt = off (testparm prints No): smbd
+	// offers encryption at no dialect (no SMB2_GLOBAL_CAP_ENCRYPTION, no
+	// cipher in the 3.1.1 context).
+	EncryptOff bool
 	// SigningMandatory: server signing = mandatory/required.
 	SigningMandatory bool
 	// NTLMAuth is "ntlm auth" as testparm prints it; "" when unknown.
@@ -293,6 +298,21 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client negotiates %s, which has no encryption (SMB3_00 or later needed): smbd refuses the session setup with ACCESS_DENIED", d)
 		} else {
 			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client cannot encrypt at %s: smbd refuses the session setup with ACCESS_DENIED", d)
+		}
+		return v
+	}
+	// A client that requires encryption (smbclient with client smb
+	// encrypt = required) sets up the session, then refuses to use it
+	// unencrypted: "Encryption required and server doesn't support SMB3
+	// encryption - failing connect" (source3/libsmb/clidfs.c do_connect,
+	// cli_cm_force_encryption_creds). Encryption needs SMB 3.0 or later
+	// and a server that offers it.
+	if p.Encryption == configs.EncryptionRequired && (rank(d) < rank("SMB3_00") || s.EncryptOff) {
+		v.Blocker, v.Status = BlockClientCrypt, "client refuses the unencrypted session"
+		if rank(d) < rank("SMB3_00") {
+			v.Why = fmt.Sprintf("the client requires encryption and negotiates %s with this server, which has no encryption (SMB3_00 or later needed): it sets up the session, then refuses to use it unencrypted", d)
+		} else {
+			v.Why = fmt.Sprintf("the client requires encryption and the server offers none at %s (server smb encrypt = off): it sets up the session, then refuses to use it unencrypted", d)
 		}
 		return v
 	}
@@ -440,6 +460,16 @@ func isRequired(printed string) bool {
 	return false
 }
 
+// isOff reads an enum that testparm prints as a boolean when off ("server
+// smb encrypt = off" and its synonyms disabled/no print as "No").
+func isOff(printed string) bool {
+	switch strings.ToLower(strings.TrimSpace(printed)) {
+	case "no", "off", "false", "disabled":
+		return true
+	}
+	return false
+}
+
 // isDC reports whether smb.conf makes this server an AD DC (or a classic
 // DC), where signing defaults to mandatory and Kerberos is served.
 func isDC(f *Facts) bool {
@@ -461,6 +491,7 @@ func ConfigPolicy(f *Facts) (ServerPolicy, bool) {
 	}
 	s.Max, _ = canonicalProtocol(maxV.Printed, f.SambaVersion)
 	s.EncryptRequired = isRequired(globalValue(f, "server smb encrypt").Printed)
+	s.EncryptOff = isOff(globalValue(f, "server smb encrypt").Printed)
 	sign := globalValue(f, "server signing").Printed
 	s.SigningMandatory = isRequired(sign) || (strings.EqualFold(sign, "default") && isDC(f))
 	s.NTLMAuth = strings.ToLower(globalValue(f, "ntlm auth").Printed)
@@ -546,6 +577,16 @@ func LivePolicy(r *probe.Result) (ServerPolicy, bool) {
 	if r.NTLMv1 != nil && r.NTLMv1.Class == probe.ClassNTLMPolicy {
 		s.KnownNTLM, s.NTLMAuth = true, "ntlmv2-only"
 	}
+	// Encryption offered at all: SMB3 NEGOTIATE replies that carry neither
+	// the capability nor a cipher mean server smb encrypt = off.
+	smb3, capable := 0, false
+	for _, d := range r.Dialects {
+		if d.Dialect >= probe.SMB3_00 && d.Negotiate.Accepted && d.Negotiate.Info != nil {
+			smb3++
+			capable = capable || d.Negotiate.Info.EncryptionCapable
+		}
+	}
+	s.EncryptOff = smb3 > 0 && !capable
 	// Signing: the NEGOTIATE reply's security mode says it directly.
 	for _, d := range r.Dialects {
 		if d.Negotiate.Info != nil {

@@ -26,9 +26,10 @@ type Options struct {
 	Domain      string
 	Workstation string
 	// Guest: also try an anonymous NTLMSSP session (our own client), and,
-	// when no User is configured, run the share chain as user "guest" with
-	// an empty password (which Samba maps to the guest account when
-	// "map to guest" allows it).
+	// when no User is configured, run the share chain as an anonymous
+	// client (smbclient -N) does: an anonymous session, IPC$, srvsvc, the
+	// share and the file, on our own client (go-smb2 has no anonymous
+	// login).
 	Guest bool
 	// NTLMv1: also log in with a plain NTLMv1 response (our own client), to
 	// see what an NTLMv1-only client sees ("ntlm auth = ntlmv2-only").
@@ -131,22 +132,22 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 	}
 	r.Multi = SMB2Result{Offered: append([]Dialect(nil), SMB2Dialects...), Step: late}
 	cr := opts.creds()
-	chainUser := cr.User
-	if chainUser == "" && opts.Guest {
-		chainUser = "guest"
-		cr.User, cr.Password = "guest", ""
-	}
-	auth := !opts.SkipAuth && chainUser != ""
+	// Without a user, Guest runs the chain as an anonymous client does
+	// (smbclient -N): an anonymous NTLMSSP session on our own client.
+	anonymous := cr.User == "" && opts.Guest
+	auth := !opts.SkipAuth && (cr.User != "" || anonymous)
 	if auth {
 		r.Login = &LoginResult{User: cr.User, Domain: cr.Domain, Step: late}
-		for i, d := range r.Dialects {
-			if offeredDialect(opts.DialectLogins, d.Dialect) {
-				l := late
-				r.Dialects[i].Login = &l
+		if !anonymous {
+			for i, d := range r.Dialects {
+				if offeredDialect(opts.DialectLogins, d.Dialect) {
+					l := late
+					r.Dialects[i].Login = &l
+				}
 			}
+			l := SessionResult{Auth: string(AuthNTLMv2), User: cr.User, Domain: cr.Domain, Step: late}
+			r.SMB1[0].Login = &l
 		}
-		l := SessionResult{Auth: string(AuthNTLMv2), User: cr.User, Domain: cr.Domain, Step: late}
-		r.SMB1[0].Login = &l
 		ipc := late
 		r.IPC = &ipc
 		r.Shares = &SharesResult{Step: late}
@@ -206,7 +207,7 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 		}()
 	}
 	var dcr *Credentials
-	if auth {
+	if auth && !anonymous {
 		dcr = &cr
 	}
 
@@ -227,7 +228,12 @@ func Run(ctx context.Context, host string, opts Options) *Result {
 					default:
 					}
 				}()
-				ch := runChain(ctx, addr, cr, opts, func(m SMB2Result) { multiNeg <- m })
+				var ch chain
+				if anonymous {
+					ch = runAnonymousChain(ctx, addr, opts, func(m SMB2Result) { multiNeg <- m })
+				} else {
+					ch = runChain(ctx, addr, cr, opts, func(m SMB2Result) { multiNeg <- m })
+				}
 				commit(func() {
 					r.Multi = ch.multi
 					r.Login = &ch.login

@@ -267,6 +267,7 @@ type rawConn struct {
 	conn      net.Conn
 	msgID     uint64
 	sessionID uint64
+	treeID    uint32 // TreeId of the next request (rawtree.go)
 	dialect   Dialect
 	info      *NegotiateInfo
 }
@@ -312,6 +313,7 @@ func (r *rawConn) roundTrip(cmd uint16, body []byte, extra []byte) ([]byte, NTSt
 		msg = body
 	} else {
 		msg = append(smb2Header(cmd, r.msgID, r.sessionID, charge), body...)
+		binary.LittleEndian.PutUint32(msg[36:], r.treeID)
 		msg = append(msg, extra...)
 	}
 	id := r.msgID

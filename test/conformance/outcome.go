@@ -81,6 +81,9 @@ var patternStep = map[string]string{
 	"protocol-mismatch/encryption-required":    StepLogin,
 	"protocol-mismatch/ntlm-disabled":          StepLogin,
 	"protocol-mismatch/unknown-session-status": StepLogin,
+	// A client that requires encryption sets up the session, then drops
+	// it (source3/libsmb/clidfs.c): smbclient reports it after the login.
+	"protocol-mismatch/client-requires-encryption": StepLogin,
 	// The session is set up; the first signed request after it (the IPC$
 	// tree connect) is refused.
 	"protocol-mismatch/signing-required-unsigned-client": StepList,
