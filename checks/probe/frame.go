@@ -203,20 +203,6 @@ func (t *tap) lastStatus(mark int, cmd uint16) (NTStatus, bool) {
 	return 0, false
 }
 
-// unsignedInterim reports whether frame is one unsigned async interim
-// response (STATUS_PENDING with SMB2_FLAGS_ASYNC_COMMAND, MS-SMB2 2.2.1.1).
-// A compound frame is never held back: each of its parts is a final reply.
-func unsignedInterim(frame []byte) bool {
-	if len(frame) < smb2HeaderLen || !bytes.Equal(frame[:4], smb2Magic) {
-		return false
-	}
-	le := binary.LittleEndian
-	flags := le.Uint32(frame[16:20])
-	return NTStatus(le.Uint32(frame[8:12])) == StatusPending &&
-		flags&smb2FlagsAsync != 0 && flags&smb2FlagsSigned == 0 &&
-		le.Uint32(frame[20:24]) == 0
-}
-
 // isTransform reports whether a frame is an encrypted TRANSFORM_HEADER.
 func isTransform(p []byte) bool { return len(p) >= 4 && bytes.Equal(p[:4], transformMagic) }
 
@@ -291,7 +277,7 @@ func (g *guardConn) Write(p []byte) (int, error) {
 }
 
 func (g *guardConn) Read(p []byte) (int, error) {
-	for len(g.buf) == 0 {
+	if len(g.buf) == 0 {
 		if g.err != nil {
 			return 0, g.err
 		}
@@ -312,18 +298,6 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		g.tap.record(frame)
-		if unsignedInterim(frame) {
-			// MS-SMB2 3.2.5.1.3 verifies the signature of final responses
-			// only, and 3.2.5.1.5 makes an interim STATUS_PENDING reply
-			// mean "keep waiting". Samba sends it unsigned while an rpcd
-			// starts (smbd_smb2_request_pending_timer,
-			// source3/smbd/smb2_server.c); go-smb2 v1.1.0 (conn.go
-			// tryVerify) fails the request on it under mandatory signing.
-			// Held back, go-smb2 simply waits for the signed final reply;
-			// the credits the interim granted are requested again by
-			// go-smb2's own accounting (credit.go "opening").
-			continue
-		}
 		n := len(frame)
 		g.buf = make([]byte, 0, 4+n)
 		g.buf = append(g.buf, 0, byte(n>>16), byte(n>>8), byte(n))
