@@ -161,7 +161,16 @@ func hmacMD5(key []byte, data ...[]byte) []byte {
 // ntlmAuthenticateMsg builds the AUTHENTICATE_MESSAGE (MS-NLMP 2.2.1.3)
 // without Version and MIC (both optional; smbd accepts their absence).
 func ntlmAuthenticateMsg(cr Credentials, ch ntlmChallenge, now time.Time) []byte {
-	var lm, nt []byte
+	b, _ := ntlmAuthenticate(cr, ch, now)
+	return b
+}
+
+// ntlmAuthenticate is ntlmAuthenticateMsg that also returns the NTLMv2
+// session base key (MS-NLMP 3.3.2), which is the session key SMB2 signs
+// with since we never negotiate key exchange (MS-NLMP 3.4.5.1); nil for
+// NTLMv1 and anonymous.
+func ntlmAuthenticate(cr Credentials, ch ntlmChallenge, now time.Time) ([]byte, []byte) {
+	var lm, nt, sessionKey []byte
 	flags := ch.Flags & (ntlmNegotiateUnicode | ntlmNegotiateNTLM | ntlmNegotiateAlwaysSign |
 		ntlmNegotiateESS | ntlmNegotiateTargetInfo | ntlmNegotiate128 | ntlmNegotiate56)
 	flags |= ntlmNegotiateUnicode | ntlmNegotiateNTLM
@@ -191,6 +200,7 @@ func ntlmAuthenticateMsg(cr Credentials, ch ntlmChallenge, now time.Time) []byte
 		temp.Write(ch.TargetInfo)
 		temp.Write([]byte{0, 0, 0, 0})
 		proof := hmacMD5(key, ch.Challenge[:], temp.Bytes())
+		sessionKey = hmacMD5(key, proof)
 		nt = append(proof, temp.Bytes()...)
 		lm = append(hmacMD5(key, ch.Challenge[:], cc), cc...)
 	}
@@ -215,7 +225,7 @@ func ntlmAuthenticateMsg(cr Credentials, ch ntlmChallenge, now time.Time) []byte
 	for _, f := range fields {
 		b = append(b, f...)
 	}
-	return b
+	return b, sessionKey
 }
 
 // sessionSetupReq builds a SESSION_SETUP request body (MS-SMB2 2.2.5); the
@@ -331,7 +341,8 @@ func (rc *rawConn) authenticate(cr Credentials, op string, res *SessionResult) {
 		stepFromErr(&res.Step, fmt.Errorf("%s: %w", op, err))
 		return
 	}
-	resp, st, err = rc.roundTrip(smb2SessionSetup, sessionSetupReq(ntlmAuthenticateMsg(cr, ch, time.Now())), nil)
+	msg, key := ntlmAuthenticate(cr, ch, time.Now())
+	resp, st, err = rc.roundTrip(smb2SessionSetup, sessionSetupReq(msg), nil)
 	if err != nil {
 		stepFromErr(&res.Step, fmt.Errorf("%s: %w", op, err))
 		return
@@ -346,6 +357,9 @@ func (rc *rawConn) authenticate(cr Credentials, op string, res *SessionResult) {
 		return
 	}
 	res.SessionFlags = flags
+	if flags&(sessionFlagIsGuest|sessionFlagIsNull) == 0 {
+		rc.sessionKey = key
+	}
 	res.Guest = flags&sessionFlagIsGuest != 0
 	res.Anonymous = flags&sessionFlagIsNull != 0 || (cr.Auth == AuthAnonymous && !res.Guest)
 	res.Encrypted = flags&sessionFlagEncrypted != 0

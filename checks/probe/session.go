@@ -238,6 +238,13 @@ func runChain(ctx context.Context, addr string, cr Credentials, opts Options, ne
 		shares.Step = skipped("IPC$ tree connect failed: " + string(ipc.Class))
 	} else if why == "" {
 		*shares = g.listShares(ctx, addr)
+		if shares.Class != ClassOK && strings.Contains(shares.Error, "signing required") {
+			if s, ok := listSharesSigned(ctx, addr, cr); ok {
+				s.Retries = shares.Retries + 1
+				s.Error = strings.TrimSpace(s.Error + " (listed on the agent's own signed client: go-smb2 rejected an unsigned interim reply)")
+				*shares = s
+			}
+		}
 	}
 	ch.shares = shares
 

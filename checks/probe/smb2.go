@@ -3,7 +3,9 @@ package probe
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -268,6 +270,11 @@ type rawConn struct {
 	msgID     uint64
 	sessionID uint64
 	treeID    uint32 // TreeId of the next request (rawtree.go)
+	// sessionKey is the NTLMv2 session key of a user session; signing,
+	// when set, signs every request after the session setup with it
+	// (HMAC-SHA256, SMB 2.x: MS-SMB2 3.1.4.1).
+	sessionKey []byte
+	signing    bool
 	dialect   Dialect
 	info      *NegotiateInfo
 }
@@ -315,6 +322,12 @@ func (r *rawConn) roundTrip(cmd uint16, body []byte, extra []byte) ([]byte, NTSt
 		msg = append(smb2Header(cmd, r.msgID, r.sessionID, charge), body...)
 		binary.LittleEndian.PutUint32(msg[36:], r.treeID)
 		msg = append(msg, extra...)
+		if r.signing && cmd != smb2SessionSetup {
+			binary.LittleEndian.PutUint32(msg[16:], binary.LittleEndian.Uint32(msg[16:])|smb2FlagsSigned)
+			mac := hmac.New(sha256.New, r.sessionKey)
+			mac.Write(msg)
+			copy(msg[48:64], mac.Sum(nil))
+		}
 	}
 	id := r.msgID
 	r.msgID++

@@ -1,0 +1,34 @@
+package probe
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smb-agent/smb-agent/test/harness"
+)
+
+// Our own signed listing against a real smbd that requires signing: smbd
+// accepts the HMAC-SHA256 signatures (a wrong key would get
+// ACCESS_DENIED at the IPC$ tree connect) and the share list comes back;
+// with a wrong password there is no session, so no answer.
+func TestListSharesSignedRealSmbd(t *testing.T) {
+	t.Parallel()
+	u := harness.User{Name: "root", Password: "Signed-pw1"}
+	s := harness.StartT(t, harness.Config{
+		Users:  []harness.User{u},
+		Shares: []harness.Share{{Name: "data"}},
+		Global: []string{"server signing = mandatory"},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, ok := listSharesSigned(ctx, s.Addr(), Credentials{User: u.Name, Password: u.Password})
+	require.True(t, ok)
+	require.Equal(t, ClassOK, res.Class, res.Error)
+	require.Equal(t, []string{"IPC$", "data"}, res.Names)
+
+	_, ok = listSharesSigned(ctx, s.Addr(), Credentials{User: u.Name, Password: "wrong"})
+	require.False(t, ok)
+}
