@@ -275,8 +275,8 @@ type rawConn struct {
 	// (HMAC-SHA256, SMB 2.x: MS-SMB2 3.1.4.1).
 	sessionKey []byte
 	signing    bool
-	dialect   Dialect
-	info      *NegotiateInfo
+	dialect    Dialect
+	info       *NegotiateInfo
 }
 
 // dialTCP connects with the context's deadline and sets it on the conn as a

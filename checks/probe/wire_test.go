@@ -392,4 +392,3 @@ func TestParseSessionSetupResp(t *testing.T) {
 	_, _, err = parseSessionSetupResp(m[:40])
 	require.Error(t, err)
 }
-
