@@ -140,3 +140,27 @@ func TestProbeRunHonoursParentContext(t *testing.T) {
 	require.Less(t, time.Since(t0), 2*time.Second)
 	require.Equal(t, probe.ClassTimeout, r.Multi.Class)
 }
+
+// The anonymous chain (no user) runs on the agent's own client: against
+// hostile peers it ends within the budget with a failed negotiate, never a
+// panic or a hang.
+func TestProbeFakeAnonymousChain(t *testing.T) {
+	t.Parallel()
+	for name, h := range map[string]func(net.Conn){
+		"silent": harness.Silent, "garbage": harness.Reply(harness.HTTPGarbage),
+		"absurd": harness.Reply(harness.AbsurdLength), "close": harness.CloseAtOnce,
+	} {
+		p, err := harness.StartFakePeer(h)
+		require.NoError(t, err)
+		o := probe.Options{Ports: []int{p.Port()}, Share: "data", File: "f", Timeout: fakeBudget, Guest: true}
+		t0 := time.Now()
+		r := runProbe(t, o)
+		require.Less(t, time.Since(t0), fakeBudget+500*time.Millisecond, name)
+		_ = p.Close()
+		require.False(t, r.Multi.OK(), name)
+		require.Equal(t, probe.ClassSkipped, r.Login.Class, name)
+		for _, s := range []probe.Step{*r.IPC, r.Shares.Step, r.Share.Step, r.File.Step} {
+			require.Equal(t, probe.ClassSkipped, s.Class, name)
+		}
+	}
+}
