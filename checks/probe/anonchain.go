@@ -210,35 +210,67 @@ func (r *rawConn) readFileRaw(tree uint32, f *FileResult) {
 	}
 }
 
-// listSharesSigned lists the shares as cr on a connection of our own
-// client, signing with HMAC-SHA256 at SMB 2.x. It stands in for go-smb2's
-// listing when that failed on "signing required": go-smb2 v1.1.0 (conn.go
-// tryVerify) rejects the unsigned interim STATUS_PENDING reply smbd sends
-// while an RPC worker answers (MS-SMB2 3.2.5.1.3 verifies final replies
-// only), a client-side failure a real client does not have. ok is false
-// when this path could not reach the srvsvc pipe (no SMB 2.x, the login or
-// IPC$ failed): its answer then says nothing about the listing.
-func listSharesSigned(ctx context.Context, addr string, cr Credentials) (SharesResult, bool) {
+// signedSession is a session as cr on a connection of our own client that
+// signs every request with HMAC-SHA256 at SMB 2.x (MS-SMB2 3.1.4.1). It
+// stands in for go-smb2 where go-smb2 failed on "signing required":
+// go-smb2 v1.1.0 (conn.go tryVerify) rejects the unsigned interim
+// STATUS_PENDING reply smbd sends while an RPC worker or a slow read
+// answers, though MS-SMB2 3.2.5.1.3 verifies final replies only; a
+// client-side failure real clients do not have. nil when no such session
+// could be set up (no SMB 2.x, the login failed): its answers then say
+// nothing. The caller closes the returned connection.
+func signedSession(ctx context.Context, addr string, cr Credentials) *rawConn {
 	conn, err := dialTCP(ctx, addr)
 	if err != nil {
-		return SharesResult{}, false
+		return nil
 	}
-	defer conn.Close()
 	rc := &rawConn{conn: conn}
 	if info, st, err := rc.negotiate([]Dialect{SMB2_02, SMB2_10}); err != nil || st != StatusSuccess || info == nil {
-		return SharesResult{}, false
+		_ = conn.Close()
+		return nil
 	}
 	var s SessionResult
 	cr.Auth = AuthNTLMv2
 	rc.authenticate(cr, "session setup with "+addr, &s)
 	if !s.OK() || rc.sessionKey == nil {
-		return SharesResult{}, false
+		_ = conn.Close()
+		return nil
 	}
 	rc.signing = true
+	return rc
+}
+
+// listSharesSigned lists the shares on a signedSession; ok is false when
+// it could not reach the srvsvc pipe (no session, IPC$ refused).
+func listSharesSigned(ctx context.Context, addr string, cr Credentials) (SharesResult, bool) {
+	rc := signedSession(ctx, addr, cr)
+	if rc == nil {
+		return SharesResult{}, false
+	}
+	defer rc.conn.Close()
 	host, _, _ := net.SplitHostPort(addr)
 	tree, err := rc.treeConnect(host, "IPC$")
 	if err != nil {
 		return SharesResult{}, false
 	}
 	return rc.listSharesRaw(tree, host, addr), true
+}
+
+// readFileSigned reads the scored file on a signedSession; ok is false
+// when it could not reach the share.
+func readFileSigned(ctx context.Context, addr string, cr Credentials, share string, f *FileResult) bool {
+	rc := signedSession(ctx, addr, cr)
+	if rc == nil {
+		return false
+	}
+	defer rc.conn.Close()
+	host, _, _ := net.SplitHostPort(addr)
+	tree, err := rc.treeConnect(host, share)
+	if err != nil {
+		return false
+	}
+	g := FileResult{Path: f.Path, Expected: f.Expected}
+	rc.readFileRaw(tree, &g)
+	*f = g
+	return true
 }

@@ -2,6 +2,10 @@ package probe
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,6 +33,18 @@ func TestListSharesSignedRealSmbd(t *testing.T) {
 	require.Equal(t, ClassOK, res.Class, res.Error)
 	require.Equal(t, []string{"IPC$", "data"}, res.Names)
 
+	content := []byte("signed read\n")
+	require.NoError(t, os.WriteFile(filepath.Join(s.SharePath("data"), "f.txt"), content, 0o644))
+	sum := sha256.Sum256(content)
+	f := FileResult{Path: "f.txt", Expected: hex.EncodeToString(sum[:])}
+	require.True(t, readFileSigned(ctx, s.Addr(), Credentials{User: u.Name, Password: u.Password}, "data", &f))
+	require.Equal(t, ClassOK, f.Class, f.Error)
+	require.True(t, *f.Match)
+	f = FileResult{Path: "missing.txt"}
+	require.True(t, readFileSigned(ctx, s.Addr(), Credentials{User: u.Name, Password: u.Password}, "data", &f))
+	require.Equal(t, ClassFileMissing, f.Class, f.Error)
+
 	_, ok = listSharesSigned(ctx, s.Addr(), Credentials{User: u.Name, Password: "wrong"})
 	require.False(t, ok)
+	require.False(t, readFileSigned(ctx, s.Addr(), Credentials{User: u.Name, Password: "wrong"}, "data", &f))
 }
