@@ -93,7 +93,7 @@ printed. Exit code: 0 when every probed step succeeded, 2 when one failed,
 	fl.StringVar(&f.fileSHA256, "file-sha256", "", "expected SHA-256 (hex) of --file")
 	fl.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "budget of the whole probe run, and deadline of every network operation")
 	fl.BoolVar(&f.json, "json", false, "print the raw results as JSON")
-	fl.BoolVar(&f.guest, "guest", false, "also try an anonymous session (and guest, when no --user)")
+	fl.BoolVar(&f.guest, "guest", false, "also try an anonymous session; without --user, run the whole chain anonymously, as smbclient -N does")
 	fl.BoolVar(&f.ntlmv1, "ntlmv1", false, "also log in with NTLMv1, as an old client would")
 	fl.BoolVar(&f.skipAuth, "skip-auth", false, "negotiate only: no login, no share steps")
 	fl.BoolVar(&f.everyDialect, "every-dialect", false, "negotiate every SMB2/3 dialect on a connection of its own, also those that pysmb's handshake and the all-dialect negotiate already answer (by default those are shown as derived)")
