@@ -215,8 +215,11 @@ func (r *rawConn) readFileRaw(tree uint32, f *FileResult) {
 // stands in for go-smb2 where go-smb2 failed on "signing required":
 // go-smb2 v1.1.0 (conn.go tryVerify) rejects the unsigned interim
 // STATUS_PENDING reply smbd sends while an RPC worker or a slow read
-// answers, though MS-SMB2 3.2.5.1.3 verifies final replies only; a
-// client-side failure real clients do not have. nil when no such session
+// answers (smbd_smb2_request_pending_timer, source3/smbd/smb2_server.c),
+// which smbclient and impacket accept (MS-SMB2 3.2.5.1.5): a client-side
+// failure real clients do not have. It cannot be filtered out before
+// go-smb2 sees it: go-smb2 needs the interim's AsyncId to match the final
+// async reply. nil when no such session
 // could be set up (no SMB 2.x, the login failed): its answers then say
 // nothing. The caller closes the returned connection.
 func signedSession(ctx context.Context, addr string, cr Credentials) *rawConn {
