@@ -210,7 +210,12 @@ func parseShareEnum(stub []byte) ([]string, error) {
 		count := r.u32()
 		if arr := r.u32(); arr != 0 {
 			max := r.u32()
-			if r.err == nil && (max != count || int(count) > len(stub)/12) {
+			if r.err != nil {
+				// A short reply leaves count unread and possibly huge:
+				// never size anything from it.
+				return nil, r.err
+			}
+			if max != count || int(count) > len(stub)/12 {
 				return nil, frameErr("NetrShareEnum reply: %d entries in an array of %d", count, max)
 			}
 			type entry struct{ name, remark uint32 }
