@@ -14,11 +14,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/checks/catalog"
+	"github.com/smb-agent/smb-agent/configs/safetext"
 	"github.com/smb-agent/smb-agent/fixes"
 )
 
@@ -38,7 +37,7 @@ var webFS embed.FS
 // dump` or `agent diagnose`) would otherwise pay the parse at start.
 var pageTmpl = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("page.html").Funcs(template.FuncMap{
-		"visible": visible,
+		"visible": safetext.Text,
 		"pct":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"pts":     formatPoints,
 		"ts":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
@@ -350,37 +349,6 @@ func formatPoints(f float64) string {
 		b.WriteString("." + frac)
 	}
 	return b.String()
-}
-
-// visible shows control characters (terminal escapes in a share name, a log
-// line) as Go escapes instead of passing them to the browser, where they
-// would be invisible; html/template then escapes the rest.
-func visible(s string) string {
-	if !strings.ContainsFunc(s, needsEscape) && utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	for i, w := 0, 0; i < len(s); i += w {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		w = n
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\n' || r == '\t':
-			b.WriteRune(r)
-		case needsEscape(r):
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func needsEscape(r rune) bool {
-	return r != '\n' && r != '\t' && (unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
-		unicode.Is(unicode.Bidi_Control, r))
 }
 
 func ago(d time.Duration) string {

@@ -241,13 +241,6 @@ func TestHourStatsAndChart(t *testing.T) {
 	require.Len(t, v.Chart.Rows[0].Cells, 3)
 }
 
-func TestVisible(t *testing.T) {
-	require.Equal(t, "plain text", visible("plain text"))
-	require.Equal(t, `a\x1b[0mb\u202e\x00c`, visible("a\x1b[0mb\u202e\x00c"))
-	require.Equal(t, `bad\xff`, visible("bad\xff"))
-	require.Equal(t, "two\nlines", visible("two\nlines"))
-}
-
 func TestFillProse(t *testing.T) {
 	require.Equal(t, "edits to /srv/smb.conf never reach smbd; see LOGDIR",
 		fillProse("edits to {{.SmbConf}} never reach smbd; see {{ .LogDir }}", "/srv/smb.conf"))

@@ -24,8 +24,17 @@ import (
 // escape: \t, \n, \r, \xNN or \uNNNN. Everything else, backslashes
 // included, is unchanged, so ordinary text (DOMAIN\user, paths) reads as
 // before.
-func Escape(s string) string {
-	if safe(s) {
+func Escape(s string) string { return escape(s, false) }
+
+// Text is Escape for text whose newlines and tabs are meant (a multi-line
+// message, an smb.conf line indented with a tab): those two pass as they
+// are, as through Writer; everything else Escape escapes is escaped.
+func Text(s string) string { return escape(s, true) }
+
+var dropBreaks = strings.NewReplacer("\n", "", "\t", "")
+
+func escape(s string, keepBreaks bool) string {
+	if safe(s) || keepBreaks && safe(dropBreaks.Replace(s)) {
 		return s
 	}
 	var b strings.Builder
@@ -35,6 +44,8 @@ func Escape(s string) string {
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case keepBreaks && (r == '\t' || r == '\n'):
+			b.WriteRune(r)
 		case r == '\t':
 			b.WriteString(`\t`)
 		case r == '\n':

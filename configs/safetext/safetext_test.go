@@ -31,6 +31,14 @@ func TestEscapeLines(t *testing.T) {
 	assert.Equal(t, "a\nb", EscapeLines("a\nb"))
 }
 
+func TestText(t *testing.T) {
+	assert.Equal(t, "plain text", Text("plain text"))
+	assert.Equal(t, `a\x1b[0mb\u202e\x00c`, Text("a\x1b[0mb\u202e\x00c"))
+	assert.Equal(t, `bad\xff`, Text("bad\xff"))
+	assert.Equal(t, "two\n\tlines", Text("two\n\tlines"))
+	assert.Equal(t, "two\n\\x1b", Text("two\n\x1b"))
+}
+
 func FuzzEscape(f *testing.F) {
 	f.Add("evil\x1b[2J")
 	f.Add("\u202e\xff")
@@ -40,6 +48,14 @@ func FuzzEscape(f *testing.F) {
 			if r < 0x20 || r == 0x7f || needsEscape(r) || r == 0xfffd && !strings.Contains(s, "\ufffd") {
 				t.Fatalf("Escape(%q) = %q keeps %U", s, out, r)
 			}
+		}
+		// Text and Writer are the same rule: breaks kept, the rest as Escape.
+		var w strings.Builder
+		ew := NewWriter(&w)
+		_, _ = ew.Write([]byte(s))
+		_ = ew.Flush()
+		if txt := Text(s); txt != w.String() {
+			t.Fatalf("Text(%q) = %q, Writer wrote %q", s, txt, w.String())
 		}
 	})
 }
