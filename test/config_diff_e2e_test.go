@@ -84,23 +84,6 @@ func cfgDiffExec(t *testing.T, dir string, cred *syscall.Credential, name string
 	return r
 }
 
-// cfgDiffBuild builds the agent binary into dir.
-func cfgDiffBuild(t *testing.T, dir string) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	require.NoError(t, err)
-	_, err = os.Stat(filepath.Join(root, "go.mod"))
-	require.NoError(t, err, "the test runs from test/ inside the module")
-	bin := filepath.Join(dir, "agent")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/agent")
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	require.NoErrorf(t, err, "go build ./cmd/agent:\n%s", out)
-	return bin
-}
-
 // cfgDiffCopyCorpus copies the corpus to dst with the placeholder replaced,
 // and returns the sorted top-level config files.
 func cfgDiffCopyCorpus(t *testing.T, dst string) []string {
@@ -162,7 +145,7 @@ func TestConfigDiffE2E(t *testing.T) {
 		t.Skip("testparm (Samba) is not installed: the differential test needs it as its oracle")
 	}
 	work := t.TempDir()
-	bin := cfgDiffBuild(t, work)
+	bin := requireAgent(t)
 	dir := filepath.Join(work, "diff")
 	files := cfgDiffCopyCorpus(t, dir)
 	require.GreaterOrEqual(t, len(files), 110)

@@ -134,12 +134,7 @@ func faultAgent(t *testing.T) string {
 			faultErr = err
 			return
 		}
-		faultPath = filepath.Join(dir, "agent")
-		cmd := exec.Command("go", "build", "-tags", "faultinject", "-o", faultPath, "./cmd/agent")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			faultErr = fmt.Errorf("go build -tags faultinject: %w\n%s", err, out)
-		}
+		faultPath, faultErr = harness.BuildAgent(dir, "faultinject")
 	})
 	require.NoError(t, faultErr)
 	return faultPath

@@ -4,9 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/smb-agent/smb-agent/test/harness"
 )
 
 // agentBin is the agent binary built once for this package's end-to-end
@@ -29,14 +29,7 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		agentBuildErr = fmt.Errorf("not built in -short mode")
 	} else {
-		bin := filepath.Join(dir, "agent")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/agent")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			agentBuildErr = fmt.Errorf("go build ./cmd/agent: %w\n%s", err, out)
-		} else {
-			agentBin = bin
-		}
+		agentBin, agentBuildErr = harness.BuildAgent(dir)
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)

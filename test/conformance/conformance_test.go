@@ -56,14 +56,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	if !testing.Short() {
-		bin := filepath.Join(dir, "agent")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/agent")
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			agentBuildErr = fmt.Errorf("go build ./cmd/agent: %w\n%s", err, out)
-		} else {
-			agentBin = bin
-		}
+		agentBin, agentBuildErr = harness.BuildAgent(dir)
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
