@@ -31,10 +31,10 @@ func Escape(s string) string { return escape(s, false) }
 // are, as through Writer; everything else Escape escapes is escaped.
 func Text(s string) string { return escape(s, true) }
 
-var dropBreaks = strings.NewReplacer("\n", "", "\t", "")
-
 func escape(s string, keepBreaks bool) string {
-	if safe(s) || keepBreaks && safe(dropBreaks.Replace(s)) {
+	// No fast path that removes the breaks first: "\xe9\n\xb6\xb6" would
+	// join into a valid rune and pass unescaped.
+	if safe(s) {
 		return s
 	}
 	var b strings.Builder
@@ -67,9 +67,6 @@ func escape(s string, keepBreaks bool) string {
 // EscapeLines is Escape for text whose line breaks are meant (a command
 // list, a diff): each line is escaped on its own and the newlines kept.
 func EscapeLines(s string) string {
-	if safe(strings.ReplaceAll(s, "\n", "")) {
-		return s
-	}
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
 		lines[i] = Escape(l)

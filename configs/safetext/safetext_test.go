@@ -29,6 +29,8 @@ func TestEscape(t *testing.T) {
 func TestEscapeLines(t *testing.T) {
 	assert.Equal(t, "a\n\\x1b[2J\nc", EscapeLines("a\n\x1b[2J\nc"))
 	assert.Equal(t, "a\nb", EscapeLines("a\nb"))
+	// Bytes that become a valid rune only once the newline is gone.
+	assert.Equal(t, `\xe9`+"\n"+`\xb6\xb6`, EscapeLines("\xe9\n\xb6\xb6"))
 }
 
 func TestText(t *testing.T) {
@@ -37,6 +39,7 @@ func TestText(t *testing.T) {
 	assert.Equal(t, `bad\xff`, Text("bad\xff"))
 	assert.Equal(t, "two\n\tlines", Text("two\n\tlines"))
 	assert.Equal(t, "two\n\\x1b", Text("two\n\x1b"))
+	assert.Equal(t, `\xe9`+"\n"+`\xb6\xb6`, Text("\xe9\n\xb6\xb6"))
 }
 
 func FuzzEscape(f *testing.F) {
