@@ -12,7 +12,7 @@ DESTDIR    ?=
 FUZZTIME   ?= 8s
 TESTFLAGS  ?=
 
-.PHONY: all build test unit fuzz bench demo install lint deps samba chromium screenshots soak clean vuln prometheus conformance test-samba test-samba-all gen-params
+.PHONY: all build test unit fuzz bench demo install lint deps samba chromium screenshots soak clean vuln prometheus conformance test-samba test-samba-all gen-params gen-catalog
 
 all: build
 
@@ -119,6 +119,12 @@ test-samba: deps
 test-samba-all: deps
 	@rc=0; for v in $(SAMBA_RELEASES); do \
 	  $(MAKE) --no-print-directory test-samba VERSION=$$v || rc=1; done; exit $$rc
+
+# Regenerates checks/catalog/catalog_gen.go, the decoded catalog the agent
+# loads, from checks/catalog/data/*.yaml (validated first); run it after
+# any change to the YAML (TestGeneratedCatalogIsCurrent fails until then).
+gen-catalog:
+	cd checks/catalog && $(GO) run ./gen
 
 # Regenerates configs/smbconf/params_gen_*.go from each release's testparm.
 gen-params:

@@ -5,17 +5,16 @@
 // gathered facts, references, work-role mappings and the seed page's unsafe
 // advice with the narrower change.
 //
-// The data is embedded YAML (data/), parsed and validated once. The package
+// The data is YAML (data/), the one source of truth, which `make
+// gen-catalog` decodes and validates into Go (catalog_gen.go) so that the
+// agent parses no YAML at run time. The package
 // imports nothing of ours: the checks package answers the decision trees
 // (Pattern.Walk) and shows Cause.Fix to a person.
 package catalog
 
-import (
-	"embed"
-	"fmt"
-	"io/fs"
-	"sync"
-)
+//go:generate go run ./gen
+
+import "sync"
 
 // Severity of a finding. The catalog gives each pattern a default, and a
 // cause may override it (e.g. an ignored parameter is only a warning).
@@ -281,7 +280,18 @@ type Catalog struct {
 	facts    []Fact
 	factIdx  map[string]int
 	roles    []Role
-	matchers []matcher
+
+	// The message matchers (compiled regular expressions) serve only
+	// Match, which a diagnosis does not call: built on first use.
+	matchOnce sync.Once
+	matchers  []matcher
+	matchErr  error
+}
+
+// matchersOnce builds the message matchers on first use.
+func (c *Catalog) matchersOnce() ([]matcher, error) {
+	c.matchOnce.Do(func() { c.matchers, c.matchErr = buildMatchers(c.patterns) })
+	return c.matchers, c.matchErr
 }
 
 // Get returns the pattern with that id.
@@ -328,35 +338,23 @@ func (c *Catalog) FactKeys() []string {
 // Roles returns the work-role table.
 func (c *Catalog) Roles() []Role { return append([]Role(nil), c.roles...) }
 
-//go:embed data
-var dataFS embed.FS
-
 var (
 	defaultOnce sync.Once
 	defaultCat  *Catalog
-	defaultErr  error
 )
 
-// Load returns the embedded catalog, parsed and validated once. An error
-// means the embedded data is broken (a build defect that the package tests
-// catch); the package-level helpers then behave as an empty catalog.
+// Load returns the agent's catalog: the data of data/ as decoded and
+// validated by the generator into catalog_gen.go, indexed once (no YAML is
+// parsed at run time; TestGeneratedCatalogIsCurrent fails when
+// catalog_gen.go differs from what the YAML files generate). The error is
+// always nil; it stays for callers that load a catalog from elsewhere.
 func Load() (*Catalog, error) {
-	defaultOnce.Do(func() {
-		sub, err := fs.Sub(dataFS, "data")
-		if err != nil {
-			defaultErr = fmt.Errorf("catalog: embedded data: %w", err)
-			return
-		}
-		defaultCat, defaultErr = ParseFS(sub)
-	})
-	return defaultCat, defaultErr
+	defaultOnce.Do(func() { defaultCat = newCatalog(generatedSource()) })
+	return defaultCat, nil
 }
 
 func mustDefault() *Catalog {
-	c, err := Load()
-	if err != nil || c == nil {
-		return &Catalog{byID: map[string]*Pattern{}, factIdx: map[string]int{}}
-	}
+	c, _ := Load()
 	return c
 }
 

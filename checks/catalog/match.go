@@ -103,8 +103,12 @@ func (c *Catalog) Match(message string) []*Pattern {
 		score  int
 		keyLen int
 	}
+	// The matchers compile: ParseFS and the generator check that before
+	// a catalog is used, so an error here is a build defect, reported as
+	// no match rather than a panic.
+	matchers, _ := c.matchersOnce()
 	best := map[int]hit{}
-	for _, m := range c.matchers {
+	for _, m := range matchers {
 		score := 0
 		switch {
 		case m.exact.MatchString(in):

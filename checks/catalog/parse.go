@@ -30,9 +30,32 @@ type rolesDoc struct {
 	Roles []Role `yaml:"roles"`
 }
 
+// source is a catalog as decoded from its files, before it is indexed.
+type source struct {
+	Facts    []Fact
+	Roles    []Role
+	Patterns []Pattern
+}
+
 // ParseFS parses and validates a catalog tree. Unknown YAML keys are errors,
 // so a misspelt field cannot silently drop data.
 func ParseFS(fsys fs.FS) (*Catalog, error) {
+	src, err := decodeFS(fsys)
+	if err != nil {
+		return nil, err
+	}
+	c := newCatalog(src)
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := c.matchersOnce(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeFS reads a catalog tree's files into a source.
+func decodeFS(fsys fs.FS) (*source, error) {
 	var fd factsDoc
 	if err := decodeFile(fsys, factsFile, &fd); err != nil {
 		return nil, err
@@ -49,39 +72,41 @@ func ParseFS(fsys fs.FS) (*Catalog, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("catalog: no pattern files under %s/", patternsDir)
 	}
-	c := &Catalog{
-		byID:    map[string]*Pattern{},
-		factIdx: map[string]int{},
-		facts:   fd.Facts,
-		roles:   rd.Roles,
-	}
-	for _, name := range names {
-		p := new(Pattern)
-		if err := decodeFile(fsys, name, p); err != nil {
+	src := &source{Facts: fd.Facts, Roles: rd.Roles, Patterns: make([]Pattern, len(names))}
+	for i, name := range names {
+		if err := decodeFile(fsys, name, &src.Patterns[i]); err != nil {
 			return nil, err
 		}
-		c.patterns = append(c.patterns, p)
 	}
-	if err := c.validate(); err != nil {
-		return nil, err
+	return src, nil
+}
+
+// newCatalog indexes src, which it takes over (each pattern's roles get
+// their titles from the role table). It does not validate: ParseFS does,
+// and the generated source was validated by the generator (generate.go).
+func newCatalog(src *source) *Catalog {
+	c := &Catalog{
+		byID:    make(map[string]*Pattern, len(src.Patterns)),
+		factIdx: make(map[string]int, len(src.Facts)),
+		facts:   src.Facts,
+		roles:   src.Roles,
 	}
 	for i, f := range c.facts {
 		c.factIdx[f.Key] = i
 	}
-	roleTitle := map[string]string{}
+	roleTitle := make(map[string]string, len(c.roles))
 	for _, r := range c.roles {
 		roleTitle[r.Code] = r.Title
 	}
-	for _, p := range c.patterns {
+	for i := range src.Patterns {
+		p := &src.Patterns[i]
+		c.patterns = append(c.patterns, p)
 		c.byID[p.ID] = p
-		for i := range p.Roles {
-			p.Roles[i].Title = roleTitle[p.Roles[i].Code]
+		for j := range p.Roles {
+			p.Roles[j].Title = roleTitle[p.Roles[j].Code]
 		}
 	}
-	if c.matchers, err = buildMatchers(c.patterns); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c
 }
 
 func decodeFile(fsys fs.FS, name string, into any) error {
