@@ -196,8 +196,11 @@ type GuestMappingResult struct {
 
 // SharesResult is the srvsvc share enumeration (NetShareEnumAll level 1).
 type SharesResult struct {
-	Names   []string `json:"names,omitempty"`
-	Retries int      `json:"retries,omitempty"` // "signing required" failures retried (see gsession.listShares)
+	Names []string `json:"names,omitempty"`
+	// Attempts counts the listings made: 1, or 2 when go-smb2 failed on
+	// "signing required" and the agent's own signed client listed
+	// (runChain).
+	Attempts int `json:"attempts"`
 	Step
 }
 

@@ -238,9 +238,9 @@ func runChain(ctx context.Context, addr string, cr Credentials, opts Options, ne
 		shares.Step = skipped("IPC$ tree connect failed: " + string(ipc.Class))
 	} else if why == "" {
 		*shares = g.listShares(ctx, addr)
-		if shares.Class != ClassOK && strings.Contains(shares.Error, "signing required") {
+		if shares.Class != ClassOK && signingRequired(shares.Error) {
 			if s, ok := listSharesSigned(ctx, addr, cr); ok {
-				s.Retries = shares.Retries + 1
+				s.Attempts = shares.Attempts + 1
 				s.Error = strings.TrimSpace(s.Error + " (listed on the agent's own signed client: go-smb2 rejected an unsigned interim reply)")
 				*shares = s
 			}
@@ -271,7 +271,7 @@ func runChain(ctx context.Context, addr string, cr Credentials, opts Options, ne
 				f.Step = skipped("share tree connect failed: " + string(sh.Class))
 			default:
 				readFile(ctx, fs, f)
-				if f.Class != ClassOK && strings.Contains(f.Error, "signing required") {
+				if f.Class != ClassOK && signingRequired(f.Error) {
 					// go-smb2's signing defect (see signedSession).
 					why := f.Error
 					if readFileSigned(ctx, addr, cr, opts.Share, f) {
@@ -284,6 +284,11 @@ func runChain(ctx context.Context, addr string, cr Credentials, opts Options, ne
 	}
 	return ch
 }
+
+// signingRequired: the step failed on go-smb2's "signing required"
+// (go-smb2 v1.1.0 conn.go tryVerify on an unsigned reply), which only
+// another client fixes, not another try.
+func signingRequired(stepErr string) bool { return strings.Contains(stepErr, "signing required") }
 
 type treeConn struct {
 	Step
@@ -321,30 +326,19 @@ func (g *gsession) treeConnect(ctx context.Context, name string, refused Class) 
 }
 
 // listShares runs go-smb2's ListSharenames (IPC$ → CREATE srvsvc → DCERPC
-// bind → NetShareEnumAll) and tells which of pysmb's messages a failure
-// would produce. It retries (up to three times) on "signing required": an unsigned
-// STATUS_PENDING interim reply while samba-dcerpcd starts, which go-smb2
-// v1.1.0 conn.go tryVerify rejects before it sees the status (test/
-// TestProbeSigningMandatory).
+// bind → NetShareEnumAll) once and tells which of pysmb's messages a
+// failure would produce. A "signing required" failure is go-smb2's, not
+// the server's (see signedSession): runChain lists again at once on the
+// agent's own signed client, which reads the interim reply correctly,
+// rather than retry go-smb2 until samba-dcerpcd answers without one (test/
+// TestProbeSigningMandatory, checks/probe
+// TestChainListsSharesWhenSigningIsMandatory).
 func (g *gsession) listShares(ctx context.Context, addr string) (res SharesResult) {
 	t0 := time.Now()
 	defer func() { res.since(t0) }()
-	var names []string
-	var err error
-	var m int
-	// Up to 4 attempts: on a cold start samba-dcerpcd may still be spawning
-	// on the second call too (seen here under load).
-	for attempt := 0; attempt < 4; attempt++ {
-		m = g.tap.mark()
-		names, err = g.sess.ListSharenames()
-		var ie *smb2.InvalidResponseError
-		if err != nil && errors.As(err, &ie) && strings.Contains(ie.Message, "signing required") && ctx.Err() == nil && attempt < 3 {
-			res.Retries++
-			time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
-			continue
-		}
-		break
-	}
+	m := g.tap.mark()
+	res.Attempts = 1
+	names, err := g.sess.ListSharenames()
 	if err == nil {
 		sort.Strings(names)
 		res.Names = names

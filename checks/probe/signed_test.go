@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,4 +48,39 @@ func TestListSharesSignedRealSmbd(t *testing.T) {
 	_, ok = listSharesSigned(ctx, s.Addr(), Credentials{User: u.Name, Password: "wrong"})
 	require.False(t, ok)
 	require.False(t, readFileSigned(ctx, s.Addr(), Credentials{User: u.Name, Password: "wrong"}, "data", &f))
+}
+
+// The scorer's chain against a real smbd with "server signing = mandatory",
+// cold (its first srvsvc call: samba-dcerpcd starts and smbd answers with
+// unsigned STATUS_PENDING interim replies, which go-smb2 v1.1.0 rejects as
+// "signing required") and warm: the share list comes back, and a listing
+// go-smb2 fails on "signing required" goes straight to the agent's own
+// signed client, once, instead of being retried on go-smb2.
+func TestChainListsSharesWhenSigningIsMandatory(t *testing.T) {
+	t.Parallel()
+	u := harness.User{Name: "root", Password: "Signed-pw2"}
+	s := harness.StartT(t, harness.Config{
+		Users:  []harness.User{u},
+		Shares: []harness.Share{{Name: "data"}},
+		Global: []string{"server signing = mandatory"},
+	})
+	cr := Credentials{User: u.Name, Password: u.Password}
+	for _, round := range []string{"cold", "warm"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t0 := time.Now()
+		ch := runChain(ctx, s.Addr(), cr, Options{}, nil)
+		took := time.Since(t0) // logged for comparison, never asserted
+		cancel()
+		require.Equal(t, ClassOK, ch.login.Class, "%s: %s", round, ch.login.Error)
+		require.NotNil(t, ch.shares, round)
+		sh := ch.shares
+		require.Equal(t, ClassOK, sh.Class, "%s: %s", round, sh.Error)
+		require.Equal(t, []string{"IPC$", "data"}, sh.Names, round)
+		t.Logf("%s: chain %v, %d listing attempt(s) %s", round, took.Round(time.Millisecond), sh.Attempts, sh.Error)
+		if strings.Contains(sh.Error, "signed client") {
+			require.Equal(t, 2, sh.Attempts, "%s: go-smb2 once, then the signed client once", round)
+		} else {
+			require.Equal(t, 1, sh.Attempts, "%s: go-smb2 listed at the first attempt", round)
+		}
+	}
 }

@@ -277,8 +277,8 @@ func renderProbe(w io.Writer, r *probe.Result) {
 	}
 	if s := r.Shares; s != nil {
 		det := strings.Join(s.Names, ", ")
-		if s.Retries > 0 {
-			det += fmt.Sprintf(" (retried %d× after \"signing required\")", s.Retries)
+		if s.Attempts > 1 {
+			det += fmt.Sprintf(" (%d attempts)", s.Attempts)
 		}
 		row("shares", s.Step, det)
 	}
