@@ -275,16 +275,16 @@ func hostsExclude(f *Facts) (hostsExclusion, bool) {
 		}
 		return hostsExclusion{Where: "none"}, true
 	}
-	if ok, why := f.Config.AllowsHost("global", "", ip); !ok {
+	if ok, why := f.Config.AllowsHost("global", "", ip, f.Net.HostAddrs()); !ok {
 		return hostsExclusion{Where: "global", Reason: why, Value: decidingList(f, "global")}, true
 	}
 	if hasSection(f, "IPC$") {
-		if ok, why := f.Config.AllowsHost("IPC$", "", ip); !ok {
+		if ok, why := f.Config.AllowsHost("IPC$", "", ip, f.Net.HostAddrs()); !ok {
 			return hostsExclusion{Where: "ipc-section", Reason: why, Value: decidingList(f, "IPC$")}, true
 		}
 	}
 	if f.Share != "" && hasSection(f, f.Share) {
-		if ok, why := f.Config.AllowsHost(f.Share, "", ip); !ok {
+		if ok, why := f.Config.AllowsHost(f.Share, "", ip, f.Net.HostAddrs()); !ok {
 			return hostsExclusion{Where: "share", Reason: why, Value: decidingList(f, f.Share)}, true
 		}
 	}
@@ -450,8 +450,8 @@ func shareState(f *Facts, p configs.ClientProfile) (shareJudgement, bool) {
 		}
 	}
 	if f.RemoteClientIP != "" {
-		if gok, _ := f.Config.AllowsHost("global", "", f.RemoteClientIP); gok {
-			if ok, why := f.Config.AllowsHost(name, "", f.RemoteClientIP); !ok {
+		if gok, _ := f.Config.AllowsHost("global", "", f.RemoteClientIP, f.Net.HostAddrs()); gok {
+			if ok, why := f.Config.AllowsHost(name, "", f.RemoteClientIP, f.Net.HostAddrs()); !ok {
 				return shareJudgement{State: "host-denied", Why: why, Value: decidingList(f, name)}, true
 			}
 		}

@@ -107,7 +107,7 @@ func hostsExcludeAgent(f *Facts) (excluded bool, why string, known bool) {
 	if !ok || f.Config == nil {
 		return false, "", false
 	}
-	allowed, why := f.Config.AllowsHost("global", "", ip)
+	allowed, why := f.Config.AllowsHost("global", "", ip, f.Net.HostAddrs())
 	return !allowed, why, true
 }
 

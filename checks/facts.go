@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
@@ -108,6 +109,27 @@ type NetFacts struct {
 	// not known (no RemoteClientIP, or not gathered).
 	RouteToClient *bool  `json:"route_to_client,omitempty"`
 	Err           string `json:"error,omitempty"`
+}
+
+// HostAddrs are the addresses of every interface, what smbconf's
+// Config.AllowsHost needs to know of the host (nil when not gathered: the
+// judgement then lets both address families be parsed, as glibc does on a
+// host with no address but loopback).
+func (n *NetFacts) HostAddrs() []netip.Addr {
+	if n == nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, ifc := range n.Interfaces {
+		for _, s := range ifc.Addrs {
+			if p, err := netip.ParsePrefix(s); err == nil {
+				out = append(out, p.Addr().Unmap())
+			} else if a, err := netip.ParseAddr(s); err == nil {
+				out = append(out, a.Unmap())
+			}
+		}
+	}
+	return out
 }
 
 // NetInterface is one network interface.

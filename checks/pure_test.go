@@ -46,7 +46,7 @@ var (
 		"time":    {"Now", "Since", "Until", "Sleep", "After", "AfterFunc", "NewTimer", "NewTicker", "Tick", "LoadLocation"},
 		"configs": {"Load"},
 		"configs/smbconf": {"Load", "DefaultVersionCache", "DetectSambaVersion", "DetectSambaVersionCached",
-			"ResolveSambaVersion", "VersionDetector"},
+			"ResolveSambaVersion", "VersionDetector", "HostAddrs"},
 	}
 	evalDeniedMethods = []string{"Password", "Detect"}
 )

@@ -24,10 +24,8 @@ package smbconf
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -48,7 +46,10 @@ type accessVerdict struct {
 // AllowsHost reports whether a client called hostname at address ip may
 // connect to share, exactly as "testparm FILE HOSTNAME IP" prints it
 // ("Allow connection from H (IP) to SHARE" or "Deny ..."), and a one-line
-// reason naming the list entry that decided.
+// reason naming the list entry that decided. hostAddrs are the addresses of
+// the host smbd runs on (HostAddrs, or the interfaces the agent gathered):
+// they decide which address families a list entry may be parsed in (see
+// judgeOn). AllowsHost itself reads nothing.
 //
 // share "" (or "global") applies only the [global] lists, which is the check
 // smbd makes when the connection is accepted, before any share is named
@@ -58,9 +59,10 @@ type accessVerdict struct {
 // service starts from the [global] defaults (lp_add_ipc). Any other unknown
 // share, and a share with available = No, is refused with a reason saying
 // so.
-func (c *Config) AllowsHost(share, hostname, ip string) (allowed bool, reason string) {
+func (c *Config) AllowsHost(share, hostname, ip string, hostAddrs []netip.Addr) (allowed bool, reason string) {
+	j := judgeOn(hostAddrs)
 	gAllow, gDeny := c.accessLists("global")
-	global := allowAccess(gDeny, gAllow, hostname, ip)
+	global := j.allowAccess(gDeny, gAllow, hostname, ip)
 	if share == "" || strings.EqualFold(share, "global") {
 		return global.allowed, global.why
 	}
@@ -84,7 +86,7 @@ func (c *Config) AllowsHost(share, hostname, ip string) (allowed bool, reason st
 		return false, global.why
 	}
 	sAllow, sDeny := c.accessLists(share)
-	local := allowAccess(sDeny, sAllow, hostname, ip)
+	local := j.allowAccess(sDeny, sAllow, hostname, ip)
 	if !local.allowed {
 		return false, local.why
 	}
@@ -130,13 +132,13 @@ func (l accessList) describe() string {
 }
 
 // allowAccess is allow_access_internal.
-func allowAccess(deny, allow accessList, name, addr string) accessVerdict {
+func (j accessJudge) allowAccess(deny, allow accessList, name, addr string) accessVerdict {
 	// "if it is loopback then always allow unless specifically denied";
 	// the comparison is on the literal string, so "127.0.0.2" or
 	// "::ffff:127.0.0.1" get no special treatment.
 	if addr == "127.0.0.1" || addr == "::1" {
-		if m := listMatch(deny.tokens, name, addr); m.ok {
-			if am := listMatch(allow.tokens, name, addr); !am.ok {
+		if m := j.listMatch(deny.tokens, name, addr); m.ok {
+			if am := j.listMatch(allow.tokens, name, addr); !am.ok {
 				return accessVerdict{false, fmt.Sprintf("loopback %s is denied by %s (entry %q) and not in hosts allow", addr, deny.describe(), m.token)}
 			}
 		}
@@ -146,22 +148,22 @@ func allowAccess(deny, allow accessList, name, addr string) accessVerdict {
 		return accessVerdict{true, "no hosts allow or hosts deny applies"}
 	}
 	if len(deny.tokens) == 0 {
-		if m := listMatch(allow.tokens, name, addr); m.ok {
+		if m := j.listMatch(allow.tokens, name, addr); m.ok {
 			return accessVerdict{true, fmt.Sprintf("%s matches %s (entry %q)", addr, allow.describe(), m.token)}
 		}
-		return accessVerdict{false, fmt.Sprintf("%s (%s) is not in %s", addr, name, allow.describe()) + accExceptNote(listMatch(allow.tokens, name, addr))}
+		return accessVerdict{false, fmt.Sprintf("%s (%s) is not in %s", addr, name, allow.describe()) + accExceptNote(j.listMatch(allow.tokens, name, addr))}
 	}
 	if len(allow.tokens) == 0 {
-		if m := listMatch(deny.tokens, name, addr); m.ok {
+		if m := j.listMatch(deny.tokens, name, addr); m.ok {
 			return accessVerdict{false, fmt.Sprintf("%s matches %s (entry %q)", addr, deny.describe(), m.token)}
 		}
 		return accessVerdict{true, fmt.Sprintf("%s (%s) is not in %s", addr, name, deny.describe())}
 	}
 	// Both lists: the allow list wins, then the deny list decides.
-	if m := listMatch(allow.tokens, name, addr); m.ok {
+	if m := j.listMatch(allow.tokens, name, addr); m.ok {
 		return accessVerdict{true, fmt.Sprintf("%s matches %s (entry %q), which overrides %s", addr, allow.describe(), m.token, deny.describe())}
 	}
-	if m := listMatch(deny.tokens, name, addr); m.ok {
+	if m := j.listMatch(deny.tokens, name, addr); m.ok {
 		return accessVerdict{false, fmt.Sprintf("%s is not in %s and matches %s (entry %q)", addr, allow.describe(), deny.describe(), m.token)}
 	}
 	return accessVerdict{true, fmt.Sprintf("%s (%s) is in neither %s nor %s", addr, name, allow.describe(), deny.describe())}
@@ -185,14 +187,14 @@ type listResult struct {
 // tried in order; after a match, any match among the tokens after the first
 // "EXCEPT" cancels it. Samba does not recurse into a second EXCEPT: every
 // token after the first one is an exception.
-func listMatch(list []string, name, addr string) listResult {
+func (j accessJudge) listMatch(list []string, name, addr string) listResult {
 	i := 0
 	var r listResult
 	for ; i < len(list); i++ {
 		if strings.EqualFold(list[i], "EXCEPT") {
 			break
 		}
-		if clientMatch(list[i], name, addr) {
+		if j.clientMatch(list[i], name, addr) {
 			r = listResult{ok: true, token: list[i]}
 			break
 		}
@@ -204,7 +206,7 @@ func listMatch(list []string, name, addr string) listResult {
 		i++
 	}
 	for ; i < len(list); i++ {
-		if clientMatch(list[i], name, addr) {
+		if j.clientMatch(list[i], name, addr) {
 			r.ok = false
 			r.except = list[i]
 			return r
@@ -216,7 +218,7 @@ func listMatch(list []string, name, addr string) listResult {
 // clientMatch is client_match: the address first (with an IPv4-mapped
 // "::ffff:" prefix dropped from both token and address, Samba bugs 5311 and
 // 7383), then the host name if there is one.
-func clientMatch(tok, name, addr string) bool {
+func (j accessJudge) clientMatch(tok, name, addr string) bool {
 	tokAddr, cliAddr := tok, addr
 	if accHasPrefixFold(tokAddr, "::ffff:") {
 		tokAddr = tokAddr[7:]
@@ -224,10 +226,10 @@ func clientMatch(tok, name, addr string) bool {
 	if accHasPrefixFold(cliAddr, "::ffff:") {
 		cliAddr = cliAddr[7:]
 	}
-	if stringMatch(tokAddr, cliAddr) {
+	if j.stringMatch(tokAddr, cliAddr) {
 		return true
 	}
-	return name != "" && stringMatch(tok, name)
+	return name != "" && j.stringMatch(tok, name)
 }
 
 func accHasPrefixFold(s, prefix string) bool {
@@ -237,7 +239,7 @@ func accHasPrefixFold(s, prefix string) bool {
 // stringMatch is string_match. The branches are an else-if chain on the
 // token, so a token that takes a branch and fails there never reaches the
 // later ones (".example.com" is never compared as a plain name).
-func stringMatch(tok, s string) bool {
+func (j accessJudge) stringMatch(tok, s string) bool {
 	if tok == "" {
 		return false
 	}
@@ -263,7 +265,7 @@ func stringMatch(tok, s string) bool {
 		if (accIsDigit(s0) && strings.Contains(tok, ".")) ||
 			(tok[0] == '[' && cut > 0 && tok[cut-1] == ']') ||
 			((accIsXDigit(s0) || s0 == ':') && strings.Contains(tok, ":")) {
-			return maskedMatch(tok, cut, s)
+			return j.maskedMatch(tok, cut, s)
 		}
 		return false
 	case strings.ContainsAny(tok, "*?"):
@@ -285,8 +287,8 @@ type accSockAddr struct {
 }
 
 // maskedMatch is masked_match: "net/len" or "net/mask".
-func maskedMatch(tok string, cut int, s string) bool {
-	host, ok := interpretStringAddr(s)
+func (j accessJudge) maskedMatch(tok string, cut int, s string) bool {
+	host, ok := j.interpretStringAddr(s)
 	if !ok {
 		return false
 	}
@@ -298,7 +300,7 @@ func maskedMatch(tok string, cut int, s string) bool {
 	if tok[0] == '[' {
 		tokStr = tok[1:cut] // tok_copy: "fd00::]" for "[fd00::]/8"
 	}
-	tokAddr, ok := interpretStringAddr(tokStr)
+	tokAddr, ok := j.interpretStringAddr(tokStr)
 	if !ok {
 		return false
 	}
@@ -308,7 +310,7 @@ func maskedMatch(tok string, cut int, s string) bool {
 		// Longer than two characters: a dotted (or IPv6) mask, parsed as
 		// an address. "/024" or "/128" land here too and are read as
 		// the addresses 0.0.0.20 and 0.0.0.128.
-		if mask, ok = interpretStringAddr(maskStr); !ok {
+		if mask, ok = j.interpretStringAddr(maskStr); !ok {
 			return false
 		}
 	} else {
@@ -435,8 +437,7 @@ func sameNet(a, b, mask accSockAddr) bool {
 // inet_aton rules ("10.1" is 10.0.0.1, "012" octal, "0x0a" hex) and IPv6
 // with inet_pton, and refuses a family the host has no non-loopback address
 // of. Names are not resolved (see the file comment).
-func interpretStringAddr(s string) (accSockAddr, bool) {
-	v4ok, v6ok := addrConfig()
+func (j accessJudge) interpretStringAddr(s string) (accSockAddr, bool) {
 	if strings.Contains(s, ":") {
 		if p := strings.IndexByte(s, '%'); p > 0 {
 			// A link-local scope ("fe80::1%eth0"): Samba strips it when it
@@ -444,13 +445,13 @@ func interpretStringAddr(s string) (accSockAddr, bool) {
 			s = s[:p]
 		}
 		a, err := netip.ParseAddr(s)
-		if err != nil || !a.Is6() || !v6ok {
+		if err != nil || !a.Is6() || !j.v6 {
 			return accSockAddr{}, false
 		}
 		return accSockAddr{v6: true, addr: a.As16()}, true
 	}
 	v, ok := accInetAton(s)
-	if !ok || !v4ok {
+	if !ok || !j.v4 {
 		return accSockAddr{}, false
 	}
 	return accSockAddr{addr: [16]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}}, true
@@ -520,37 +521,30 @@ func accAtonPart(p string) (uint64, bool) {
 	return v, true
 }
 
-// addrConfig says which address families getaddrinfo's AI_ADDRCONFIG lets
-// through on this host (glibc __check_pf: a family counts when the host has
-// an address of it other than 127.0.0.1 / ::1; with neither, both pass).
-// It is computed once: smbd and testparm run on the same host as the agent.
-var addrConfig = sync.OnceValues(func() (v4, v6 bool) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return true, true
-	}
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
-			continue
-		}
+// accessJudge applies the host lists on a host with addresses of the
+// families v4 and v6 (judgeOn).
+type accessJudge struct{ v4, v6 bool }
+
+// judgeOn says which address families getaddrinfo's AI_ADDRCONFIG lets
+// through on a host with addrs (glibc __check_pf: a family counts when the
+// host has an address of it other than 127.0.0.1 / ::1; with neither, both
+// pass).
+func judgeOn(addrs []netip.Addr) accessJudge {
+	var j accessJudge
+	for _, ip := range addrs {
 		ip = ip.Unmap()
 		switch {
 		case ip.Is4() && ip != netip.AddrFrom4([4]byte{127, 0, 0, 1}):
-			v4 = true
+			j.v4 = true
 		case ip.Is6() && ip != netip.IPv6Loopback():
-			v6 = true
+			j.v6 = true
 		}
 	}
-	if !v4 && !v6 {
-		return true, true
+	if !j.v4 && !j.v6 {
+		return accessJudge{v4: true, v6: true}
 	}
-	return v4, v6
-})
+	return j
+}
 
 // unixWildMatch is unix_wild_match (lib/util/unix_match.c): case-insensitive
 // '*' and '?' matching with Samba's own quirks (a '*' followed by n equal

@@ -3,6 +3,7 @@ package smbconf
 import (
 	"bufio"
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,7 +70,7 @@ func TestStringMatch(t *testing.T) {
 		{"*.example.com", "Pcx.Example.Com", true},
 	}
 	for _, c := range cases {
-		require.Equalf(t, c.want, stringMatch(c.tok, c.s), "string_match(%q, %q)", c.tok, c.s)
+		require.Equalf(t, c.want, bothFamilies.stringMatch(c.tok, c.s), "string_match(%q, %q)", c.tok, c.s)
 	}
 }
 
@@ -98,7 +99,7 @@ func TestListMatch(t *testing.T) {
 		{"EXCEPT 10.0.0.1", "a", "10.0.0.1", false},
 	}
 	for _, c := range cases {
-		got := listMatch(strListMakeV3(c.list), c.name, c.addr).ok
+		got := bothFamilies.listMatch(strListMakeV3(c.list), c.name, c.addr).ok
 		require.Equalf(t, c.want, got, "list_match(%q, %s/%s)", c.list, c.name, c.addr)
 	}
 }
@@ -128,7 +129,7 @@ func TestAllowAccess(t *testing.T) {
 		{"deny ALL, allow list (186)", "ALL", "192.168.5.", "127.0.0.1", false},
 	}
 	for _, c := range cases {
-		got := allowAccess(l("hosts deny", c.deny), l("hosts allow", c.allow), "h", c.addr)
+		got := bothFamilies.allowAccess(l("hosts deny", c.deny), l("hosts allow", c.allow), "h", c.addr)
 		require.Equal(t, c.want, got.allowed, c.name)
 		require.NotEmpty(t, got.why, c.name)
 	}
@@ -197,6 +198,9 @@ var verdictLine = regexp.MustCompile(`^(Allow|Deny) connection from (.*) \((.*)\
 func TestAccessDiff(t *testing.T) {
 	tp := requireTestparm(t)
 	dir, files := copyCorpus(t)
+	// testparm judges on this host, with its address families.
+	hostAddrs, err := HostAddrs()
+	require.NoError(t, err)
 	n := 0
 	for _, f := range files {
 		src, err := os.ReadFile(filepath.Join(dir, f))
@@ -227,7 +231,7 @@ func TestAccessDiff(t *testing.T) {
 					}
 					share := m[4]
 					shares = append(shares, share)
-					allowed, reason := cfg.AllowsHost(share, p[0], p[1])
+					allowed, reason := cfg.AllowsHost(share, p[0], p[1], hostAddrs)
 					if allowed != (m[1] == "Allow") {
 						t.Errorf("%s: testparm says %q; AllowsHost(%q, %q, %q) = %v (%s)",
 							f, l, share, p[0], p[1], allowed, reason)
@@ -240,7 +244,7 @@ func TestAccessDiff(t *testing.T) {
 				var avail []string
 				for _, s := range cfg.Sections() {
 					if v, ok := cfg.Lookup(s, "available"); ok && v.Printed == "No" {
-						allowed, reason := cfg.AllowsHost(s, p[0], p[1])
+						allowed, reason := cfg.AllowsHost(s, p[0], p[1], hostAddrs)
 						require.Falsef(t, allowed, "%s: [%s] is unavailable: %s", f, s, reason)
 						continue
 					}
@@ -263,19 +267,54 @@ func TestAllowsHostEdges(t *testing.T) {
 	cfg, err := Load(p, LoadOptions{Version: oracleVersion, WorkDir: dir})
 	require.NoError(t, err)
 
-	ok, why := cfg.AllowsHost("", "pc", "10.1.2.3")
+	ok, why := cfg.AllowsHost("", "pc", "10.1.2.3", nil)
 	require.True(t, ok, why) // only the [global] lists apply
-	ok, why = cfg.AllowsHost("global", "pc", "192.168.0.1")
+	ok, why = cfg.AllowsHost("global", "pc", "192.168.0.1", nil)
 	require.False(t, ok, why)
 	require.Contains(t, why, "hosts allow = 10.0.0.0/8")
 	require.Contains(t, why, p+":2")
 
-	ok, why = cfg.AllowsHost("IPC$", "pc", "10.1.2.3")
+	ok, why = cfg.AllowsHost("IPC$", "pc", "10.1.2.3", nil)
 	require.True(t, ok, why) // the implicit IPC$ has the [global] lists
-	ok, why = cfg.AllowsHost("nosuch", "pc", "10.1.2.3")
+	ok, why = cfg.AllowsHost("nosuch", "pc", "10.1.2.3", nil)
 	require.False(t, ok)
 	require.Contains(t, why, "nosuch")
 
-	ok, why = cfg.AllowsHost("S", "pc", "10.2.0.1") // share names match case-insensitively
+	ok, why = cfg.AllowsHost("S", "pc", "10.2.0.1", nil) // share names match case-insensitively
 	require.True(t, ok, why)
+}
+
+// bothFamilies is a host with IPv4 and IPv6 addresses, where every numeric
+// list entry can be parsed.
+var bothFamilies = judgeOn([]netip.Addr{netip.MustParseAddr("192.0.2.5"), netip.MustParseAddr("2001:db8::5")})
+
+// An entry of an address family the host has no (non-loopback) address of
+// never matches: getaddrinfo's AI_ADDRCONFIG refuses to parse it
+// (interpret_string_addr), so the same config judges differently on an
+// IPv4-only host. The host's addresses come in as an argument.
+func TestAllowsHostFollowsTheHostsAddressFamilies(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "smb.conf")
+	require.NoError(t, os.WriteFile(p, []byte("[global]\n\thosts allow = fd00::/8 10.0.0.0/8\n"), 0o644))
+	cfg, err := Load(p, LoadOptions{Version: oracleVersion, WorkDir: dir})
+	require.NoError(t, err)
+	v4only := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1"), netip.MustParseAddr("192.0.2.5")}
+	v6only := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("2001:db8::5")}
+	dual := append(append([]netip.Addr(nil), v4only...), netip.MustParseAddr("2001:db8::5"))
+	for _, c := range []struct {
+		name  string
+		addrs []netip.Addr
+		ip    string
+		want  bool
+	}{
+		{"v6 client, dual-stack host", dual, "fd00::7", true},
+		{"v6 client, IPv4-only host", v4only, "fd00::7", false},
+		{"v4 client, IPv6-only host", v6only, "10.1.2.3", false},
+		{"v4 client, IPv4-only host", v4only, "10.1.2.3", true},
+		{"loopback only: both families pass", []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}, "fd00::7", true},
+		{"no addresses known: both families pass", nil, "10.1.2.3", true},
+	} {
+		ok, why := cfg.AllowsHost("global", "", c.ip, c.addrs)
+		require.Equal(t, c.want, ok, "%s: %s", c.name, why)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Origin says where an effective value comes from.
@@ -152,6 +153,12 @@ type Config struct {
 	path     string
 	files    []string
 	hostname string
+	// loadedAt, pid and environ are what %T, %t, %d and %$(VAR) stand
+	// for (subBasic), taken when the file is read, so that answering
+	// from the Config reads neither the clock nor the environment.
+	loadedAt time.Time
+	pid      int
+	environ  []string
 
 	g      []*slot // [global] values of global parameters
 	gDef   []bool  // per global slot: still "default" (FLAG_DEFAULT)

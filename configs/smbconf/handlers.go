@@ -11,7 +11,6 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/smb-agent/smb-agent/configs/safefile"
@@ -128,6 +127,16 @@ func handleInclude(l *loader, p *Param, s *service, value string, a *assign) err
 	return nil
 }
 
+// lookupEnv is os.LookupEnv on the environment the Config was loaded with.
+func (c *Config) lookupEnv(name string) (string, bool) {
+	for _, kv := range c.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
 // subBasic is talloc_sub_basic() (source3/lib/substitute.c) as testparm
 // runs it: no client and no user (smb_name and domain are ""). Every known
 // escape is replaced everywhere in the string at once (realloc_string_sub),
@@ -174,11 +183,11 @@ func (c *Config) subBasic(s string) string {
 		case 'w':
 			r = c.g[c.mustParam("winbind separator").slot].v.s
 		case 'T':
-			r = time.Now().Format("2006/01/02 15:04:05")
+			r = c.loadedAt.Format("2006/01/02 15:04:05")
 		case 't':
-			r = time.Now().Format("20060102_150405")
+			r = c.loadedAt.Format("20060102_150405")
 		case 'd':
-			r = strconv.Itoa(os.Getpid())
+			r = strconv.Itoa(c.pid)
 		case '$':
 			if p+2 >= len(s) || s[p+2] != '(' {
 				continue
@@ -187,7 +196,7 @@ func (c *Config) subBasic(s string) string {
 			if q < 0 {
 				continue
 			}
-			env, ok := os.LookupEnv(s[p+3 : p+q])
+			env, ok := c.lookupEnv(s[p+3 : p+q])
 			if !ok {
 				continue
 			}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/smb-agent/smb-agent/configs/safefile"
 )
@@ -196,6 +197,9 @@ func newLoader(path string, opts LoadOptions) (*loader, error) {
 		srcs:     map[string][]byte{},
 		path:     path,
 		hostname: host,
+		loadedAt: time.Now(),
+		pid:      os.Getpid(),
+		environ:  os.Environ(),
 		dflt:     d,
 		byName:   map[string]*service{},
 	}
