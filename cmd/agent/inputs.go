@@ -24,17 +24,9 @@ func requireSmbConf(cfg *configs.Config) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return usageError("smb.conf %s: no such file (set --smb-conf or smb_conf)", path)
 	case err != nil:
-		return usageError("smb.conf %s: %v", path, unwrapPathError(err))
+		return usageError("smb.conf %s: %v", path, safefile.Cause(err))
 	case !fi.Mode().IsRegular():
 		return usageError("smb.conf %s is %s, not a regular file", path, safefile.Kind(fi.Mode()))
 	}
 	return nil
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -99,6 +99,17 @@ func Kind(mode fs.FileMode) string {
 	return fmt.Sprintf("a special file (%s)", mode.Type())
 }
 
+// Cause is err without the *fs.PathError around it ("permission denied"
+// rather than "open /etc/samba/smb.conf: permission denied"), for messages
+// that name the file themselves.
+func Cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // Open opens path for reading under the rules of the package and returns
 // the open file and its fstat. The file is put back in blocking mode, so
 // that ordinary reads of it behave as usual.

@@ -1,6 +1,9 @@
 package safefile
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,4 +121,14 @@ func TestKindNamesEveryType(t *testing.T) {
 	fi, err = os.Stat(t.TempDir())
 	require.NoError(t, err)
 	assert.Equal(t, "a directory", Kind(fi.Mode()))
+}
+
+func TestCauseDropsThePathError(t *testing.T) {
+	_, err := os.Open(filepath.Join(t.TempDir(), "missing"))
+	require.Error(t, err)
+	require.Equal(t, "no such file or directory", Cause(err).Error())
+	require.ErrorIs(t, Cause(err), fs.ErrNotExist)
+	plain := errors.New("plain")
+	require.Equal(t, plain, Cause(plain))
+	require.Equal(t, syscall.EACCES, Cause(fmt.Errorf("wrapped: %w", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EACCES})))
 }

@@ -311,7 +311,7 @@ func (l *loader) readFile(path, display string) ([]byte, *LoadError) {
 	case errors.Is(err, fs.ErrPermission):
 		return fail("permission denied")
 	case err != nil:
-		return fail("%v", unwrapPathError(err))
+		return fail("%v", safefile.Cause(err))
 	}
 	defer f.Close()
 	switch {
@@ -326,7 +326,7 @@ func (l *loader) readFile(path, display string) ([]byte, *LoadError) {
 	case errors.As(err, &tl):
 		return refuse("file too large (more than %d bytes)", l.max-l.total)
 	case err != nil:
-		return refuse("%v", unwrapPathError(err))
+		return refuse("%v", safefile.Cause(err))
 	}
 	if lerr := l.account(display, src); lerr != nil {
 		return nil, lerr
@@ -410,14 +410,6 @@ func smbConfLike(lines []Line) bool {
 		return false
 	}
 	return true
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // noteBinary remembers, and warns about, a file that looks binary. Samba
