@@ -252,68 +252,68 @@ func TestFormatPoints(t *testing.T) {
 	}
 }
 
-// benchSnapshot is the load: 15 patterns, each reported in turn,
-// over 100 rounds of history.
+// benchSnapshot is the load: every catalog pattern and a custom
+// one (at least 15), each reported in turn, over 100 rounds of history.
 func benchSnapshot(b *testing.B) *Daemon {
 	o := testOptions(nil)
 	o.PointsPerCheck, o.CheckInterval, o.Interval = 4.2, time.Minute, 30*time.Second
 	d, err := New(o)
 	require.NoError(b, err)
+	recordBenchRounds(b, d, 100, true)
+	return d
+}
+
+// recordBenchRounds records n rounds, the daemon's interval apart, in
+// which each pattern (the catalog's and one custom) is reported every
+// third round, in turn; withFix gives each finding a fix.
+func recordBenchRounds(b *testing.B, d *Daemon, n int, withFix bool) {
+	b.Helper()
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	pats := append(append([]string(nil), DefaultPatterns()...), "custom-pattern")
-	require.Len(b, pats, 15)
+	require.GreaterOrEqual(b, len(pats), 15)
 	base := seedReport(b, false)
 	cfg := d.cfg.Load()
-	for i := range 100 {
+	for i := range n {
 		r := *base
 		r.Findings = nil
 		for j, p := range pats {
 			if (i+j)%3 == 0 {
 				f := base.Findings[0]
 				f.Pattern = p
-				f.Fix = &checks.Fix{ID: p + "/x", Kind: checks.FixConfig, Summary: "s"}
+				if withFix {
+					f.Fix = &checks.Fix{ID: p + "/x", Kind: checks.FixConfig, Summary: "s"}
+				}
 				r.Findings = append(r.Findings, f)
 			}
 		}
 		r.Finalize()
-		s, _ := d.tracker.record(roundAt(t0, time.Duration(i)*30*time.Second, &r), *cfg)
+		s, _ := d.tracker.record(roundAt(t0, time.Duration(i)*cfg.Interval, &r), *cfg)
 		d.snap.Store(s)
 	}
-	return d
+}
+
+// benchGet serves path from benchSnapshot's daemon and reports the size of
+// the answer.
+func benchGet(b *testing.B, path string) {
+	h := benchSnapshot(b).Handler()
+	b.ReportAllocs()
+	var size int
+	for b.Loop() {
+		rec := do(h, "GET", path)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+		size = rec.Body.Len()
+	}
+	b.ReportMetric(float64(size), "bytes/page")
 }
 
 // BenchmarkPage serves / from the held report (rendered at most once a
 // second); compare with BenchmarkStatusJSON (the same snapshot served as
 // /status) and BenchmarkPageRenderOnly (one render).
-func BenchmarkPage(b *testing.B) {
-	d := benchSnapshot(b)
-	h := d.Handler()
-	b.ReportAllocs()
-	var size int
-	for b.Loop() {
-		rec := do(h, "GET", "/")
-		if rec.Code != 200 {
-			b.Fatal(rec.Code)
-		}
-		size = rec.Body.Len()
-	}
-	b.ReportMetric(float64(size), "bytes/page")
-}
+func BenchmarkPage(b *testing.B) { benchGet(b, "/") }
 
-func BenchmarkStatusJSON(b *testing.B) {
-	d := benchSnapshot(b)
-	h := d.Handler()
-	b.ReportAllocs()
-	var size int
-	for b.Loop() {
-		rec := do(h, "GET", "/status")
-		if rec.Code != 200 {
-			b.Fatal(rec.Code)
-		}
-		size = rec.Body.Len()
-	}
-	b.ReportMetric(float64(size), "bytes/page")
-}
+func BenchmarkStatusJSON(b *testing.B) { benchGet(b, "/status") }
 
 // BenchmarkPageRenderOnly is the template alone, without the HTTP
 // recorder.
@@ -358,7 +358,7 @@ func TestPageOfAFailedRound(t *testing.T) {
 }
 
 // BenchmarkHourOfHistoryHeap fills the history the daemon keeps at the
-// shortest interval (a round a second for an hour, 15 patterns) and reports
+// shortest interval (a round a second for an hour, every pattern) and reports
 // the live heap it holds, for the RSS budget; it asserts nothing.
 func BenchmarkHourOfHistoryHeap(b *testing.B) {
 	o := testOptions(nil)
@@ -366,27 +366,10 @@ func BenchmarkHourOfHistoryHeap(b *testing.B) {
 	for b.Loop() {
 		d, err := New(o)
 		require.NoError(b, err)
-		base := seedReport(b, false)
-		pats := append(append([]string(nil), DefaultPatterns()...), "custom-pattern")
-		t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-		cfg := d.cfg.Load()
 		var ms0, ms1 goruntime.MemStats
 		goruntime.GC()
 		goruntime.ReadMemStats(&ms0)
-		for i := range maxHourRecords + 100 {
-			r := *base
-			r.Findings = nil
-			for j, p := range pats {
-				if (i+j)%3 == 0 {
-					f := base.Findings[0]
-					f.Pattern = p
-					r.Findings = append(r.Findings, f)
-				}
-			}
-			r.Finalize()
-			s, _ := d.tracker.record(roundAt(t0, time.Duration(i)*time.Second, &r), *cfg)
-			d.snap.Store(s)
-		}
+		recordBenchRounds(b, d, maxHourRecords+100, false)
 		goruntime.GC()
 		goruntime.ReadMemStats(&ms1)
 		b.ReportMetric(float64(len(d.snap.Load().history)), "rounds-kept")
