@@ -22,11 +22,7 @@ import (
 func TestListSharesSignedRealSmbd(t *testing.T) {
 	t.Parallel()
 	u := harness.User{Name: "root", Password: "Signed-pw1"}
-	s := harness.StartT(t, harness.Config{
-		Users:  []harness.User{u},
-		Shares: []harness.Share{{Name: "data"}},
-		Global: []string{"server signing = mandatory"},
-	})
+	s := startSigningMandatory(t, u)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res, ok := listSharesSigned(ctx, s.Addr(), Credentials{User: u.Name, Password: u.Password})
@@ -59,11 +55,7 @@ func TestListSharesSignedRealSmbd(t *testing.T) {
 func TestChainListsSharesWhenSigningIsMandatory(t *testing.T) {
 	t.Parallel()
 	u := harness.User{Name: "root", Password: "Signed-pw2"}
-	s := harness.StartT(t, harness.Config{
-		Users:  []harness.User{u},
-		Shares: []harness.Share{{Name: "data"}},
-		Global: []string{"server signing = mandatory"},
-	})
+	s := startSigningMandatory(t, u)
 	cr := Credentials{User: u.Name, Password: u.Password}
 	for _, round := range []string{"cold", "warm"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -83,4 +75,15 @@ func TestChainListsSharesWhenSigningIsMandatory(t *testing.T) {
 			require.Equal(t, 1, sh.Attempts, "%s: go-smb2 listed at the first attempt", round)
 		}
 	}
+}
+
+// startSigningMandatory is a real smbd that requires signing, with u and a
+// share "data".
+func startSigningMandatory(t *testing.T, u harness.User) *harness.Smbd {
+	t.Helper()
+	return harness.StartT(t, harness.Config{
+		Users:  []harness.User{u},
+		Shares: []harness.Share{{Name: "data"}},
+		Global: []string{"server signing = mandatory"},
+	})
 }

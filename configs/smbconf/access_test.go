@@ -258,14 +258,22 @@ func TestAccessDiff(t *testing.T) {
 	require.GreaterOrEqual(t, n, 20, "corpus files with access probes")
 }
 
+// loadAccessConf loads text as a temporary smb.conf and returns it with
+// its path.
+func loadAccessConf(t *testing.T, text string) (*Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "smb.conf")
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	cfg, err := Load(p, LoadOptions{Version: oracleVersion, WorkDir: dir})
+	require.NoError(t, err)
+	return cfg, p
+}
+
 // TestAllowsHostEdges covers what testparm's host mode cannot show: the
 // connection-level check (no share) and shares that do not exist.
 func TestAllowsHostEdges(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "smb.conf")
-	require.NoError(t, os.WriteFile(p, []byte("[global]\n\thosts allow = 10.0.0.0/8\n[s]\n\tpath = /srv/s\n\thosts deny = 10.1.\n"), 0o644))
-	cfg, err := Load(p, LoadOptions{Version: oracleVersion, WorkDir: dir})
-	require.NoError(t, err)
+	cfg, p := loadAccessConf(t, "[global]\n\thosts allow = 10.0.0.0/8\n[s]\n\tpath = /srv/s\n\thosts deny = 10.1.\n")
 
 	ok, why := cfg.AllowsHost("", "pc", "10.1.2.3", nil)
 	require.True(t, ok, why) // only the [global] lists apply
@@ -293,11 +301,7 @@ var bothFamilies = judgeOn([]netip.Addr{netip.MustParseAddr("192.0.2.5"), netip.
 // (interpret_string_addr), so the same config judges differently on an
 // IPv4-only host. The host's addresses come in as an argument.
 func TestAllowsHostFollowsTheHostsAddressFamilies(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "smb.conf")
-	require.NoError(t, os.WriteFile(p, []byte("[global]\n\thosts allow = fd00::/8 10.0.0.0/8\n"), 0o644))
-	cfg, err := Load(p, LoadOptions{Version: oracleVersion, WorkDir: dir})
-	require.NoError(t, err)
+	cfg, _ := loadAccessConf(t, "[global]\n\thosts allow = fd00::/8 10.0.0.0/8\n")
 	v4only := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1"), netip.MustParseAddr("192.0.2.5")}
 	v6only := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("2001:db8::5")}
 	dual := append(append([]netip.Addr(nil), v4only...), netip.MustParseAddr("2001:db8::5"))
