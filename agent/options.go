@@ -59,10 +59,7 @@ const (
 // DefaultPatterns returns the catalog's pattern ids, in catalog order. They
 // are exported on /metrics with value 0 even before they are seen, so that
 // an alert on smb_agent_check_status{pattern="..."} never silently matches
-// nothing. Computed on first use, not at package init: loading the catalog
-// parses its YAML (about 6 MB allocated), which every process that links
-// this package would otherwise pay at start, `agent version` and
-// `agent config dump` included.
+// nothing. Computed once, on first use.
 var DefaultPatterns = sync.OnceValue(func() []string {
 	var ids []string
 	for _, p := range catalog.All() {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/smb-agent/smb-agent/checks"
-	"github.com/smb-agent/smb-agent/checks/catalog"
 	"github.com/smb-agent/smb-agent/checks/gather"
 	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
@@ -42,10 +41,6 @@ func RunAfter(ctx context.Context, cfg *configs.Config, prev *checks.Facts) (*ch
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
-	// Parsing the embedded catalog (its YAML, a CPU-bound 10-20 ms) is
-	// needed only by Evaluate; start it now so that it runs while the
-	// gatherers wait on smbd and the disk instead of after them.
-	go func() { _, _ = catalog.Load() }()
 	started := time.Now()
 	f := gather.Gather(ctx, gather.Options{Config: cfg, Clients: clients, Password: pw,
 		VersionCache: smbconf.DefaultVersionCache(), Previous: prev})
