@@ -7,9 +7,9 @@
 //
 // The data is YAML (data/), the one source of truth, which `make
 // gen-catalog` decodes and validates into Go (catalog_gen.go) so that the
-// agent parses no YAML at run time. The package
-// imports nothing of ours: the checks package answers the decision trees
-// (Pattern.Walk) and shows Cause.Fix to a person.
+// agent parses no YAML at run time. The package imports nothing of ours:
+// the checks package answers the decision trees (Pattern.Walk) and shows
+// Cause.Fix to a person.
 package catalog
 
 //go:generate go run ./gen
@@ -343,11 +343,13 @@ var (
 	defaultCat  *Catalog
 )
 
-// Load returns the agent's catalog: the data of data/ as decoded and
-// validated by the generator into catalog_gen.go, indexed once (no YAML is
-// parsed at run time; TestGeneratedCatalogIsCurrent fails when
-// catalog_gen.go differs from what the YAML files generate). The error is
-// always nil; it stays for callers that load a catalog from elsewhere.
+// Load returns the agent's catalog: the data of data/ as the generator
+// decoded and validated it into catalog_gen.go, indexed once. It is not
+// validated again here: GenerateGo refuses data ParseFS rejects, and
+// TestGeneratedCatalogIsCurrent fails when catalog_gen.go is not what the
+// YAML generates, so the checks ran on exactly this data (and
+// TestGeneratedCatalogValidates runs them on the loaded form). The error
+// is always nil.
 func Load() (*Catalog, error) {
 	defaultOnce.Do(func() { defaultCat = newCatalog(generatedSource()) })
 	return defaultCat, nil
