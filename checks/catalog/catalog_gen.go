@@ -858,24 +858,29 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Owns smb.conf and applies the one-line protocol change.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Owns smb.conf and applies the one-line protocol change.",
 				},
 				{
-					Code: "IT-411",
-					Why:  "Reproduces the failure with smbclient and reads the client's error.",
+					Code:  "IT-411",
+					Title: "Technical Support Specialist",
+					Why:   "Reproduces the failure with smbclient and reads the client's error.",
 				},
 				{
-					Code: "CE-463",
-					Why:  "Compares the configured dialect range with what smbd actually accepts on the host.",
+					Code:  "CE-463",
+					Title: "Host Analyst",
+					Why:   "Compares the configured dialect range with what smbd actually accepts on the host.",
 				},
 				{
-					Code: "CS-521",
-					Why:  "Keeps the protocol baseline (no SMB1, encryption, signing) while restoring service.",
+					Code:  "CS-521",
+					Title: "Cyber Defense Infrastructure Support Specialist",
+					Why:   "Keeps the protocol baseline (no SMB1, encryption, signing) while restoring service.",
 				},
 				{
-					Code: "CS-462",
-					Why:  "Decides the narrow SMB1 exception when a legacy or control-system client cannot do SMB2.",
+					Code:  "CS-462",
+					Title: "Control Systems Security Specialist",
+					Why:   "Decides the narrow SMB1 exception when a legacy or control-system client cannot do SMB2.",
 				},
 			},
 			UnsafeAdvice: []UnsafeAdvice{
@@ -1304,20 +1309,24 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Starts smbd and fixes smb ports, interfaces and the restart.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Starts smbd and fixes smb ports, interfaces and the restart.",
 				},
 				{
-					Code: "IT-411",
-					Why:  "First responder when the service is down; checks the process and the listener.",
+					Code:  "IT-411",
+					Title: "Technical Support Specialist",
+					Why:   "First responder when the service is down; checks the process and the listener.",
 				},
 				{
-					Code: "CS-521",
-					Why:  "Owns the host firewall rules that may reject the port.",
+					Code:  "CS-521",
+					Title: "Cyber Defense Infrastructure Support Specialist",
+					Why:   "Owns the host firewall rules that may reject the port.",
 				},
 				{
-					Code: "CS-531",
-					Why:  "A stopped smbd or a new reject rule nobody planned may be hostile.",
+					Code:  "CS-531",
+					Title: "Cyber Defense Incident Responder",
+					Why:   "A stopped smbd or a new reject rule nobody planned may be hostile.",
 				},
 			},
 			UnsafeAdvice: []UnsafeAdvice{
@@ -1635,20 +1644,24 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "CS-521",
-					Why:  "Owns host and network firewall rules and the path to the host.",
+					Code:  "CS-521",
+					Title: "Cyber Defense Infrastructure Support Specialist",
+					Why:   "Owns host and network firewall rules and the path to the host.",
 				},
 				{
-					Code: "IT-451",
-					Why:  "Owns the host's addresses and interfaces.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Owns the host's addresses and interfaces.",
 				},
 				{
-					Code: "IT-411",
-					Why:  "Checks link and address state when a service \"disappears\".",
+					Code:  "IT-411",
+					Title: "Technical Support Specialist",
+					Why:   "Checks link and address state when a service \"disappears\".",
 				},
 				{
-					Code: "CS-531",
-					Why:  "An address removed or a reject rule added without a change record may be hostile.",
+					Code:  "CS-531",
+					Title: "Cyber Defense Incident Responder",
+					Why:   "An address removed or a reject rule added without a change record may be hostile.",
 				},
 			},
 			UnsafeAdvice: []UnsafeAdvice{
@@ -2006,16 +2019,19 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Owns hosts allow/deny, the process limit and the scoring account.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Owns hosts allow/deny, the process limit and the scoring account.",
 				},
 				{
-					Code: "IT-411",
-					Why:  "Tests the login the way the engine does and reads the refusal.",
+					Code:  "IT-411",
+					Title: "Technical Support Specialist",
+					Why:   "Tests the login the way the engine does and reads the refusal.",
 				},
 				{
-					Code: "CS-531",
-					Why:  "A changed password or a new deny rule may be an attacker locking the service.",
+					Code:  "CS-531",
+					Title: "Cyber Defense Incident Responder",
+					Why:   "A changed password or a new deny rule may be an attacker locking the service.",
 				},
 			},
 			Uncertainty: "The engine's code is not public. \"Failed to connect to host\" is read as pysmb's connect() returning False (a refused login); it could also be a separate pre-check of the engine (pysmb smb/SMBConnection.py connect() returns False only when authentication is rejected). The RST-versus-close outcome of hosts deny and max smbd processes is timing-dependent.",
@@ -2449,20 +2465,24 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "CS-521",
-					Why:  "Finds and fixes drops in the host and network firewalls.",
+					Code:  "CS-521",
+					Title: "Cyber Defense Infrastructure Support Specialist",
+					Why:   "Finds and fixes drops in the host and network firewalls.",
 				},
 				{
-					Code: "IT-451",
-					Why:  "Recovers a stopped or hung smbd and its RPC workers.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Recovers a stopped or hung smbd and its RPC workers.",
 				},
 				{
-					Code: "CS-531",
-					Why:  "A SIGSTOPped smbd or a silent listener on 445 is a sign of tampering.",
+					Code:  "CS-531",
+					Title: "Cyber Defense Incident Responder",
+					Why:   "A SIGSTOPped smbd or a silent listener on 445 is a sign of tampering.",
 				},
 				{
-					Code: "CE-463",
-					Why:  "Reads process states, listen queues and counters on the host.",
+					Code:  "CE-463",
+					Title: "Host Analyst",
+					Why:   "Reads process states, listen queues and counters on the host.",
 				},
 			},
 			UnsafeAdvice: []UnsafeAdvice{
@@ -2730,16 +2750,19 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Restores the RPC helper chain and its configuration.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Restores the RPC helper chain and its configuration.",
 				},
 				{
-					Code: "CE-463",
-					Why:  "Checks binaries, processes and logs of samba-dcerpcd on the host.",
+					Code:  "CE-463",
+					Title: "Host Analyst",
+					Why:   "Checks binaries, processes and logs of samba-dcerpcd on the host.",
 				},
 				{
-					Code: "IT-411",
-					Why:  "Knows that smbclient -L hides this failure and reads the IPC$ row instead.",
+					Code:  "IT-411",
+					Title: "Technical Support Specialist",
+					Why:   "Knows that smbclient -L hides this failure and reads the IPC$ row instead.",
 				},
 			},
 			UnsafeAdvice: []UnsafeAdvice{
@@ -3080,16 +3103,19 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Owns the [IPC$], hosts and users lists and the reload.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Owns the [IPC$], hosts and users lists and the reload.",
 				},
 				{
-					Code: "IT-411",
-					Why:  "Reproduces the listing failure and reads the level-1 log line.",
+					Code:  "IT-411",
+					Title: "Technical Support Specialist",
+					Why:   "Reproduces the listing failure and reads the level-1 log line.",
 				},
 				{
-					Code: "CS-521",
-					Why:  "Balances IPC$ hardening (restrict anonymous, hosts lists) against the service.",
+					Code:  "CS-521",
+					Title: "Cyber Defense Infrastructure Support Specialist",
+					Why:   "Balances IPC$ hardening (restrict anonymous, hosts lists) against the service.",
 				},
 			},
 			UnsafeAdvice: []UnsafeAdvice{
@@ -3284,16 +3310,19 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Keeps the RPC workers alive (memory, crashes) and reads their logs.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Keeps the RPC workers alive (memory, crashes) and reads their logs.",
 				},
 				{
-					Code: "CS-531",
-					Why:  "A worker killed on purpose at check time is a denial-of-service pattern.",
+					Code:  "CS-531",
+					Title: "Cyber Defense Incident Responder",
+					Why:   "A worker killed on purpose at check time is a denial-of-service pattern.",
 				},
 				{
-					Code: "CE-463",
-					Why:  "Correlates worker PIDs, panics and OOM kills on the host.",
+					Code:  "CE-463",
+					Title: "Host Analyst",
+					Why:   "Correlates worker PIDs, panics and OOM kills on the host.",
 				},
 			},
 			Uncertainty: "No public report ties a smb.conf setting to this message; the causes come from pysmb's code path (smb/base.py raises it when reading the bind reply fails) and a worker killed mid-bind on Samba 4.17.12 (the agent's TestDiagnoseRPCBindFailed).",
@@ -3513,16 +3542,19 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Tunes the process limit and restores crashed smbd children.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Tunes the process limit and restores crashed smbd children.",
 				},
 				{
-					Code: "CS-531",
-					Why:  "Connection floods filling the limit and killed children are attack patterns.",
+					Code:  "CS-531",
+					Title: "Cyber Defense Incident Responder",
+					Why:   "Connection floods filling the limit and killed children are attack patterns.",
 				},
 				{
-					Code: "CS-521",
-					Why:  "Owns the middleboxes that may reset established flows.",
+					Code:  "CS-521",
+					Title: "Cyber Defense Infrastructure Support Specialist",
+					Why:   "Owns the middleboxes that may reset established flows.",
 				},
 			},
 			Uncertainty: "Whether a refused connection ends in a reset or a clean close depends on timing (observed on Samba 4.17.12: 3 to 6 of 10 pysmb runs got errno 104, the rest a clean close); the same causes can show as an empty \"SMB operation failed: \".",
@@ -3948,16 +3980,19 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Manages the Samba account, its password and flags.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Manages the Samba account, its password and flags.",
 				},
 				{
-					Code: "IT-411",
-					Why:  "Resets passwords and unlocks accounts on request.",
+					Code:  "IT-411",
+					Title: "Technical Support Specialist",
+					Why:   "Resets passwords and unlocks accounts on request.",
 				},
 				{
-					Code: "CS-531",
-					Why:  "An unplanned password change, disable or lockout storm is an incident.",
+					Code:  "CS-531",
+					Title: "Cyber Defense Incident Responder",
+					Why:   "An unplanned password change, disable or lockout storm is an incident.",
 				},
 			},
 			UnsafeAdvice: []UnsafeAdvice{
@@ -4252,12 +4287,14 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Owns share definitions, paths and their permissions.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Owns share definitions, paths and their permissions.",
 				},
 				{
-					Code: "IT-411",
-					Why:  "Restores access for a user who cannot open a share.",
+					Code:  "IT-411",
+					Title: "Technical Support Specialist",
+					Why:   "Restores access for a user who cannot open a share.",
 				},
 			},
 			UnsafeAdvice: []UnsafeAdvice{
@@ -4502,12 +4539,14 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Knows which settings need a reload or restart and applies it.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Knows which settings need a reload or restart and applies it.",
 				},
 				{
-					Code: "CE-463",
-					Why:  "Compares the file on disk with the running process's state.",
+					Code:  "CE-463",
+					Title: "Host Analyst",
+					Why:   "Compares the file on disk with the running process's state.",
 				},
 			},
 		},
@@ -4639,20 +4678,24 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "CE-463",
-					Why:  "Finds the insecure protocol setting and the clients that use it.",
+					Code:  "CE-463",
+					Title: "Host Analyst",
+					Why:   "Finds the insecure protocol setting and the clients that use it.",
 				},
 				{
-					Code: "CS-521",
-					Why:  "Owns the protocol baseline and the network isolation of legacy clients.",
+					Code:  "CS-521",
+					Title: "Cyber Defense Infrastructure Support Specialist",
+					Why:   "Owns the protocol baseline and the network isolation of legacy clients.",
 				},
 				{
-					Code: "CS-462",
-					Why:  "Control-system and lab devices are the usual clients that still need SMB1.",
+					Code:  "CS-462",
+					Title: "Control Systems Security Specialist",
+					Why:   "Control-system and lab devices are the usual clients that still need SMB1.",
 				},
 				{
-					Code: "IT-451",
-					Why:  "Changes the setting and plans the legacy client's upgrade.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Changes the setting and plans the legacy client's upgrade.",
 				},
 			},
 		},
@@ -4785,12 +4828,14 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Owns smb.conf and validates it before every restart.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Owns smb.conf and validates it before every restart.",
 				},
 				{
-					Code: "IT-411",
-					Why:  "Reads testparm's message and corrects the named line.",
+					Code:  "IT-411",
+					Title: "Technical Support Specialist",
+					Why:   "Reads testparm's message and corrects the named line.",
 				},
 			},
 		},
@@ -5069,12 +5114,14 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Owns the share's files, their permissions and the share settings.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Owns the share's files, their permissions and the share settings.",
 				},
 				{
-					Code: "CS-531",
-					Why:  "An unexpected change to a scored file may be tampering.",
+					Code:  "CS-531",
+					Title: "Cyber Defense Incident Responder",
+					Why:   "An unexpected change to a scored file may be tampering.",
 				},
 			},
 		},
@@ -5144,12 +5191,14 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Owns smbd's configuration, the log level included.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Owns smbd's configuration, the log level included.",
 				},
 				{
-					Code: "CS-531",
-					Why:  "Needs the logs to tell an attack from a misconfiguration.",
+					Code:  "CS-531",
+					Title: "Cyber Defense Incident Responder",
+					Why:   "Needs the logs to tell an attack from a misconfiguration.",
 				},
 			},
 		},
@@ -5231,8 +5280,9 @@ var generated = source{
 			},
 			Roles: []Role{
 				{
-					Code: "IT-451",
-					Why:  "Owns the Samba installation and knows which release runs.",
+					Code:  "IT-451",
+					Title: "System Administrator",
+					Why:   "Owns the Samba installation and knows which release runs.",
 				},
 			},
 		},

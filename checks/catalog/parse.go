@@ -82,8 +82,9 @@ func decodeFS(fsys fs.FS) (*source, error) {
 }
 
 // newCatalog indexes src, which it takes over (each pattern's roles get
-// their titles from the role table). It does not validate: ParseFS does,
-// and the generated source was validated by the generator (generate.go).
+// their titles from the role table; the generated source has them
+// already). It does not validate: ParseFS does, and the generated source
+// was validated by the generator (generate.go).
 func newCatalog(src *source) *Catalog {
 	c := &Catalog{
 		byID:    make(map[string]*Pattern, len(src.Patterns)),
