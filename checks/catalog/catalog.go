@@ -7,7 +7,10 @@
 //
 // The data is YAML (data/), the one source of truth, which `make
 // gen-catalog` decodes and validates into Go (catalog_gen.go) so that the
-// agent parses no YAML at run time. The package imports nothing of ours:
+// agent parses no YAML at run time. The package imports only the behaviour
+// registry of configs/smbconf, so that a text stating what smbd does names
+// the releases it holds for from the one place that says so
+// ({behaviour:ID}, expanded by ParseFS, so at generation; behaviours.go);
 // the checks package answers the decision trees (Pattern.Walk) and shows
 // Cause.Fix to a person.
 package catalog
@@ -72,6 +75,9 @@ type Pattern struct {
 	UnsafeAdvice []UnsafeAdvice `yaml:"unsafe_advice" json:"unsafe_advice,omitempty"`
 	// Uncertainty says what is inferred rather than observed.
 	Uncertainty string `yaml:"uncertainty" json:"uncertainty,omitempty"`
+	// Behaviours are the ids of smbd's behaviours (configs/smbconf
+	// registry) the pattern's texts state, as {behaviour:ID}; set at load.
+	Behaviours []string `yaml:"-" json:"behaviours,omitempty"`
 }
 
 // ClientMessage is what one client prints for the pattern.
@@ -100,6 +106,9 @@ type Cause struct {
 	// LogLines are smbd log lines that confirm the cause.
 	LogLines []LogLine `yaml:"log_lines" json:"log_lines,omitempty"`
 	Fix      Fix       `yaml:"fix" json:"fix"`
+	// Behaviours are the ids of smbd's behaviours this cause's texts
+	// state ({behaviour:ID}); set at load.
+	Behaviours []string `yaml:"-" json:"behaviours,omitempty"`
 }
 
 // LogLine is a literal substring of a Samba log line and where it appears.

@@ -92,6 +92,9 @@ func newCatalog(src *source) *Catalog {
 		facts:   src.Facts,
 		roles:   src.Roles,
 	}
+	if err := c.expandBehaviours(); err != nil {
+		return nil, err
+	}
 	for i, f := range c.facts {
 		c.factIdx[f.Key] = i
 	}

@@ -26,25 +26,128 @@ type Behaviour struct {
 	Source string
 }
 
+// Behaviour ids the Go code refers to (the catalog names them as
+// {behaviour:ID}, checked when it loads).
+const (
+	BehaviourSambaDcerpcd            = "samba-dcerpcd"
+	BehaviourRPCStartOnDemand        = "rpc-start-on-demand-helpers"
+	BehaviourServerSMBEncrypt        = "server-smb-encrypt"
+	BehaviourSMB1NegotiateClamps     = "smb1-negotiate-clamps-min-protocol"
+	BehaviourNewConnectionRereads    = "new-connection-rereads-config"
+	BehaviourGlobalHostsNeedReload   = "global-hosts-need-reload"
+	BehaviourSocketsNeedRestart      = "sockets-need-restart"
+	BehaviourOnDemandPerConnection   = "rpc-start-on-demand-per-connection"
+	BehaviourSMB1OffByDefault        = "smb1-off-by-default"
+	BehaviourDefaultServerSigning    = "default-server-signing"
+	BehaviourDefaultEncryption       = "default-encryption-offered"
+	BehaviourDefaultNTLMAuth         = "default-ntlm-auth"
+	BehaviourDefaultLanmanAuthOff    = "default-lanman-auth-off"
+	BehaviourLogOfferSMB2Level3      = "log-negotiate-offer-smb2-level3"
+	BehaviourLogAuthFailureLevel2    = "log-auth-failure-auth-audit-level2"
+	BehaviourLogDeniedLevel0         = "log-denied-connection-level0"
+	BehaviourLogDcerpcdMissingLevel0 = "log-dcerpcd-unreachable-level0"
+)
+
 // behaviours is the registry; IDs are unique (TestBehavioursWellFormed).
+// Since and Until come from the cited source; the end-to-end suite
+// (test/behaviours_e2e_test.go) observes each entry on every release of
+// the matrix and fails where the observation and Holds disagree.
 var behaviours = []Behaviour{
 	{
-		ID:     "samba-dcerpcd",
+		ID:     BehaviourSambaDcerpcd,
 		Claim:  "smbd does not serve RPC pipes itself: it hands them to samba-dcerpcd and its rpcd_* helpers",
 		Since:  "4.16",
 		Source: `WHATSNEW.txt@samba-4.16.0 "samba-dcerpcd"; source3/rpc_server/rpc_host.c`,
 	},
 	{
-		ID:     "rpc-start-on-demand-helpers",
+		ID:     BehaviourRPCStartOnDemand,
 		Claim:  `"rpc start on demand helpers = yes" (the default) lets smbd start samba-dcerpcd when a client first opens a pipe`,
 		Since:  "4.16",
 		Source: `WHATSNEW.txt@samba-4.16.0 "samba-dcerpcd"; docs-xml/smbdotconf/misc/rpcstartondemandhelpers.xml`,
 	},
 	{
-		ID:     "server-smb-encrypt",
+		ID:     BehaviourServerSMBEncrypt,
 		Claim:  `the server's encryption setting is "server smb encrypt" ("smb encrypt" is its synonym)`,
 		Since:  "4.14",
 		Source: `WHATSNEW.txt@samba-4.14.0 smb.conf changes: "smb encrypt" renamed "server smb encrypt"`,
+	},
+	{
+		ID: BehaviourSMB1NegotiateClamps,
+		Claim: `on an SMB1 multi-protocol NEGOTIATE smbd clamps server min and max protocol to SMB2_10, ` +
+			`so with a minimum above SMB2_10 it still answers "SMB 2.???" and never "SMB 2.002"`,
+		Source: "source3/smbd/smb1_negprot.c reply_negprot() and source3/smbd/smb2_negprot.c smb2_multi_protocol_reply_negprot() (negprot.c before 4.15)",
+	},
+	{
+		ID: BehaviourNewConnectionRereads,
+		Claim: "every new smbd child re-reads a changed smb.conf, so per-connection settings (protocols, signing, " +
+			"encryption, authentication, log level) apply to the next connection without reload or restart",
+		Source: "source3/smbd/smb2_process.c smbd_process() -> reload_services() (process.c before 4.15)",
+	},
+	{
+		ID: BehaviourGlobalHostsNeedReload,
+		Claim: "[global] hosts allow/deny are checked against the parent's copy before the new child re-reads smb.conf; " +
+			"only reload-config (or SIGHUP) refreshes that copy",
+		Source: "source3/smbd/smb2_process.c smbd_process(): allow_access() before reload_services()",
+	},
+	{
+		ID:     BehaviourSocketsNeedRestart,
+		Claim:  "smb ports, interfaces and bind interfaces only are bound once at start; reload-config and SIGHUP do not rebind the listening sockets",
+		Source: "source3/smbd/server.c open_sockets_smbd() runs once in main()",
+	},
+	{
+		ID:     BehaviourOnDemandPerConnection,
+		Claim:  `smbd's child reads "rpc start on demand helpers" from its re-read smb.conf when it opens a pipe, so a change applies to the next connection without reload`,
+		Since:  "4.16",
+		Source: "source3/rpc_client/local_np.c local_np_connect()",
+	},
+	{
+		ID:     BehaviourSMB1OffByDefault,
+		Claim:  `server min protocol defaults to SMB2_02: with no "server min protocol" line smbd refuses SMB1 (NT1) clients`,
+		Since:  "4.11",
+		Source: `WHATSNEW.txt@samba-4.11.0 "SMB1 is disabled by default"`,
+	},
+	{
+		ID:     BehaviourDefaultServerSigning,
+		Claim:  `server signing defaults to "default": a standalone smbd offers SMB2 signing and does not require it`,
+		Source: "docs-xml/smbdotconf/security/serversigning.xml; source3/smbd/smb2_negprot.c (SMB2_NEGOTIATE_SIGNING_ENABLED always, REQUIRED only when mandatory)",
+	},
+	{
+		ID:     BehaviourDefaultEncryption,
+		Claim:  `encryption defaults to offered, not required ("default"): SMB3 clients may encrypt, unencrypted sessions are accepted`,
+		Source: "docs-xml/smbdotconf/security/serversmbencrypt.xml (smbencrypt.xml before 4.14)",
+	},
+	{
+		ID:     BehaviourDefaultNTLMAuth,
+		Claim:  `ntlm auth defaults to ntlmv2-only: NTLMv2 logins are accepted, NTLMv1 responses refused`,
+		Since:  "4.7",
+		Source: `WHATSNEW.txt@samba-4.5.0 "NTLMv1 authentication disabled by default"; WHATSNEW.txt@samba-4.7.0 (the default renamed ntlmv2-only)`,
+	},
+	{
+		ID:     BehaviourDefaultLanmanAuthOff,
+		Claim:  "lanman auth defaults to no: LANMAN password hashes are refused",
+		Source: "source3/param/loadparm.c init_globals() (bLanmanAuth = false)",
+	},
+	{
+		ID:     BehaviourLogOfferSMB2Level3,
+		Claim:  `smbd logs a client's offered dialects ("Requested protocol [...]") at debug level 3 of class smb2, and nothing of them below`,
+		Source: "source3/smbd/smb1_negprot.c reply_negprot() DBG_NOTICE under DBGC_SMB2 (negprot.c before 4.15)",
+	},
+	{
+		ID:     BehaviourLogAuthFailureLevel2,
+		Claim:  `smbd logs a failed login ("Auth: ... status [NT_STATUS_...]") at debug level 2 of class auth_audit, and nothing of it below`,
+		Source: "auth/auth_log.c log_authentication_event_human_readable() (AUTH_FAILURE_LEVEL 2, DBGC_AUTH_AUDIT)",
+	},
+	{
+		ID:     BehaviourLogDeniedLevel0,
+		Claim:  `smbd logs "Denied connection from" at debug level 0 when hosts allow/deny refuse a client`,
+		Source: "source3/lib/access.c allow_access() -> check_access() DEBUG(0, ...)",
+	},
+	{
+		ID: BehaviourLogDcerpcdMissingLevel0,
+		Claim: `with "rpc start on demand helpers = no" and no samba-dcerpcd running, smbd fails every pipe open ` +
+			`and logs "Can't connect to a running samba-dcerpcd" at debug level 0`,
+		Since:  "4.16",
+		Source: "source3/rpc_client/local_np.c local_np_connect() DBG_ERR",
 	},
 }
 
@@ -91,4 +194,80 @@ func (b Behaviour) Range() string {
 	default:
 		return "every Samba release"
 	}
+}
+
+// checkedSpan is the part of the matrix (KnownReleases, the releases the
+// end-to-end suite runs against) where b holds: the oldest and newest
+// known release series inside [Since, Until]; ok=false when none is.
+func (b Behaviour) checkedSpan() (lo, hi SambaVersion, ok bool) {
+	for _, k := range KnownReleases() {
+		if !b.Holds(k) {
+			continue
+		}
+		if !ok {
+			lo = k
+		}
+		hi, ok = k, true
+	}
+	return lo, hi, ok
+}
+
+// Qualifier names the releases for a text that does not know which
+// release runs (catalog texts): the range from the source, bounded by the
+// newest release it was checked on, so that a newer release never reads
+// it as fact: "Samba 4.16 and later, checked up to 4.24", "Samba 4.14 to
+// 4.21", "every Samba release checked (4.13 to 4.24)".
+func (b Behaviour) Qualifier() string {
+	lo, hi, ok := b.checkedSpan()
+	switch {
+	case !ok || b.Until != "":
+		return b.Range()
+	case b.Since == "":
+		return fmt.Sprintf("every Samba release checked (%s to %s)", lo.Series(), hi.Series())
+	default:
+		return fmt.Sprintf("%s, checked up to %s", b.Range(), hi.Series())
+	}
+}
+
+// For names the releases for a text about release v: the range where v is
+// in it ("Samba 4.16 and later"), the range and that v is not ("Samba 4.16
+// and later; not Samba 4.13"), and, for a release outside the matrix, only
+// what was checked ("checked on Samba 4.17 to 4.24; not verified on 4.25").
+func (b Behaviour) For(v SambaVersion) string {
+	if v == (SambaVersion{}) {
+		return b.Qualifier()
+	}
+	if TableFor(v).Outside {
+		lo, hi, ok := b.checkedSpan()
+		if !ok {
+			return fmt.Sprintf("%s; not verified on %s", b.Range(), v.Series())
+		}
+		span := "Samba " + lo.Series()
+		if hi != lo {
+			span += " to " + hi.Series()
+		}
+		return fmt.Sprintf("checked on %s; not verified on %s", span, v.Series())
+	}
+	if b.Holds(v) {
+		return b.Range()
+	}
+	return fmt.Sprintf("%s; not Samba %s", b.Range(), v.Series())
+}
+
+// HoldsKnown reports whether v is a release the behaviour was checked on
+// and holds for: false for a release outside the matrix, where it is not
+// known either way.
+func (b Behaviour) HoldsKnown(v SambaVersion) bool {
+	return v != (SambaVersion{}) && !TableFor(v).Outside && b.Holds(v)
+}
+
+// BehaviourText is the claim of behaviour id with its qualifier, for the
+// texts that state it: `claim (qualifier)`. An unknown id is a defect of
+// the caller; it returns ok=false.
+func BehaviourText(id string) (string, bool) {
+	b, ok := LookupBehaviour(id)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("%s (%s)", b.Claim, b.Qualifier()), true
 }
