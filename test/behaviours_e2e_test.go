@@ -134,6 +134,11 @@ var behaviourObservers = map[string]func(*behaviourSeen) (bool, string){
 	smbconf.BehaviourLogOfferSMB2Level3: func(s *behaviourSeen) (bool, string) {
 		return s.all("offer-not-logged-at-smb2-2", "offer-logged-at-smb2-3")
 	},
+	smbconf.BehaviourLogOfferAllLevel3: func(s *behaviourSeen) (bool, string) {
+		n, nd := s.all("offer-logged-at-smb2-3")
+		o, od := s.all("offer-logged-at-3")
+		return !n && o, nd + "; " + od
+	},
 	smbconf.BehaviourLogAuthFailureLevel2: func(s *behaviourSeen) (bool, string) {
 		return s.all("auth-failure-not-logged-at-1", "auth-failure-logged-at-2")
 	},
@@ -301,7 +306,8 @@ func scenarioOnDemand(ctx context.Context, t *testing.T, s *behaviourSeen) {
 }
 
 // scenarioLogLevels: an SMB1 offer and a failed login at smb2:2 and
-// auth_audit:1, then both again at smb2:3 and auth_audit:2.
+// auth_audit:1, then both again at smb2:3 and auth_audit:2, then the offer
+// at level 3 for every class.
 func scenarioLogLevels(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	cfg := harness.Config{LogLevel: "1 smb2:2 auth_audit:1", Users: []harness.User{behaviourUser}}
 	srv := harness.StartT(t, cfg)
@@ -321,6 +327,11 @@ func scenarioLogLevels(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	o2, f2 := provoke()
 	s.set("offer-logged-at-smb2-3", o2 > o1, "log level 1 smb2:3: %d \"Requested protocol [\" lines (%d before)", o2, o1)
 	s.set("auth-failure-logged-at-2", f2 > f1, "auth_audit:2: %d failed-login lines (%d before)", f2, f1)
+
+	cfg.LogLevel = "3"
+	require.NoError(t, srv.WriteConf(cfg))
+	o3, _ := provoke()
+	s.set("offer-logged-at-3", o3 > o2, "log level 3: %d \"Requested protocol [\" lines (%d before)", o3, o2)
 }
 
 // countAuthFailures counts auth_audit's human-readable failure lines

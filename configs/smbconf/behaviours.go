@@ -43,6 +43,7 @@ const (
 	BehaviourDefaultNTLMAuth         = "default-ntlm-auth"
 	BehaviourDefaultLanmanAuthOff    = "default-lanman-auth-off"
 	BehaviourLogOfferSMB2Level3      = "log-negotiate-offer-smb2-level3"
+	BehaviourLogOfferAllLevel3       = "log-negotiate-offer-all-level3"
 	BehaviourLogAuthFailureLevel2    = "log-auth-failure-auth-audit-level2"
 	BehaviourLogDeniedLevel0         = "log-denied-connection-level0"
 	BehaviourLogDcerpcdMissingLevel0 = "log-dcerpcd-unreachable-level0"
@@ -128,9 +129,19 @@ var behaviours = []Behaviour{
 		Source: "source3/param/loadparm.c init_globals() (bLanmanAuth = false)",
 	},
 	{
-		ID:     BehaviourLogOfferSMB2Level3,
-		Claim:  `smbd logs a client's offered dialects ("Requested protocol [...]") at debug level 3 of class smb2, and nothing of them below`,
-		Source: "source3/smbd/smb1_negprot.c reply_negprot() DBG_NOTICE under DBGC_SMB2 (negprot.c before 4.15)",
+		ID:    BehaviourLogOfferSMB2Level3,
+		Claim: `smbd logs a client's offered dialects ("Requested protocol [...]") at debug level 3 of class smb2, and nothing of them below`,
+		// 4.13 logs them in the default class (the next entry); the
+		// release between 4.14 and 4.17 that moved them is not pinned,
+		// so the range starts at the oldest release observed.
+		Since:  "4.17",
+		Source: "source3/smbd/smb2_negprot.c smb2_multi_protocol_reply_negprot() (DBGC_SMB2); observed by test/behaviours_e2e_test.go",
+	},
+	{
+		ID:     BehaviourLogOfferAllLevel3,
+		Claim:  `smbd logs a client's offered dialects ("Requested protocol [...]") at debug level 3 of the default class only ("log level = 3"); "smb2:3" does not log them`,
+		Until:  "4.13",
+		Source: "source3/smbd/negprot.c@samba-4.13 reply_negprot() DEBUG(3) in the default class; observed by test/behaviours_e2e_test.go",
 	},
 	{
 		ID:     BehaviourLogAuthFailureLevel2,
