@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // connect-failed: "Failed to connect to host: IP", the engine's text for a
@@ -111,6 +112,6 @@ func hostsAllowFixFor(f *Facts, section, ip string) *Fix {
 	c.Section = section
 	return &Fix{Kind: FixConfig, Summary: fmt.Sprintf("add %s to hosts allow in [%s], then reload smbd", ip, section),
 		Changes: []Change{c},
-		Why:     "hosts allow wins over hosts deny, so listing the one address lets only it through; the parent applies [global] lists only after reload-config",
+		Why:     withRange(f, "hosts allow wins over hosts deny, so listing the one address lets only it through; the parent applies [global] lists only after reload-config", smbconf.BehaviourGlobalHostsNeedReload),
 		Steps:   []string{"smbcontrol smbd reload-config"}}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // connection-refused: "SMB operation failed: [Errno 111] Connection
@@ -59,12 +61,12 @@ func init() {
 			newPorts := strings.TrimSpace(strings.Join(append(splitList(pv.Printed), strconv.Itoa(port)), " "))
 			fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("set smb ports = %s and restart smbd", newPorts),
 				Changes: []Change{configChange(pv, newPorts)},
-				Why:     "adds the engine's port and keeps the ports already served; smbd binds ports only at start, so it needs a restart"}
+				Why:     withRange(f, "adds the engine's port and keeps the ports already served; smbd binds ports only at start, so it needs a restart", smbconf.BehaviourSocketsNeedRestart)}
 		},
 		causeListenNotApplied: func(f *Facts, _ Trigger, fd *Finding) {
 			_, pv := confSMBPorts(f)
 			fd.Summary = fmt.Sprintf("smb.conf listens on %s, but the running smbd was started before that change", targetAddr(f))
-			fd.Explanation = "smb ports, interfaces and bind interfaces only are applied only when smbd starts; reload-config and SIGHUP do not rebind sockets."
+			fd.Explanation = withRange(f, "smb ports, interfaces and bind interfaces only are applied only when smbd starts; reload-config and SIGHUP do not rebind sockets", smbconf.BehaviourSocketsNeedRestart) + "."
 			if mm, _ := socketMismatch(f); mm != "" {
 				fd.Explanation = joinSentences(fd.Explanation, mm)
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // logging-insufficient: smbd's log level is too low to hold the evidence a
@@ -14,7 +15,7 @@ import (
 // TestGatherDefaultLogLevelIsTooLow reproduces the default): levels 0-2
 // write nothing about a failed negotiation; the client's offered dialects
 // ("Requested protocol [...]", "No protocol supported !") are class smb2 at
-// level 3, and failed logins (auth_audit "Auth: ... status [...]") are
+// level 3 (the default class at level 3 on 4.13: offerClass), and failed logins (auth_audit "Auth: ... status [...]") are
 // level 2. "log level = 1 smb2:3 auth_audit:2" is enough and cheap, and
 // new connections pick it up without a reload or restart. No "log level"
 // line at all means an effective level 0, although testparm prints 1.
@@ -26,8 +27,29 @@ func init() {
 
 const causeLogLevelLow = "log-level-too-low"
 
-// recommendedLogLevel is the line the agent recommends.
+// recommendedLogLevel is the line the agent recommends where the client's
+// offer is class smb2 (offerClass).
 const recommendedLogLevel = "1 auth_audit:2 smb2:3"
+
+// offerClass is the debug class whose level 3 logs a client's offered
+// dialects on this host's release: smb2, or the default class ("all") on
+// releases that log them there (registry: log-negotiate-offer-*-level3,
+// observed on every release of the matrix).
+func offerClass(f *Facts) string {
+	if b, ok := smbconf.LookupBehaviour(smbconf.BehaviourLogOfferAllLevel3); ok &&
+		f.SambaVersion != (smbconf.SambaVersion{}) && b.Holds(f.SambaVersion) {
+		return "all"
+	}
+	return "smb2"
+}
+
+// offerBehaviour is the registry entry offerClass rests on.
+func offerBehaviour(f *Facts) string {
+	if offerClass(f) == "all" {
+		return smbconf.BehaviourLogOfferAllLevel3
+	}
+	return smbconf.BehaviourLogOfferSMB2Level3
+}
 
 // logLevels is smbd's effective debug level per class ("all" for the
 // default class), as the log gatherer worked it out (smbd -d wins over
@@ -67,10 +89,10 @@ func classLevel(lv map[string]int, class string) int {
 	return lv["all"]
 }
 
-// mergedLogLevel keeps the current levels and raises smb2 to 3 and
-// auth_audit to 2; classes at the "all" level are left out, as Samba
-// would apply "all" to them anyway.
-func mergedLogLevel(lv map[string]int) string {
+// mergedLogLevel keeps the current levels and raises the offer's class
+// (offerClass: smb2, or "all") to 3 and auth_audit to 2; classes at the
+// "all" level are left out, as Samba would apply "all" to them anyway.
+func mergedLogLevel(lv map[string]int, offer string) string {
 	m := map[string]int{}
 	old := lv["all"]
 	for k, v := range lv {
@@ -81,8 +103,8 @@ func mergedLogLevel(lv map[string]int) string {
 	if m["all"] < 1 {
 		m["all"] = 1
 	}
-	if classLevel(m, "smb2") < 3 {
-		m["smb2"] = 3
+	if classLevel(m, offer) < 3 {
+		m[offer] = 3
 	}
 	if classLevel(m, "auth_audit") < 2 {
 		m["auth_audit"] = 2
@@ -90,21 +112,29 @@ func mergedLogLevel(lv map[string]int) string {
 	return levelText(m)
 }
 
+type logNeed struct {
+	class     string
+	level     int
+	what      string
+	behaviour string // the registry entry that says so
+}
+
 // evidenceNeed is the debug class and level a pattern's log evidence
-// needs.
-var evidenceNeed = map[string]struct {
-	class string
-	level int
-	what  string
-}{
-	PatternProtocolMismatch: {"smb2", 3, "the client's offered dialects (\"Requested protocol [...]\", \"No protocol supported !\")"},
-	PatternLoginFailed:      {"auth_audit", 2, "why a login failed (\"Auth: ... status [NT_STATUS_...]\")"},
+// needs on this host's release.
+func evidenceNeed(pattern string, f *Facts) (logNeed, bool) {
+	switch pattern {
+	case PatternProtocolMismatch:
+		return logNeed{offerClass(f), 3, "the client's offered dialects (\"Requested protocol [...]\", \"No protocol supported !\")", offerBehaviour(f)}, true
+	case PatternLoginFailed:
+		return logNeed{"auth_audit", 2, "why a login failed (\"Auth: ... status [NT_STATUS_...]\")", smbconf.BehaviourLogAuthFailureLevel2}, true
+	}
+	return logNeed{}, false
 }
 
 // loggingNote explains, for a finding of pattern, that its log evidence
 // cannot exist at the current level, and how to raise it.
 func loggingNote(pattern string, f *Facts) string {
-	need, ok := evidenceNeed[pattern]
+	need, ok := evidenceNeed(pattern, f)
 	if !ok {
 		return ""
 	}
@@ -112,8 +142,9 @@ func loggingNote(pattern string, f *Facts) string {
 	if !known || classLevel(lv, need.class) >= need.level {
 		return ""
 	}
-	return fmt.Sprintf("smbd logs %s only at debug level %d for class %s (now %d): add \"log level = %s\" to [global]; it takes effect on the next connection without a restart",
-		need.what, need.level, need.class, classLevel(lv, need.class), mergedLogLevel(lv))
+	return fmt.Sprintf("smbd logs %s only at debug level %d for class %s (%s; now %d): add \"log level = %s\" to [global]; it takes effect on the next connection without a restart (%s)",
+		need.what, need.level, need.class, behaviourRange(f, need.behaviour), classLevel(lv, need.class), mergedLogLevel(lv, offerClass(f)),
+		behaviourRange(f, smbconf.BehaviourNewConnectionRereads))
 }
 
 // missingEvidence lists the failures the probe saw whose evidence smbd's
@@ -123,8 +154,8 @@ func missingEvidence(f *Facts) (missing []string, known bool) {
 	if !known || f.Probe == nil {
 		return nil, false
 	}
-	if s, ok := smb1Probe(f, probe.OfferPysmb); ok && s.Class == probe.ClassNoCommonDialect && smb1ClientRefused(f) && classLevel(lv, "smb2") < 3 && len(f.Logs.Offers) == 0 {
-		missing = append(missing, "the failed negotiation (class smb2 needs level 3)")
+	if s, ok := smb1Probe(f, probe.OfferPysmb); ok && s.Class == probe.ClassNoCommonDialect && smb1ClientRefused(f) && classLevel(lv, offerClass(f)) < 3 && len(f.Logs.Offers) == 0 {
+		missing = append(missing, fmt.Sprintf("the failed negotiation (class %s needs level 3)", offerClass(f)))
 	}
 	if l := f.Probe.Login; l != nil && isAuthFailure(l.Class) && classLevel(lv, "auth_audit") < 2 {
 		if a, _, ok := logAuthStatus(f); !ok || a == "none" {
@@ -156,11 +187,12 @@ func buildLogLevelLow(f *Facts, _ Trigger, fd *Finding) {
 	missing, _ := missingEvidence(f)
 	cv := globalValue(f, "log level")
 	fd.Summary = fmt.Sprintf("smbd's log level (%s) is too low to record %s", levelText(lv), strings.Join(missing, " or "))
-	fd.Explanation = "Levels 0-2 write nothing about a failed negotiation; the client's offer is logged at level 3 for class smb2, and auth failures at level 2 for class auth_audit (measured on Samba 4.17). The line takes effect on the next connection, without reload or restart."
+	fd.Explanation = fmt.Sprintf("Levels 0-2 write nothing about a failed negotiation; the client's offer is logged at level 3 for class %s (%s), and auth failures at level 2 for class auth_audit (%s). The line takes effect on the next connection, without reload or restart (%s).",
+		offerClass(f), behaviourRange(f, offerBehaviour(f)), behaviourRange(f, smbconf.BehaviourLogAuthFailureLevel2), behaviourRange(f, smbconf.BehaviourNewConnectionRereads))
 	if cv.OK {
 		fd.Evidence = append(fd.Evidence, cv.Evidence())
 	}
-	merged := mergedLogLevel(lv)
+	merged := mergedLogLevel(lv, offerClass(f))
 	fd.Fix = &Fix{Kind: FixConfig, Summary: "set log level = " + merged + " in [global]",
 		Changes: []Change{configChange(cv, merged)},
 		Why:     "raises only the two classes the evidence needs; the rest stays at its level",

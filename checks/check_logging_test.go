@@ -51,6 +51,6 @@ func TestMergedLogLevel(t *testing.T) {
 		{map[string]int{"all": 3}, "3"},
 		{map[string]int{"all": 2, "smb2": 10}, "2 smb2:10"},
 	} {
-		require.Equal(t, tc.want, mergedLogLevel(tc.in), "%v", tc.in)
+		require.Equal(t, tc.want, mergedLogLevel(tc.in, "smb2"), "%v", tc.in)
 	}
 }

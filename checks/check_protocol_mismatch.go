@@ -6,6 +6,7 @@ import (
 
 	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // protocol-mismatch: a client and smbd share no usable dialect, or meet
@@ -364,8 +365,9 @@ func protocolFix(f *Facts, cause string, all []configs.ClientProfile, cfg Server
 		}
 		fx := &Fix{Kind: FixConfig, Summary: "set server min protocol = " + need,
 			Changes: []Change{configChange(minV, need)},
-			Why: fmt.Sprintf("%s is the highest minimum every configured client can negotiate (on pysmb's SMB1 NEGOTIATE smbd clamps the minimum to SMB2_10, so \"SMB2\", which means SMB2_10, is already too high); "+
-				"new connections read the change without a reload or restart", need)}
+			Why: fmt.Sprintf("%s is the highest minimum every configured client can negotiate (on pysmb's SMB1 NEGOTIATE smbd clamps the minimum to SMB2_10, %s, so \"SMB2\", which means SMB2_10, is already too high); "+
+				"new connections read the change without a reload or restart (%s)", need,
+				behaviourRange(f, smbconf.BehaviourSMB1NegotiateClamps), behaviourRange(f, smbconf.BehaviourNewConnectionRereads))}
 		if rank(need) <= rank("NT1") {
 			fx.EnablesSMB1 = true
 			fx.Risk = "enables SMB1 (NT1) for every client: no pre-authentication integrity, downgrade attacks, the protocol family of EternalBlue; limit it with hosts allow for the legacy client and a firewall rule, and plan to retire the client"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // rpc-endpoint-missing: "Failed to list shares: Unable to locate Server
@@ -26,7 +27,7 @@ func init() {
 		causeOnDemandOff: func(f *Facts, _ Trigger, fd *Finding) {
 			_, cv, _ := rpcPipes(f)
 			fd.Summary = "rpc start on demand helpers = no and no samba-dcerpcd runs, so nothing serves srvsvc"
-			fd.Explanation = "smbd (4.16+) serves named pipes through samba-dcerpcd; with on-demand start off it must run as its own service."
+			fd.Explanation = withRange(f, "smbd serves named pipes through samba-dcerpcd", smbconf.BehaviourSambaDcerpcd) + "; with on-demand start off it must run as its own service."
 			fd.Evidence = append(fd.Evidence, cv.Evidence(), Evidence{Kind: "process", Text: "no samba-dcerpcd process for this configuration"})
 			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 2, LogRPCHelper))...)
 			fd.Fix = &Fix{Kind: FixConfig, Summary: "set rpc start on demand helpers = yes (the default)",

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // smb1-enabled: smbd accepts SMB1 (NT1). A warning even when a client needs
@@ -74,7 +75,7 @@ func buildSMB1Finding(f *Facts, fd *Finding) {
 		fd.Explanation = "pysmb and every current client negotiate SMB2_02 or later; SMB1 only adds attack surface (no pre-authentication integrity, downgrade, EternalBlue's protocol family)."
 		fd.Fix = &Fix{Kind: FixConfig, Summary: "set server min protocol = " + need,
 			Changes: []Change{configChange(minV, need)},
-			Why:     need + " is the highest minimum every configured client can still negotiate; new connections read it without a restart",
+			Why:     withRange(f, need+" is the highest minimum every configured client can still negotiate; new connections read it without a restart", smbconf.BehaviourNewConnectionRereads),
 			Risk:    "clients using NT1 right now are cut off: check smbstatus first"}
 	}
 	fd.Evidence = append(fd.Evidence, minV.Evidence(), globalValue(f, "server max protocol").Evidence())

@@ -3,6 +3,8 @@ package checks
 import (
 	"fmt"
 	"strings"
+
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // stale-config: the running smbd does not apply what smb.conf says now.
@@ -35,7 +37,7 @@ func init() {
 				fd.ScoringMessage = "SMB operation failed: [Errno 111] Connection refused"
 			}
 			fd.Summary = fmt.Sprintf("smbd's sockets are older than smb.conf: %s", mm)
-			fd.Explanation = fmt.Sprintf("smbd started %s; smb ports, interfaces and bind interfaces only are applied only at start, not by reload-config or SIGHUP.", startedText(f))
+			fd.Explanation = fmt.Sprintf("smbd started %s; smb ports, interfaces and bind interfaces only are applied only at start, not by reload-config or SIGHUP (%s).", startedText(f), behaviourRange(f, smbconf.BehaviourSocketsNeedRestart))
 			if len(changed) > 0 {
 				fd.Explanation = joinSentences(fd.Explanation, fmt.Sprintf("smb.conf changed since (%s)", changed[len(changed)-1].ModTime.Format("2006-01-02 15:04:05")))
 			}
@@ -49,7 +51,7 @@ func init() {
 		causeGlobalHostsNotReload: func(f *Facts, _ Trigger, fd *Finding) {
 			h, _ := hostsExclude(f)
 			fd.Summary = fmt.Sprintf("[global] hosts allow/deny changed after smbd started (%s); the parent still applies the old lists", startedText(f))
-			fd.Explanation = "The parent decides at accept time with its old lists and each new child applies the new ones at tree connect: the engine gets in, then IPC$ is refused (ipc-unavailable)."
+			fd.Explanation = withRange(f, "The parent decides at accept time with its old lists and each new child applies the new ones at tree connect: the engine gets in, then IPC$ is refused (ipc-unavailable)", smbconf.BehaviourGlobalHostsNeedReload) + "."
 			fd.ScoringMessage = ipcMessage
 			fd.Evidence = append(fd.Evidence, h.Value.Evidence())
 			fd.Evidence = append(fd.Evidence, changedEvidence(f, configChangedSinceStart(f))...)
@@ -59,7 +61,7 @@ func init() {
 		causePendingPerConn: func(f *Facts, _ Trigger, fd *Finding) {
 			live, cfg := liveDiffersFromConfig(f)
 			fd.Summary = fmt.Sprintf("smb.conf changed after smbd started and the probes still saw the old dialects (%s; the file allows %s)", live, cfg)
-			fd.Explanation = "Protocol settings are re-read by every new connection, so the next connection picks the change up without a reload or restart; run diagnose again to confirm."
+			fd.Explanation = withRange(f, "Protocol settings are re-read by every new connection, so the next connection picks the change up without a reload or restart", smbconf.BehaviourNewConnectionRereads) + "; run diagnose again to confirm."
 			fd.Evidence = append(fd.Evidence, changedEvidence(f, configChangedSinceStart(f))...)
 			fd.Fix = &Fix{Kind: FixManual, Summary: "run diagnose again; no restart is needed for per-connection settings"}
 		},

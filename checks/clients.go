@@ -169,11 +169,11 @@ func NegotiateModel(p configs.ClientProfile, minD, maxD string) Negotiation {
 	}
 	var why string
 	if rank(minD) > rank("SMB2_10") {
-		why = fmt.Sprintf("on the SMB1 NEGOTIATE path smbd clamps server min protocol %s to SMB2_10; the client offers %s, none of them SMB2_10 or later",
-			minD, offerText(p.SMB1Offer))
+		why = fmt.Sprintf("on the SMB1 NEGOTIATE path smbd clamps server min protocol %s to SMB2_10 (%s); the client offers %s, none of them SMB2_10 or later",
+			minD, behaviourQualifier(smbconf.BehaviourSMB1NegotiateClamps), offerText(p.SMB1Offer))
 	} else {
-		why = fmt.Sprintf("the client offers %s; none is within the server's %s-%s on the SMB1 NEGOTIATE path (where max is clamped to SMB2_10)",
-			offerText(p.SMB1Offer), minD, maxD)
+		why = fmt.Sprintf("the client offers %s; none is within the server's %s-%s on the SMB1 NEGOTIATE path (where max is clamped to SMB2_10, %s)",
+			offerText(p.SMB1Offer), minD, maxD, behaviourQualifier(smbconf.BehaviourSMB1NegotiateClamps))
 	}
 	return Negotiation{SMB1Path: true, Reply: "DialectIndex 0xFFFF", Why: why + ", so smbd answers DialectIndex 0xFFFF (no protocol) and closes"}
 }

@@ -123,6 +123,7 @@ func (p Pattern) explain(cp *catalog.Pattern, f *Facts, t Trigger) (Finding, boo
 		if fd.Fix == nil {
 			fd.Fix = catalogFix(c, f)
 		}
+		fd.Evidence = append(fd.Evidence, releaseNotes(f, causeBehaviours(cp.Behaviours, c.Behaviours))...)
 	case path.Leaf != nil && path.Leaf.See != "":
 		fd.Cause = CauseUnexplained
 		fd.see = path.Leaf.See

@@ -23,7 +23,6 @@ var behaviourRef = regexp.MustCompile(`\{behaviour:([^{}]*)\}`)
 func (c *Catalog) expandBehaviours() error {
 	var errs []error
 	for _, p := range c.patterns {
-		var pids []string
 		expand := func(where string, s *string, ids *[]string) {
 			*s = behaviourRef.ReplaceAllStringFunc(*s, func(m string) string {
 				id := behaviourRef.FindStringSubmatch(m)[1]
@@ -34,9 +33,6 @@ func (c *Catalog) expandBehaviours() error {
 				}
 				if !slices.Contains(*ids, id) {
 					*ids = append(*ids, id)
-				}
-				if !slices.Contains(pids, id) {
-					pids = append(pids, id)
 				}
 				return b.Qualifier()
 			})
@@ -52,22 +48,22 @@ func (c *Catalog) expandBehaviours() error {
 				}
 			}
 		}
-		var own []string
+		own := &p.Behaviours
 		for _, t := range []*string{&p.Title, &p.Summary, &p.Meaning, &p.Uncertainty} {
-			expand("text", t, &own)
+			expand("text", t, own)
 		}
-		steps("commands", p.Commands, &own)
+		steps("commands", p.Commands, own)
 		for i := range p.Decision.Nodes {
-			expand("decision "+p.Decision.Nodes[i].ID, &p.Decision.Nodes[i].Question, &own)
+			expand("decision "+p.Decision.Nodes[i].ID, &p.Decision.Nodes[i].Question, own)
 		}
 		for i := range p.UnsafeAdvice {
 			u := &p.UnsafeAdvice[i]
 			for _, t := range []*string{&u.Advice, &u.Why, &u.Instead} {
-				expand("unsafe_advice", t, &own)
+				expand("unsafe_advice", t, own)
 			}
 		}
 		for i := range p.Roles {
-			expand("roles", &p.Roles[i].Why, &own)
+			expand("roles", &p.Roles[i].Why, own)
 		}
 		for i := range p.Causes {
 			cs := &p.Causes[i]
@@ -77,7 +73,6 @@ func (c *Catalog) expandBehaviours() error {
 			}
 			steps(where+" fix", cs.Fix.Steps, &cs.Behaviours)
 		}
-		p.Behaviours = pids
 	}
 	return errors.Join(errs...)
 }

@@ -76,7 +76,8 @@ type Pattern struct {
 	// Uncertainty says what is inferred rather than observed.
 	Uncertainty string `yaml:"uncertainty" json:"uncertainty,omitempty"`
 	// Behaviours are the ids of smbd's behaviours (configs/smbconf
-	// registry) the pattern's texts state, as {behaviour:ID}; set at load.
+	// registry) the pattern's own texts (meaning, commands, tree, advice)
+	// state as {behaviour:ID}; each cause lists its own. Set at load.
 	Behaviours []string `yaml:"-" json:"behaviours,omitempty"`
 }
 

@@ -44,3 +44,29 @@ func TestBehaviourHoldsAndRange(t *testing.T) {
 	_, ok = LookupBehaviour("no-such")
 	assert.False(t, ok)
 }
+
+func TestBehaviourQualifierAndFor(t *testing.T) {
+	v := func(s string) SambaVersion { x, err := ParseSambaVersion(s); require.NoError(t, err); return x }
+	known := KnownReleases()
+	oldest, newest := known[0].Series(), known[len(known)-1].Series()
+	since := Behaviour{Since: "4.16"}
+	assert.Equal(t, "Samba 4.16 and later, checked up to "+newest, since.Qualifier())
+	assert.Equal(t, "every Samba release checked ("+oldest+" to "+newest+")", Behaviour{}.Qualifier())
+	assert.Equal(t, "Samba 4.13 and earlier", Behaviour{Until: "4.13"}.Qualifier())
+
+	assert.Equal(t, "Samba 4.16 and later", since.For(v("4.17.12")))
+	assert.Equal(t, "Samba 4.16 and later; not Samba 4.13", since.For(v("4.13.13")))
+	// Outside the matrix only what was checked is said.
+	assert.Equal(t, "checked on Samba 4.17 to "+newest+"; not verified on 4.99", since.For(v("4.99.0")))
+	assert.Equal(t, "checked on Samba "+oldest+"; not verified on 4.12", Behaviour{Until: "4.13"}.For(v("4.12.0")))
+	assert.Equal(t, since.Qualifier(), since.For(SambaVersion{}))
+	assert.False(t, since.HoldsKnown(v("4.99.0")), "a release outside the matrix is not known to do it")
+	assert.True(t, since.Holds(v("4.99.0")))
+	assert.True(t, since.HoldsKnown(v("4.22.6")))
+
+	text, ok := BehaviourText(BehaviourSambaDcerpcd)
+	require.True(t, ok)
+	assert.Contains(t, text, "rpcd_* helpers (Samba 4.16 and later, checked up to "+newest+")")
+	_, ok = BehaviourText("no-such")
+	assert.False(t, ok)
+}

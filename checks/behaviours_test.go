@@ -1,0 +1,76 @@
+package checks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
+)
+
+func release(t *testing.T, s string) factsMod {
+	v, err := smbconf.ParseSambaVersion(s)
+	require.NoError(t, err)
+	return func(f *Facts) { f.SambaVersion = v }
+}
+
+func versionNotes(fd Finding) []string {
+	var out []string
+	for _, e := range fd.Evidence {
+		if e.Kind == "version" {
+			out = append(out, e.Text)
+		}
+	}
+	return out
+}
+
+// A finding that rests on samba-dcerpcd names the releases that do it, and
+// says so where the host's release does not, or was not checked.
+func TestFindingsNameTheReleaseRangeOfWhatTheyState(t *testing.T) {
+	conf := "[global]\nrpc start on demand helpers = no\n"
+	pipeFails := withShares(probe.ClassRPCEndpointMissing, probe.StatusConnectionRefused)
+	for _, tc := range []struct {
+		release, explanation, note string
+	}{
+		{"4.17.12", "(Samba 4.16 and later)", ""},
+		{"4.24.8", "(Samba 4.16 and later)", ""},
+		{"4.13.13", "(Samba 4.16 and later; not Samba 4.13)", "Samba 4.13.13 does not do this: smbd does not serve RPC pipes itself"},
+		{"4.26.0", "(checked on Samba 4.17 to 4.24; not verified on 4.26)", "Samba 4.26.0 was not checked for this"},
+	} {
+		t.Run(tc.release, func(t *testing.T) {
+			fs := runOne(t, PatternRPCEndpointMissing, newFacts(t, conf, pipeFails, release(t, tc.release)))
+			require.Len(t, fs, 1)
+			assert.Contains(t, fs[0].Explanation, tc.explanation)
+			notes := strings.Join(versionNotes(fs[0]), "\n")
+			if tc.note == "" {
+				assert.NotContains(t, notes, "samba-dcerpcd", "release %s does it: no note", tc.release)
+			} else {
+				assert.Contains(t, notes, tc.note)
+			}
+		})
+	}
+}
+
+// On 4.13 the client's dialect offer is logged in the default class, so
+// the recommended log level raises that class, not smb2.
+func TestLoggingFollowsTheReleasesOfferClass(t *testing.T) {
+	lv := withLogLevel(map[string]int{"all": 0, "smb2": 0, "auth_audit": 0})
+	fs := runOne(t, PatternLogging, newFacts(t, "[global]\nserver min protocol = SMB3\n", lv, release(t, "4.13.13")))
+	require.Len(t, fs, 1)
+	assert.Equal(t, "3", fs[0].Fix.Changes[0].Value)
+	assert.Contains(t, fs[0].Summary, "class all needs level 3")
+	assert.Contains(t, fs[0].Explanation, "class all (Samba 4.13 and earlier)")
+
+	fs = runOne(t, PatternLogging, newFacts(t, "[global]\nserver min protocol = SMB3\n", lv, release(t, "4.22.6")))
+	require.Len(t, fs, 1)
+	assert.Equal(t, "1 auth_audit:2 smb2:3", fs[0].Fix.Changes[0].Value)
+	assert.Contains(t, fs[0].Explanation, "class smb2 (Samba 4.17 and later)")
+}
+
+func TestBehaviourRangeOfAnUnknownID(t *testing.T) {
+	assert.Equal(t, "not checked on any Samba release", behaviourRange(newFacts(t, "[global]\n"), "no-such-behaviour"))
+	assert.Equal(t, "not checked on any Samba release", behaviourQualifier("no-such-behaviour"))
+}
