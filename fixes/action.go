@@ -80,19 +80,45 @@ type actionRule struct {
 	Source string
 }
 
-// Why the table says what it says. Each row was reproduced against Samba
-// 4.17.12: edit smb.conf, then connect with and without a reload.
+// Why the table says what it says. The rows that rest on an entry of the
+// behaviour registry (ruleBehaviour) name the releases it holds for; the
+// end-to-end suite observes those entries on every release of the matrix
+// (test/behaviours_e2e_test.go: edit smb.conf, connect with and without a
+// reload).
 const (
-	srcPerConnection = "smbd_process() in every new child calls reload_services(..., true), which re-reads smb.conf when a file's mtime changed (source3/smbd/smb2_process.c; verified on Samba 4.17.12: server min protocol edited, the next pysmb connection negotiated SMB2_02 with no reload)"
-	srcNegprot       = "each new smbd child re-reads a changed smb.conf, and the SMB1 multi-protocol negprot calls reload_services again before computing min/max (source3/smbd/smb2_negprot.c; verified on Samba 4.17.12)"
-	srcParentHosts   = "[global] hosts allow/deny is checked in the new child before its reload, against the parent's copy; only reload-config refreshes it (verified on Samba 4.17.12)"
+	srcPerConnection = "smbd_process() in every new child calls reload_services(..., true), which re-reads smb.conf when a file's mtime changed (source3/smbd/smb2_process.c: server min protocol edited, the next connection negotiated SMB2_02 with no reload)"
+	srcNegprot       = "each new smbd child re-reads a changed smb.conf, and the SMB1 multi-protocol negprot calls reload_services again before computing min/max (source3/smbd/smb2_negprot.c)"
+	srcParentHosts   = "[global] hosts allow/deny is checked in the new child before its reload, against the parent's copy; only reload-config refreshes it"
 	srcParentLimit   = "the parent compares its child count with its own copy of max smbd processes before forking (source3/smbd/server.c smbd_accept_connection); reload-config refreshes it"
-	srcSockets       = "the listening sockets are bound once in open_sockets_smbd() at start; reload-config and SIGHUP do not rebind them (source3/smbd/server.c; verified on Samba 4.17.12: smb ports 4463 -> 4464 stayed on 4463 until a restart)"
+	srcSockets       = "the listening sockets are bound once in open_sockets_smbd() at start; reload-config and SIGHUP do not rebind them (source3/smbd/server.c: smb ports changed and reloaded, the new port stayed closed until a restart)"
 	srcStartOnly     = "read once when smbd starts (directories, pid file, passdb backend and server role are set up in main() before the accept loop, source3/smbd/server.c)"
-	srcOnDemand      = "local_np_connect() runs in the smbd child and reads rpc start on demand helpers from the child's re-read config (source3/rpc_client/local_np.c); verified on 4.17.12: set from no to yes, the next smbclient -L listed shares with no reload"
+	srcOnDemand      = "local_np_connect() runs in the smbd child and reads rpc start on demand helpers from the child's re-read config (source3/rpc_client/local_np.c: set from no to yes, the next share listing worked with no reload)"
 	srcShare         = "share parameters are applied at tree connect by the child, which has re-read smb.conf (source3/smbd/service.c make_connection_snum)"
 	srcUnknownGlobal = "not in the table: reload-config makes the parent and every child re-read smb.conf, which covers every global parameter except those bound at start"
 )
+
+// ruleBehaviour is the behaviour-registry entry (configs/smbconf) each
+// rule's source rests on; the rule's text names its releases from there.
+var ruleBehaviour = map[string]string{
+	srcPerConnection: smbconf.BehaviourNewConnectionRereads,
+	srcNegprot:       smbconf.BehaviourNewConnectionRereads,
+	srcShare:         smbconf.BehaviourNewConnectionRereads,
+	srcParentHosts:   smbconf.BehaviourGlobalHostsNeedReload,
+	srcSockets:       smbconf.BehaviourSocketsNeedRestart,
+	srcOnDemand:      smbconf.BehaviourOnDemandPerConnection,
+}
+
+// ruleWhy is a rule's source with the releases of the behaviour it rests
+// on ("... (every Samba release checked (4.13 to 4.24))"); a source with
+// no registry entry is returned as it is.
+func ruleWhy(src string) string {
+	if id, ok := ruleBehaviour[src]; ok {
+		if b, ok := smbconf.LookupBehaviour(id); ok {
+			return src + " (" + b.Qualifier() + ")"
+		}
+	}
+	return src
+}
 
 // actionTable maps canonical parameter names to the action a change needs.
 var actionTable = map[string]actionRule{
@@ -142,14 +168,14 @@ func ActionFor(section, param string) (Action, string) {
 	global := section == "" || strings.EqualFold(section, "global")
 	if r, ok := actionTable[name]; ok {
 		if r.Action == ActionReload && !global && known && p.Canonical().Class == smbconf.ClassLocal {
-			return ActionNone, srcShare
+			return ActionNone, ruleWhy(srcShare)
 		}
-		return r.Action, r.Source
+		return r.Action, ruleWhy(r.Source)
 	}
 	if known && p.Canonical().Class == smbconf.ClassLocal {
 		// In a share, or in [global] as every share's default: applied at
 		// tree connect by the child that re-read the file.
-		return ActionNone, srcShare
+		return ActionNone, ruleWhy(srcShare)
 	}
 	return ActionReload, srcUnknownGlobal
 }

@@ -180,9 +180,9 @@ func MakePlan(r *checks.Report, f *checks.Facts, opts PlanOptions) (*Plan, error
 		case checks.FixStart:
 			pf.Action, pf.ActionWhy = ActionStart, "smbd is not running"
 		case checks.FixRestart:
-			pf.Action, pf.ActionWhy = ActionRestart, srcSockets
+			pf.Action, pf.ActionWhy = ActionRestart, ruleWhy(srcSockets)
 		case checks.FixReload:
-			pf.Action, pf.ActionWhy = ActionReload, srcParentHosts
+			pf.Action, pf.ActionWhy = ActionReload, ruleWhy(srcParentHosts)
 		case checks.FixConfig:
 			pf.Action, pf.ActionWhy = ActionNone, ""
 			for _, c := range fd.Fix.Changes {

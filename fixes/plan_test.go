@@ -240,4 +240,13 @@ func TestActionFor(t *testing.T) {
 		require.Equal(t, tc.want, got, "%s in [%s]", tc.param, tc.section)
 		require.NotEmpty(t, why)
 	}
+	// A rule that rests on a behaviour of the registry names its releases.
+	_, why := ActionFor("global", "hosts deny")
+	b, ok := smbconf.LookupBehaviour(smbconf.BehaviourGlobalHostsNeedReload)
+	require.True(t, ok)
+	require.Contains(t, why, "("+b.Qualifier()+")")
+	for src, id := range ruleBehaviour {
+		_, ok := smbconf.LookupBehaviour(id)
+		require.True(t, ok, "rule source %q rests on unknown behaviour %q", src, id)
+	}
 }
