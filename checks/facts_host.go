@@ -174,7 +174,7 @@ type LogFacts struct {
 // the debug level at which smbd writes it (measured on Samba 4.17.12 with
 // "log file = .../log.%m"; source lines where the message names one).
 const (
-	LogNegotiateOffer        = "negotiate-offer"         // "Requested protocol [X]", smb2:3 (smb2_negprot.c:1106, or smb1_negprot.c with SMB1 on)
+	LogNegotiateOffer        = "negotiate-offer"         // "Requested protocol [X]", smb2:3 (smb2_negprot.c:1106, or smb1_negprot.c with SMB1 on); level 3 of the default class on 4.13 (behaviour registry)
 	LogNoProtocol            = "no-protocol"             // "No protocol supported !", smb2:3 (smb2_negprot.c:1153)
 	LogNegotiateNotSupported = "negotiate-not-supported" // native SMB2 NEGOTIATE below min/above max: NT_STATUS_NOT_SUPPORTED at smb2_negprot.c, smb2:3
 	LogAuthFailure           = "auth-failure"            // "Auth: [...] status [NT_STATUS_...]" (auth_audit:2), "check_ntlm_password ... FAILED" (auth:2)

@@ -125,8 +125,23 @@ var behaviourObservers = map[string]func(*behaviourSeen) (bool, string){
 	},
 	smbconf.BehaviourDefaultNTLMAuth: func(s *behaviourSeen) (bool, string) {
 		d, dd := s.defaultIs("ntlm auth", "ntlmv2-only")
-		o, od := s.all("default-login-unencrypted")
-		return d && o, dd + "; NTLMv2 login: " + od
+		o, od := s.all("default-login-unencrypted", "default-refuses-ntlmv1", "ntlmv1-permitted-accepts-ntlmv1")
+		return d && o, dd + "; " + od
+	},
+	smbconf.BehaviourLogNTLMv1RefusedLevel2: func(s *behaviourSeen) (bool, string) {
+		return s.all("ntlmv1-refusal-not-logged-at-1", "ntlmv1-refusal-logged-at-2")
+	},
+	smbconf.BehaviourNTLMDisabledBlocks: func(s *behaviourSeen) (bool, string) {
+		return s.all("ntlm-disabled-blocks-ntlmv2")
+	},
+	smbconf.BehaviourEncryptRequiredRefuses: func(s *behaviourSeen) (bool, string) {
+		return s.all("encrypt-required-refuses-smb2_02", "encrypt-required-admits-smb3")
+	},
+	smbconf.BehaviourLogEncryptRequiredLvl1: func(s *behaviourSeen) (bool, string) {
+		return s.all("encrypt-refusal-not-logged-at-0", "encrypt-refusal-logged-at-1")
+	},
+	smbconf.BehaviourMaxProcessesNeedReload: func(s *behaviourSeen) (bool, string) {
+		return s.all("max-processes-edit-not-applied", "max-processes-applied-after-reload")
 	},
 	smbconf.BehaviourDefaultLanmanAuthOff: func(s *behaviourSeen) (bool, string) {
 		return s.defaultIs("lanman auth", "No")
@@ -209,6 +224,7 @@ func observeBehaviours(t *testing.T) *behaviourSeen {
 	}{
 		{"defaults", scenarioDefaults}, {"reread", scenarioReread}, {"reload", scenarioReload},
 		{"on-demand", scenarioOnDemand}, {"log-levels", scenarioLogLevels},
+		{"ntlm", scenarioNTLM}, {"encryption", scenarioEncryption}, {"max-processes", scenarioMaxProcesses},
 	} {
 		t0 := time.Now()
 		sc.run(ctx, t, s)
@@ -332,6 +348,94 @@ func scenarioLogLevels(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	require.NoError(t, srv.WriteConf(cfg))
 	o3, _ := provoke()
 	s.set("offer-logged-at-3", o3 > o2, "log level 3: %d \"Requested protocol [\" lines (%d before)", o3, o2)
+}
+
+// scenarioNTLM: an NTLMv1 login at the defaults (log level 1, then 2),
+// then with ntlm auth = ntlmv1-permitted, then an NTLMv2 login with ntlm
+// auth = disabled. The NTLMv1 login is the probe's (checks/probe/ntlm.go);
+// ntlmv1-permitted accepting it shows it is a well-formed NTLMv1 login.
+func scenarioNTLM(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{Users: []harness.User{behaviourUser}}
+	srv := harness.StartT(t, cfg)
+	creds := func(a probe.Auth) probe.Credentials {
+		return probe.Credentials{User: behaviourUser.Name, Password: behaviourUser.Password, Auth: a}
+	}
+	smb2Only := []probe.Dialect{probe.SMB2_02, probe.SMB2_10, probe.SMB3_00, probe.SMB3_02, probe.SMB3_11}
+	const refused = "NTLMv1 passwords NOT PERMITTED"
+
+	r := probe.Session(ctx, srv.Addr(), creds(probe.AuthNTLMv1), smb2Only)
+	s.set("default-refuses-ntlmv1", !r.OK(), "defaults, NTLMv1 login: %s %s", r.Class, r.StatusName)
+	n1 := strings.Count(srv.Logs(), refused)
+	s.set("ntlmv1-refusal-not-logged-at-1", n1 == 0, "log level 1: %d %q lines", n1, refused)
+
+	cfg.LogLevel = "2"
+	require.NoError(t, srv.WriteConf(cfg))
+	probe.Session(ctx, srv.Addr(), creds(probe.AuthNTLMv1), smb2Only)
+	n2 := strings.Count(srv.Logs(), refused)
+	s.set("ntlmv1-refusal-logged-at-2", n2 > n1, "log level 2: %d %q lines (%d before)", n2, refused, n1)
+
+	cfg.Global = []string{"ntlm auth = ntlmv1-permitted"}
+	require.NoError(t, srv.WriteConf(cfg))
+	r = probe.Session(ctx, srv.Addr(), creds(probe.AuthNTLMv1), smb2Only)
+	s.set("ntlmv1-permitted-accepts-ntlmv1", r.OK(), "ntlm auth = ntlmv1-permitted, NTLMv1 login: %s %s %s", r.Class, r.StatusName, r.Error)
+
+	cfg.Global = []string{"ntlm auth = disabled"}
+	require.NoError(t, srv.WriteConf(cfg))
+	r = probe.Session(ctx, srv.Addr(), creds(probe.AuthNTLMv2), smb2Only)
+	s.set("ntlm-disabled-blocks-ntlmv2", r.Status == probe.StatusNTLMBlocked, "ntlm auth = disabled, NTLMv2 login: %s %s", r.Class, r.StatusName)
+}
+
+// scenarioEncryption: "smb encrypt = required" (the synonym every release
+// knows) at log level 0, then 1; logins at SMB2_02 and SMB3_11.
+func scenarioEncryption(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "0", Users: []harness.User{behaviourUser}, Global: []string{"smb encrypt = required"}}
+	srv := harness.StartT(t, cfg)
+	cr := &probe.Credentials{User: behaviourUser.Name, Password: behaviourUser.Password}
+	const line = "as encryption is required"
+
+	d := probe.ProbeDialect(ctx, srv.Addr(), probe.SMB2_02, cr)
+	s.set("encrypt-required-refuses-smb2_02", d.Login != nil && d.Login.Class == probe.ClassAccessDenied,
+		"encryption required, login at SMB2_02: %s", loginText(d))
+	d3 := probe.ProbeDialect(ctx, srv.Addr(), probe.SMB3_11, cr)
+	s.set("encrypt-required-admits-smb3", d3.Login != nil && d3.Login.OK(), "encryption required, login at SMB3_11: %s", loginText(d3))
+	n0 := strings.Count(srv.Logs(), line)
+	s.set("encrypt-refusal-not-logged-at-0", n0 == 0, "log level 0: %d %q lines", n0, line)
+
+	cfg.LogLevel = "1"
+	require.NoError(t, srv.WriteConf(cfg))
+	probe.ProbeDialect(ctx, srv.Addr(), probe.SMB2_02, cr)
+	n1 := strings.Count(srv.Logs(), line)
+	s.set("encrypt-refusal-logged-at-1", n1 > n0, "log level 1: %d %q lines (%d before)", n1, line, n0)
+}
+
+// scenarioMaxProcesses: "max smbd processes = 1" written while one client
+// holds a connection; a second client before and after reload-config.
+func scenarioMaxProcesses(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{}
+	srv := harness.StartT(t, cfg)
+	var d net.Dialer
+	held, err := d.DialContext(ctx, "tcp", srv.Addr())
+	require.NoError(t, err)
+	defer held.Close()
+	// The held connection's child exists once it answers a negotiate.
+	n := probe.NegotiateSMB2(ctx, srv.Addr(), []probe.Dialect{probe.SMB2_02})
+	require.True(t, n.Accepted, "baseline negotiate: %s", negotiateText(n))
+
+	cfg.Global = []string{"max smbd processes = 1"}
+	require.NoError(t, srv.WriteConf(cfg))
+	n = probe.NegotiateSMB2(ctx, srv.Addr(), []probe.Dialect{probe.SMB2_02})
+	s.set("max-processes-edit-not-applied", n.Accepted, "max smbd processes = 1 written, no reload, one connection held, a second negotiates: %s", negotiateText(n))
+
+	reloadConfig(ctx, t, srv)
+	n = probe.NegotiateSMB2(ctx, srv.Addr(), []probe.Dialect{probe.SMB2_02})
+	s.set("max-processes-applied-after-reload", !n.Accepted, "after reload-config, one connection held, a second negotiates: %s", negotiateText(n))
+}
+
+func loginText(d probe.DialectResult) string {
+	if d.Login == nil {
+		return "no login (" + negotiateText(d.Negotiate) + ")"
+	}
+	return fmt.Sprintf("%s %s %s", d.Login.Class, d.Login.StatusName, d.Login.Error)
 }
 
 // countAuthFailures counts auth_audit's human-readable failure lines

@@ -47,6 +47,11 @@ const (
 	BehaviourLogAuthFailureLevel2    = "log-auth-failure-auth-audit-level2"
 	BehaviourLogDeniedLevel0         = "log-denied-connection-level0"
 	BehaviourLogDcerpcdMissingLevel0 = "log-dcerpcd-unreachable-level0"
+	BehaviourLogNTLMv1RefusedLevel2  = "log-ntlmv1-refused-level2"
+	BehaviourNTLMDisabledBlocks      = "ntlm-disabled-blocks-ntlm"
+	BehaviourEncryptRequiredRefuses  = "encryption-required-refuses-smb2"
+	BehaviourLogEncryptRequiredLvl1  = "log-encryption-required-level1"
+	BehaviourMaxProcessesNeedReload  = "max-smbd-processes-needs-reload"
 )
 
 // behaviours is the registry; IDs are unique (TestBehavioursWellFormed).
@@ -159,6 +164,34 @@ var behaviours = []Behaviour{
 			`and logs "Can't connect to a running samba-dcerpcd" at debug level 0`,
 		Since:  "4.16",
 		Source: "source3/rpc_client/local_np.c local_np_connect() DBG_ERR",
+	},
+	{
+		ID:     BehaviourLogNTLMv1RefusedLevel2,
+		Claim:  `smbd logs "NTLMv1 passwords NOT PERMITTED" at debug level 2 when ntlm auth refuses an NTLMv1 login, and nothing of it at level 1`,
+		Source: "libcli/auth/ntlm_check.c ntlm_password_check() DBG_WARNING",
+	},
+	{
+		ID:     BehaviourNTLMDisabledBlocks,
+		Claim:  `"ntlm auth = disabled" refuses every NTLM(SSP) login, NTLMv2 included, with NT_STATUS_NTLM_BLOCKED`,
+		Since:  "4.7",
+		Source: `WHATSNEW.txt@samba-4.7.0 ("ntlm auth" gains disabled); auth/ntlmssp/ntlmssp_server.c`,
+	},
+	{
+		ID: BehaviourEncryptRequiredRefuses,
+		Claim: `with encryption required ([global] "server smb encrypt = required", or its synonym "smb encrypt") smbd refuses ` +
+			`the session setup of a client that negotiated SMB2_02 or SMB2_10 (no encryption) with ACCESS_DENIED, and admits SMB3`,
+		Source: "source3/smbd/smb2_sesssetup.c smbd_smb2_auth_generic_return() (encryption_required and dialect < SMB3_00)",
+	},
+	{
+		ID:     BehaviourLogEncryptRequiredLvl1,
+		Claim:  `smbd logs "reject session with dialect[0x0202] as encryption is required" at debug level 1, and nothing of it at level 0`,
+		Source: "source3/smbd/smb2_sesssetup.c smbd_smb2_auth_generic_return() DEBUG(1, ...)",
+	},
+	{
+		ID: BehaviourMaxProcessesNeedReload,
+		Claim: `the parent compares its child count with its own copy of "max smbd processes" before it forks; ` +
+			`an edit applies after reload-config (or SIGHUP), not at the next connection`,
+		Source: "source3/smbd/server.c smbd_accept_connection() (allowable_number_of_smbd_processes)",
 	},
 }
 
