@@ -295,7 +295,7 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 	if s.KnownEncrypt && s.EncryptRequired && (rank(d) < rank("SMB3_00") || p.Encryption == configs.EncryptionNone) {
 		v.Blocker, v.Status = BlockEncryption, "STATUS_ACCESS_DENIED"
 		if rank(d) < rank("SMB3_00") {
-			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client negotiates %s, which has no encryption (SMB3_00 or later needed): smbd refuses the session setup with ACCESS_DENIED", d)
+			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client negotiates %s, which has no encryption (SMB3_00 or later needed): smbd refuses the session setup with ACCESS_DENIED (%s)", d, behaviourQualifier(smbconf.BehaviourEncryptRequiredRefuses))
 		} else {
 			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client cannot encrypt at %s: smbd refuses the session setup with ACCESS_DENIED", d)
 		}
@@ -320,11 +320,11 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 		switch {
 		case s.NTLMAuth == "disabled" && !(s.Kerberos && p.Auth == configs.AuthKerberosOrNTLMv2):
 			v.Blocker, v.Status = BlockNTLMBlocked, "STATUS_NTLM_BLOCKED"
-			v.Why = "ntlm auth = disabled refuses every NTLM(SSP) login with NT_STATUS_NTLM_BLOCKED, and this client can only authenticate with NTLM here"
+			v.Why = fmt.Sprintf("ntlm auth = disabled refuses every NTLM(SSP) login with NT_STATUS_NTLM_BLOCKED (%s), and this client can only authenticate with NTLM here", behaviourQualifier(smbconf.BehaviourNTLMDisabledBlocks))
 			return v
 		case p.Auth == configs.AuthNTLMv1 && s.NTLMAuth != "ntlmv1-permitted" && s.NTLMAuth != "":
 			v.Blocker, v.Status = BlockNTLMv1, "STATUS_LOGON_FAILURE"
-			v.Why = fmt.Sprintf("the client sends NTLMv1 responses and ntlm auth = %s refuses them (\"NTLMv1 passwords NOT PERMITTED\" in smbd's log): a logon failure like a wrong password", s.NTLMAuth)
+			v.Why = fmt.Sprintf("the client sends NTLMv1 responses and ntlm auth = %s refuses them (\"NTLMv1 passwords NOT PERMITTED\" in smbd's log at level 2, %s): a logon failure like a wrong password", s.NTLMAuth, behaviourQualifier(smbconf.BehaviourLogNTLMv1RefusedLevel2))
 			return v
 		}
 	}

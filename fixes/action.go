@@ -106,6 +106,7 @@ var ruleBehaviour = map[string]string{
 	srcParentHosts:   smbconf.BehaviourGlobalHostsNeedReload,
 	srcSockets:       smbconf.BehaviourSocketsNeedRestart,
 	srcOnDemand:      smbconf.BehaviourOnDemandPerConnection,
+	srcParentLimit:   smbconf.BehaviourMaxProcessesNeedReload,
 }
 
 // ruleWhy is a rule's source with the releases of the behaviour it rests
