@@ -72,7 +72,7 @@ func buildHostsDenyGlobal(f *Facts, _ Trigger, fd *Finding) {
 	if ex, why, ok := hostsExcludeAgent(f); ok && ex {
 		ip, _ := agentAddress(f)
 		fd.Summary = fmt.Sprintf("[global] hosts allow/deny refuse %s: smbd closes every connection from it at once", ip)
-		fd.Explanation = "smbd checks the [global] lists when it accepts a connection, sends a NetBIOS negative session response and exits (\"Denied connection from\", level 0); pysmb raises \"Invalid protocol header for Direct TCP session message\". " + why + "."
+		fd.Explanation = hostsDeniedText(f) + " " + why + "."
 		deciding := decidingList(f, "global")
 		fd.Evidence = append(fd.Evidence, deciding.Evidence())
 		fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogDenied))...)
@@ -81,7 +81,7 @@ func buildHostsDenyGlobal(f *Facts, _ Trigger, fd *Finding) {
 	}
 	h, _ := hostsExclude(f)
 	fd.Summary = fmt.Sprintf("[global] hosts allow/deny refuse the engine's address %s: smbd closes its connection at once", f.RemoteClientIP)
-	fd.Explanation = "smbd checks the [global] lists when it accepts a connection, sends a NetBIOS negative session response and exits (\"Denied connection from\", level 0); pysmb raises \"Invalid protocol header for Direct TCP session message\". The agent's loopback probes are let in, so this is judged from smb.conf as testparm CONF HOST IP does: " + h.Reason + "."
+	fd.Explanation = hostsDeniedText(f) + " The agent's loopback probes are let in, so this is judged from smb.conf as testparm CONF HOST IP does: " + h.Reason + "."
 	fd.Evidence = append(fd.Evidence, h.Value.Evidence())
 	fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogDenied))...)
 	fd.Fix = hostsAllowFix(f, "global", h.Value)
@@ -93,6 +93,13 @@ func buildHostsDenyGlobal(f *Facts, _ Trigger, fd *Finding) {
 // source3/smbd/server.c).
 func globalHostsStale(f *Facts) bool {
 	return f.Smbd.Running && len(configChangedSinceStart(f)) > 0
+}
+
+// hostsDeniedText says what smbd does with a client its [global] lists
+// refuse.
+func hostsDeniedText(f *Facts) string {
+	return fmt.Sprintf("smbd checks the [global] lists when it accepts a connection, sends a NetBIOS negative session response and exits (\"Denied connection from\", level 0, %s); pysmb raises \"Invalid protocol header for Direct TCP session message\".",
+		behaviourRange(f, smbconf.BehaviourLogDeniedLevel0))
 }
 
 // hostsAllowFix lets the engine's address into a section.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // ipc-unavailable: "Failed to list shares: Unable to connect to IPC$".
@@ -29,7 +30,7 @@ func init() {
 		causeGlobalHostsNoReload: func(f *Facts, _ Trigger, fd *Finding) {
 			h, _ := hostsExclude(f)
 			fd.Summary = fmt.Sprintf("[global] hosts allow/deny now refuse %s, but smbd has not reloaded: the connection is accepted and IPC$ refused", f.RemoteClientIP)
-			fd.Explanation = "The parent checks [global] lists with the copy it loaded at start; each new child re-reads smb.conf and refuses the tree connect. " + h.Reason + "."
+			fd.Explanation = withRange(f, "The parent checks [global] lists with the copy it loaded at start; each new child re-reads smb.conf and refuses the tree connect", smbconf.BehaviourGlobalHostsNeedReload) + ". " + h.Reason + "."
 			fd.Evidence = append(fd.Evidence, h.Value.Evidence())
 			fd.Evidence = append(fd.Evidence, changedEvidence(f, configChangedSinceStart(f))...)
 			fd.Fix = hostsAllowFix(f, "global", h.Value)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/smb-agent/smb-agent/checks/probe"
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // login-failed: session setup refused with an authentication status. pysmb's
@@ -65,7 +66,7 @@ func init() {
 			} else {
 				fd.Summary = fmt.Sprintf("smbd refused an NTLMv1 login for %s (ntlm auth = %s)", loginUser(f), globalValue(f, "ntlm auth").Printed)
 			}
-			fd.Explanation = "smbd logs \"NTLMv1 passwords NOT PERMITTED\" (level 2) and answers LOGON_FAILURE, like a wrong password."
+			fd.Explanation = fmt.Sprintf("smbd logs \"NTLMv1 passwords NOT PERMITTED\" (level 2, %s) and answers LOGON_FAILURE, like a wrong password.", behaviourRange(f, smbconf.BehaviourLogNTLMv1RefusedLevel2))
 			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 2, LogNTLMv1Refused))...)
 			fd.Fix = ntlmv1Fix(f)
 		},
