@@ -106,7 +106,7 @@ conformance: deps samba
 # `make test-samba-all` runs every release and prints each one's time.
 SAMBA_RELEASES   := 4.13 4.17 4.22 4.24
 SAMBA_TEST_PKGS  := ./configs/smbconf/ ./test/ ./test/harness/
-SAMBA_TEST_RUN   ?= TestDiff|TestConfigDiffE2E|TestDiagnose|TestFix|TestRelease
+SAMBA_TEST_RUN   ?= TestDiff|TestConfigDiffE2E|TestDiagnose|TestFix|TestRelease|TestBehaviour
 test-samba: deps
 	@case " $(SAMBA_RELEASES) " in *" $(VERSION) "*) ;; \
 	  *) echo "make test-samba VERSION=X: X is one of $(SAMBA_RELEASES)"; exit 2;; esac
