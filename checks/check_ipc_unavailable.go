@@ -38,7 +38,7 @@ func init() {
 		causeIPCUserDenied: func(f *Facts, _ Trigger, fd *Finding) {
 			_, cv, _ := ipcUserDenied(f)
 			fd.Summary = fmt.Sprintf("%s in [%s] excludes the scoring user %s, and IPC$ inherits it", cv.Param, sectionOf(cv), f.User)
-			fd.Explanation = "smbd logs \"user 'X' (from session setup) not permitted to access this share (IPC$)\" at level 1."
+			fd.Explanation = withRange(f, "smbd logs \"user 'X' (from session setup) not permitted to access this share (IPC$)\" at level 1", smbconf.BehaviourLogNotPermittedLevel1) + "."
 			fd.Evidence = append(fd.Evidence, cv.Evidence())
 			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogNotPermitted))...)
 			fd.Fix = userListFix(f, cv)

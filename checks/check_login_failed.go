@@ -31,7 +31,7 @@ func init() {
 		causeAccountDisabled: func(f *Facts, _ Trigger, fd *Finding) {
 			user := loginUser(f)
 			fd.Summary = fmt.Sprintf("the Samba account %s is disabled", user)
-			fd.Explanation = "smbd logs \"sam_account_ok: Account for user 'X' was disabled.\" at level 1. A disable nobody asked for may be an incident."
+			fd.Explanation = fmt.Sprintf("smbd logs \"sam_account_ok: Account for user 'X' was disabled.\" at level 1 (%s). A disable nobody asked for may be an incident.", behaviourRange(f, smbconf.BehaviourLogAccountDisabledLevel1))
 			fd.Fix = &Fix{Kind: FixManual, Summary: "enable it: smbpasswd -e " + user + " (after finding out who disabled it)",
 				Steps: []string{fmt.Sprintf("smbpasswd -c %s -e %s", smbConfForCommands(f), user)}}
 		},

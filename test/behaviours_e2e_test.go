@@ -140,6 +140,12 @@ var behaviourObservers = map[string]func(*behaviourSeen) (bool, string){
 	smbconf.BehaviourLogEncryptRequiredLvl1: func(s *behaviourSeen) (bool, string) {
 		return s.all("encrypt-refusal-not-logged-at-0", "encrypt-refusal-logged-at-1")
 	},
+	smbconf.BehaviourLogNotPermittedLevel1: func(s *behaviourSeen) (bool, string) {
+		return s.all("not-permitted-refused", "not-permitted-not-logged-at-0", "not-permitted-logged-at-1")
+	},
+	smbconf.BehaviourLogAccountDisabledLevel1: func(s *behaviourSeen) (bool, string) {
+		return s.all("disabled-refused", "disabled-not-logged-at-0", "disabled-logged-at-1")
+	},
 	smbconf.BehaviourMaxProcessesNeedReload: func(s *behaviourSeen) (bool, string) {
 		return s.all("max-processes-edit-not-applied", "max-processes-applied-after-reload")
 	},
@@ -225,6 +231,7 @@ func observeBehaviours(t *testing.T) *behaviourSeen {
 		{"defaults", scenarioDefaults}, {"reread", scenarioReread}, {"reload", scenarioReload},
 		{"on-demand", scenarioOnDemand}, {"log-levels", scenarioLogLevels},
 		{"ntlm", scenarioNTLM}, {"encryption", scenarioEncryption}, {"max-processes", scenarioMaxProcesses},
+		{"access", scenarioAccess},
 	} {
 		t0 := time.Now()
 		sc.run(ctx, t, s)
@@ -429,6 +436,45 @@ func scenarioMaxProcesses(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	reloadConfig(ctx, t, srv)
 	n = probe.NegotiateSMB2(ctx, srv.Addr(), []probe.Dialect{probe.SMB2_02})
 	s.set("max-processes-applied-after-reload", !n.Accepted, "after reload-config, one connection held, a second negotiates: %s", negotiateText(n))
+}
+
+// scenarioAccess: a share whose valid users exclude the user, and a
+// disabled account ("nobody", a unix account every Debian host has), at
+// log level 0 and then 1.
+func scenarioAccess(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	disabled := harness.User{Name: "nobody", Password: "Behaviour-pw-2"}
+	cfg := harness.Config{LogLevel: "0", Users: []harness.User{behaviourUser, disabled},
+		Shares: []harness.Share{{Name: "locked", Lines: []string{"valid users = " + disabled.Name}}}}
+	srv := harness.StartT(t, cfg)
+	require.NoError(t, srv.DisableUser(disabled.Name))
+	const notPermitted, wasDisabled = "not permitted to access this share (locked)", "was disabled."
+	attempt := func() (mountErr, loginErr error, np, dis int) {
+		mountErr = mount(ctx, srv.Addr(), behaviourUser, "locked")
+		loginErr = login(ctx, srv.Addr(), disabled)
+		logs := srv.Logs()
+		return mountErr, loginErr, strings.Count(logs, notPermitted), strings.Count(logs, wasDisabled)
+	}
+	m0, l0, np0, dis0 := attempt()
+	s.set("not-permitted-refused", m0 != nil, "valid users = nobody, tree connect as root: %s", errText(m0))
+	s.set("disabled-refused", l0 != nil, "disabled account, login: %s", errText(l0))
+	s.set("not-permitted-not-logged-at-0", np0 == 0, "log level 0: %d %q lines", np0, notPermitted)
+	s.set("disabled-not-logged-at-0", dis0 == 0, "log level 0: %d %q lines", dis0, wasDisabled)
+
+	cfg.LogLevel = "1"
+	require.NoError(t, srv.WriteConf(cfg))
+	_, _, np1, dis1 := attempt()
+	s.set("not-permitted-logged-at-1", np1 > np0, "log level 1: %d %q lines (%d before)", np1, notPermitted, np0)
+	s.set("disabled-logged-at-1", dis1 > dis0, "log level 1: %d %q lines (%d before)", dis1, wasDisabled, dis0)
+}
+
+func mount(ctx context.Context, addr string, u harness.User, share string) error {
+	return withSession(ctx, addr, u, func(s *smb2.Session) error {
+		fs, err := s.WithContext(ctx).Mount(share)
+		if err == nil {
+			_ = fs.Umount()
+		}
+		return err
+	})
 }
 
 func loginText(d probe.DialectResult) string {

@@ -29,29 +29,31 @@ type Behaviour struct {
 // Behaviour ids the Go code refers to (the catalog names them as
 // {behaviour:ID}, checked when it loads).
 const (
-	BehaviourSambaDcerpcd            = "samba-dcerpcd"
-	BehaviourRPCStartOnDemand        = "rpc-start-on-demand-helpers"
-	BehaviourServerSMBEncrypt        = "server-smb-encrypt"
-	BehaviourSMB1NegotiateClamps     = "smb1-negotiate-clamps-min-protocol"
-	BehaviourNewConnectionRereads    = "new-connection-rereads-config"
-	BehaviourGlobalHostsNeedReload   = "global-hosts-need-reload"
-	BehaviourSocketsNeedRestart      = "sockets-need-restart"
-	BehaviourOnDemandPerConnection   = "rpc-start-on-demand-per-connection"
-	BehaviourSMB1OffByDefault        = "smb1-off-by-default"
-	BehaviourDefaultServerSigning    = "default-server-signing"
-	BehaviourDefaultEncryption       = "default-encryption-offered"
-	BehaviourDefaultNTLMAuth         = "default-ntlm-auth"
-	BehaviourDefaultLanmanAuthOff    = "default-lanman-auth-off"
-	BehaviourLogOfferSMB2Level3      = "log-negotiate-offer-smb2-level3"
-	BehaviourLogOfferAllLevel3       = "log-negotiate-offer-all-level3"
-	BehaviourLogAuthFailureLevel2    = "log-auth-failure-auth-audit-level2"
-	BehaviourLogDeniedLevel0         = "log-denied-connection-level0"
-	BehaviourLogDcerpcdMissingLevel0 = "log-dcerpcd-unreachable-level0"
-	BehaviourLogNTLMv1RefusedLevel2  = "log-ntlmv1-refused-level2"
-	BehaviourNTLMDisabledBlocks      = "ntlm-disabled-blocks-ntlm"
-	BehaviourEncryptRequiredRefuses  = "encryption-required-refuses-smb2"
-	BehaviourLogEncryptRequiredLvl1  = "log-encryption-required-level1"
-	BehaviourMaxProcessesNeedReload  = "max-smbd-processes-needs-reload"
+	BehaviourSambaDcerpcd             = "samba-dcerpcd"
+	BehaviourRPCStartOnDemand         = "rpc-start-on-demand-helpers"
+	BehaviourServerSMBEncrypt         = "server-smb-encrypt"
+	BehaviourSMB1NegotiateClamps      = "smb1-negotiate-clamps-min-protocol"
+	BehaviourNewConnectionRereads     = "new-connection-rereads-config"
+	BehaviourGlobalHostsNeedReload    = "global-hosts-need-reload"
+	BehaviourSocketsNeedRestart       = "sockets-need-restart"
+	BehaviourOnDemandPerConnection    = "rpc-start-on-demand-per-connection"
+	BehaviourSMB1OffByDefault         = "smb1-off-by-default"
+	BehaviourDefaultServerSigning     = "default-server-signing"
+	BehaviourDefaultEncryption        = "default-encryption-offered"
+	BehaviourDefaultNTLMAuth          = "default-ntlm-auth"
+	BehaviourDefaultLanmanAuthOff     = "default-lanman-auth-off"
+	BehaviourLogOfferSMB2Level3       = "log-negotiate-offer-smb2-level3"
+	BehaviourLogOfferAllLevel3        = "log-negotiate-offer-all-level3"
+	BehaviourLogAuthFailureLevel2     = "log-auth-failure-auth-audit-level2"
+	BehaviourLogDeniedLevel0          = "log-denied-connection-level0"
+	BehaviourLogDcerpcdMissingLevel0  = "log-dcerpcd-unreachable-level0"
+	BehaviourLogNTLMv1RefusedLevel2   = "log-ntlmv1-refused-level2"
+	BehaviourNTLMDisabledBlocks       = "ntlm-disabled-blocks-ntlm"
+	BehaviourEncryptRequiredRefuses   = "encryption-required-refuses-smb2"
+	BehaviourLogEncryptRequiredLvl1   = "log-encryption-required-level1"
+	BehaviourMaxProcessesNeedReload   = "max-smbd-processes-needs-reload"
+	BehaviourLogNotPermittedLevel1    = "log-share-not-permitted-level1"
+	BehaviourLogAccountDisabledLevel1 = "log-account-disabled-level1"
 )
 
 // behaviours is the registry; IDs are unique (TestBehavioursWellFormed).
@@ -192,6 +194,16 @@ var behaviours = []Behaviour{
 		Claim: `the parent compares its child count with its own copy of "max smbd processes" before it forks; ` +
 			`an edit applies after reload-config (or SIGHUP), not at the next connection`,
 		Source: "source3/smbd/server.c smbd_accept_connection() (allowable_number_of_smbd_processes)",
+	},
+	{
+		ID:     BehaviourLogNotPermittedLevel1,
+		Claim:  `smbd logs "user 'X' (from session setup) not permitted to access this share (NAME)" at debug level 1 when valid users or invalid users refuse a tree connect, and nothing of it at level 0`,
+		Source: "source3/smbd/service.c make_connection_snum() -> check_user_share_access() DEBUG(1, ...)",
+	},
+	{
+		ID:     BehaviourLogAccountDisabledLevel1,
+		Claim:  `smbd logs "sam_account_ok: Account for user 'X' was disabled." at debug level 1 when a disabled account logs in, and nothing of it at level 0`,
+		Source: "source3/auth/check_samsec.c sam_account_ok() DEBUG(1, ...)",
 	},
 }
 
