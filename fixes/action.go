@@ -110,7 +110,7 @@ var ruleBehaviour = map[string]string{
 }
 
 // ruleWhy is a rule's source with the releases of the behaviour it rests
-// on ("... (every Samba release checked (4.13 to 4.24))"); a source with
+// on ("... (every Samba release, checked on 4.13 to 4.24)"); a source with
 // no registry entry is returned as it is.
 func ruleWhy(src string) string {
 	if id, ok := ruleBehaviour[src]; ok {

@@ -272,14 +272,14 @@ func (b Behaviour) checkedSpan() (lo, hi SambaVersion, ok bool) {
 // release runs (catalog texts): the range from the source, bounded by the
 // newest release it was checked on, so that a newer release never reads
 // it as fact: "Samba 4.16 and later, checked up to 4.24", "Samba 4.14 to
-// 4.21", "every Samba release checked (4.13 to 4.24)".
+// 4.21", "every Samba release, checked on 4.13 to 4.24".
 func (b Behaviour) Qualifier() string {
 	lo, hi, ok := b.checkedSpan()
 	switch {
 	case !ok || b.Until != "":
 		return b.Range()
 	case b.Since == "":
-		return fmt.Sprintf("every Samba release checked (%s to %s)", lo.Series(), hi.Series())
+		return fmt.Sprintf("every Samba release, checked on %s to %s", lo.Series(), hi.Series())
 	default:
 		return fmt.Sprintf("%s, checked up to %s", b.Range(), hi.Series())
 	}

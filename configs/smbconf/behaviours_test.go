@@ -51,7 +51,7 @@ func TestBehaviourQualifierAndFor(t *testing.T) {
 	oldest, newest := known[0].Series(), known[len(known)-1].Series()
 	since := Behaviour{Since: "4.16"}
 	assert.Equal(t, "Samba 4.16 and later, checked up to "+newest, since.Qualifier())
-	assert.Equal(t, "every Samba release checked ("+oldest+" to "+newest+")", Behaviour{}.Qualifier())
+	assert.Equal(t, "every Samba release, checked on "+oldest+" to "+newest, Behaviour{}.Qualifier())
 	assert.Equal(t, "Samba 4.13 and earlier", Behaviour{Until: "4.13"}.Qualifier())
 
 	assert.Equal(t, "Samba 4.16 and later", since.For(v("4.17.12")))
