@@ -418,17 +418,18 @@ var generated = source{
 								Title:     "Reproduce the engine's negotiate",
 								Command:   "smbclient -L //{{.Host}} -p {{.Port}} -U {{.User}} --option='client min protocol=NT1' --option='client max protocol=SMB2_02'",
 								Expect:    "The share list, with IPC$.",
-								Interpret: "New connections read the edited smb.conf; no reload or restart is needed. Still \"No compatible protocol selected by server\" means smbd runs with another config file (stale-config).",
+								Interpret: "New connections read the edited smb.conf; no reload or restart is needed (every Samba release, checked on 4.13 to 4.24). Still \"No compatible protocol selected by server\" means smbd runs with another config file (stale-config).",
 								ReadOnly:  true,
 							},
 						},
 						Caution: "Do not use NT1: it turns SMB1 on for every client and pysmb does not need it. Do not write \"SMB2\", which means SMB2_10.",
 					},
+					Behaviours: []string{"new-connection-rereads-config"},
 				},
 				{
 					ID:      "smb1-only-client",
-					Summary: "The client speaks only SMB1 (NT1) and the server requires SMB2 or newer (default since Samba 4.11).",
-					Detail:  "Samba 4.11 and later default to \"server min protocol = SMB2_02\". A client that offers only NT1 (old appliances, scanners, Windows XP, pysmb forced to SMB1) gets no dialect. pysmb itself offers SMB 2.002, so this cause applies only when the configured client profile is SMB1-only.",
+					Summary: "The client speaks only SMB1 (NT1) and the server requires SMB2 or newer (the default, Samba 4.11 and later, checked up to 4.24).",
+					Detail:  "\"server min protocol\" defaults to SMB2_02 (Samba 4.11 and later, checked up to 4.24). A client that offers only NT1 (old appliances, scanners, Windows XP, pysmb forced to SMB1) gets no dialect. pysmb itself offers SMB 2.002, so this cause applies only when the configured client profile is SMB1-only.",
 					Facts:   []string{"config.dialect_gap", "client.smb1_only"},
 					LogLines: []LogLine{
 						{
@@ -442,6 +443,7 @@ var generated = source{
 						Apply:   "none",
 						Caution: "NT1 enables SMB1 for every client. Limit exposure with \"hosts allow\" for the legacy client's address and a firewall rule; see smb1-enabled.",
 					},
+					Behaviours: []string{"smb1-off-by-default"},
 				},
 				{
 					ID:      "server-max-below-client-min",
@@ -473,7 +475,7 @@ var generated = source{
 				{
 					ID:      "encryption-required",
 					Summary: "[global] server smb encrypt = required refuses sessions from clients that cannot encrypt (pysmb).",
-					Detail:  "With encryption required, smbd refuses session setup on any connection without SMB3 encryption (\"reject session with dialect[0x0202] as encryption is required\", level 1) and returns ACCESS_DENIED. pysmb has no SMB3, does not know that status and raises ProtocolError. The synonym \"smb encrypt = required\" in [global] has the same effect and does not show in the testparm -s dump.",
+					Detail:  "With encryption required, smbd refuses session setup on any connection without SMB3 encryption (\"reject session with dialect[0x0202] as encryption is required\", level 1, every Samba release, checked on 4.13 to 4.24) and returns ACCESS_DENIED (every Samba release, checked on 4.13 to 4.24). pysmb has no SMB3, does not know that status and raises ProtocolError. The synonym \"smb encrypt = required\" in [global] has the same effect and does not show in the testparm -s dump.",
 					Facts:   []string{"config.encryption_blocks_client", "probe.session_setup"},
 					LogLines: []LogLine{
 						{
@@ -487,6 +489,7 @@ var generated = source{
 						Apply:   "reload",
 						Caution: "A share that keeps \"server smb encrypt = required\" stays unreachable for pysmb file checks (share-unavailable); IPC$ listing is not affected by a per-share setting.",
 					},
+					Behaviours: []string{"log-encryption-required-level1", "encryption-required-refuses-smb2"},
 				},
 				{
 					ID:      "client-requires-encryption",
@@ -502,13 +505,14 @@ var generated = source{
 				{
 					ID:      "ntlm-disabled",
 					Summary: "ntlm auth = disabled blocks every NTLM login, and pysmb can only use NTLM.",
-					Detail:  "smbd answers NTLMSSP session setups with NT_STATUS_NTLM_BLOCKED. pysmb offers only NTLMSSP (no Kerberos), does not know that status and raises ProtocolError.",
+					Detail:  "smbd answers NTLMSSP session setups with NT_STATUS_NTLM_BLOCKED (Samba 4.7 and later, checked up to 4.24). pysmb offers only NTLMSSP (no Kerberos), does not know that status and raises ProtocolError.",
 					Facts:   []string{"config.ntlm_auth", "probe.session_setup"},
 					Fix: Fix{
-						Summary: "Set ntlm auth = ntlmv2-only (the default), which accepts pysmb's NTLMv2.",
+						Summary: "Set ntlm auth = ntlmv2-only (the default, Samba 4.7 and later, checked up to 4.24), which accepts pysmb's NTLMv2.",
 						Apply:   "reload",
 						Caution: "Do not use ntlmv1-permitted; pysmb sends NTLMv2 by default.",
 					},
+					Behaviours: []string{"ntlm-disabled-blocks-ntlm", "default-ntlm-auth"},
 				},
 				{
 					ID:      "signing-required-unsigned-client",
@@ -550,7 +554,7 @@ var generated = source{
 				{
 					Title:     "Effective server min protocol",
 					Command:   "testparm -s {{.SmbConf}} --parameter-name='server min protocol'",
-					Expect:    "SMB2_02 (the default since Samba 4.11), or NT1 where SMB1 is deliberately kept.",
+					Expect:    "SMB2_02 (the default, Samba 4.11 and later, checked up to 4.24), or NT1 where SMB1 is deliberately kept.",
 					Interpret: "SMB2 (means SMB2_10), SMB2_10, SMB3 (means SMB3_11), SMB3_00, SMB3_02 or SMB3_11 lock out pysmb: that is the cause. No output and exit status 1 means smb.conf does not load (config-invalid). This prints the effective value even when it is the default or set through a synonym.",
 					ReadOnly:  true,
 				},
@@ -565,13 +569,13 @@ var generated = source{
 					Title:     "Encryption requirement",
 					Command:   "testparm -s {{.SmbConf}} --parameter-name='server smb encrypt'",
 					Expect:    "default (or if_required, desired).",
-					Interpret: "required means no session without SMB3 encryption; pysmb then fails with protocol error. Use this command, not the testparm -s dump, which hides the value when it is set through the synonym \"smb encrypt\".",
+					Interpret: "The parameter is \"server smb encrypt\" (Samba 4.14 and later, checked up to 4.24); older releases know only \"smb encrypt\". Its default offers encryption and requires it from no one (every Samba release, checked on 4.13 to 4.24). required means no session without SMB3 encryption; pysmb then fails with protocol error. Use this command, not the testparm -s dump, which hides the value when it is set through the synonym \"smb encrypt\".",
 					ReadOnly:  true,
 				},
 				{
 					Title:     "NTLM policy",
 					Command:   "testparm -s {{.SmbConf}} --parameter-name='ntlm auth'",
-					Expect:    "ntlmv2-only (the default).",
+					Expect:    "ntlmv2-only (the default, Samba 4.7 and later, checked up to 4.24).",
 					Interpret: "disabled blocks pysmb's NTLM login (NT_STATUS_NTLM_BLOCKED). Any other value is fine for NTLMv2.",
 					ReadOnly:  true,
 				},
@@ -579,7 +583,7 @@ var generated = source{
 					Title:     "Signing policy",
 					Command:   "testparm -s {{.SmbConf}} --parameter-name='server signing'",
 					Expect:    "default.",
-					Interpret: "mandatory breaks only clients that never sign; pysmb 1.2.3 and later sign when required. Leave it unless the client profile never signs.",
+					Interpret: "default offers signing and requires it from no one (every Samba release, checked on 4.13 to 4.24). mandatory breaks only clients that never sign; pysmb 1.2.3 and later sign when required. Leave it unless the client profile never signs.",
 					ReadOnly:  true,
 				},
 				{
@@ -599,7 +603,7 @@ var generated = source{
 				{
 					Title:     "Negotiate evidence in the logs",
 					Command:   "grep -rHE 'Requested protocol|No protocol supported|encryption is required|Non-SMB packet' {{.LogDir}}",
-					Expect:    "At the stock log level 0, nothing. At level 3 (class smb2) the client's offer: \"Requested protocol [NT LM 0.12]\", \"Requested protocol [SMB 2.002]\", then \"No protocol supported !\".",
+					Expect:    "At the stock log level 0, nothing. At level 3 of class smb2 (Samba 4.17 and later, checked up to 4.24) the client's offer: \"Requested protocol [NT LM 0.12]\", \"Requested protocol [SMB 2.002]\", then \"No protocol supported !\".",
 					Interpret: "The offered list tells what the client needs. A native SMB2 negotiate (smbclient, Windows) never logs its dialects. If nothing is found and the cause is still open, raise the log level (next step) and wait for the next check.",
 					ReadOnly:  true,
 				},
@@ -607,7 +611,7 @@ var generated = source{
 					Title:     "Log the client's dialect offer (temporary)",
 					Command:   "# in {{.SmbConf}} under [global] add:   log level = 1 auth_audit:2 smb2:3",
 					Expect:    "The next connection writes \"Requested protocol [...]\" lines to log.<client-ip>.",
-					Interpret: "New connections read the change without reload. Remove the line after the diagnosis; level 3 is verbose.",
+					Interpret: "New connections read the change without reload (every Samba release, checked on 4.13 to 4.24). Where class smb2 does not log the offer, write \"log level = 3\" instead (Samba 4.13 and earlier). Remove the line after the diagnosis; level 3 is verbose.",
 				},
 			},
 			Decision: Decision{
@@ -903,7 +907,7 @@ var generated = source{
 					Instead: "If [global] server smb encrypt = required, set desired; leave server signing as it is.",
 				},
 				{
-					Advice:  "testparm -s | grep 'min protocol': if nothing is printed the defaults are in effect (Samba 4.11+ defaults to SMB2) (seed step 1).",
+					Advice:  "testparm -s | grep 'min protocol': if nothing is printed the defaults are in effect (Samba 4.11+ defaults to SMB2) (seed step 1; the default is SMB2_02, Samba 4.11 and later, checked up to 4.24).",
 					Source:  "seed page smb-login-protocol-mismatch, step 1",
 					Why:     "The dump hides values equal to the default and some synonyms, and in smb.conf \"SMB2\" means SMB2_10: writing \"server min protocol = SMB2\" from this hint locks pysmb out.",
 					Instead: "Read testparm -s FILE --parameter-name='server min protocol' and write SMB2_02 explicitly.",
@@ -916,6 +920,7 @@ var generated = source{
 				},
 			},
 			Uncertainty: "The engine's wrapper text is not public. That it prints \"protocol error\" for pysmb's ProtocolError (both the dialect and the unknown-status cases) is inferred from the message shape (pysmb's str(ProtocolError) is long and full of hex dumps, smb/smb_structs.py).",
+			Behaviours:  []string{"smb1-off-by-default", "server-smb-encrypt", "default-encryption-offered", "default-ntlm-auth", "default-server-signing", "log-negotiate-offer-smb2-level3", "new-connection-rereads-config", "log-negotiate-offer-all-level3"},
 		},
 		{
 			ID:              "connection-refused",
@@ -1010,8 +1015,9 @@ var generated = source{
 					Fix: Fix{
 						Summary: "Add the engine's port to smb ports and restart smbd.",
 						Apply:   "restart",
-						Caution: "smbd binds its ports only at start; reload-config and SIGHUP do not rebind.",
+						Caution: "smbd binds its ports only at start; reload-config and SIGHUP do not rebind (every Samba release, checked on 4.13 to 4.24).",
 					},
+					Behaviours: []string{"sockets-need-restart"},
 				},
 				{
 					ID:      "listen-config-not-applied",
@@ -1698,7 +1704,7 @@ var generated = source{
 				{
 					ID:       "hosts-deny-global",
 					Summary:  "[global] hosts allow / hosts deny exclude the engine, so smbd closes the connection as soon as it is accepted.",
-					Detail:   "smbd checks [global] hosts allow/deny when it accepts the connection, sends a NetBIOS negative session response (0x83) and exits (\"Denied connection from\", level 0, log.smbd). pysmb reads the 0x83 byte and raises NMBError \"Invalid protocol header for Direct TCP session message\" (or, by timing, errno 104). \"hosts allow\" wins over \"hosts deny\". On port 139 with a NetBIOS session pysmb ignores the negative response and waits, so the engine reports a timeout instead.",
+					Detail:   "smbd checks [global] hosts allow/deny when it accepts the connection, sends a NetBIOS negative session response (0x83) and exits (\"Denied connection from\", level 0, log.smbd, every Samba release, checked on 4.13 to 4.24). pysmb reads the 0x83 byte and raises NMBError \"Invalid protocol header for Direct TCP session message\" (or, by timing, errno 104). \"hosts allow\" wins over \"hosts deny\". On port 139 with a NetBIOS session pysmb ignores the negative response and waits, so the engine reports a timeout instead.",
 					Facts:    []string{"config.hosts_exclude_client", "config.hosts_exclude_agent", "log.hosts_denied", "probe.negotiate"},
 					Messages: []string{"SMB operation failed: Invalid protocol header for Direct TCP session message"},
 					LogLines: []LogLine{
@@ -1710,8 +1716,9 @@ var generated = source{
 					Fix: Fix{
 						Summary: "Add the engine's address to [global] hosts allow (or take it out of hosts deny), then reload.",
 						Apply:   "reload",
-						Caution: "The running parent keeps its old [global] hosts lists until \"smbcontrol smbd reload-config\"; without it the connection is still refused (or, after a partial edit, IPC$ fails). Add the one address, not a whole network.",
+						Caution: "The running parent keeps its old [global] hosts lists until \"smbcontrol smbd reload-config\" (every Samba release, checked on 4.13 to 4.24); without it the connection is still refused (or, after a partial edit, IPC$ fails). Add the one address, not a whole network.",
 					},
+					Behaviours: []string{"log-denied-connection-level0", "global-hosts-need-reload"},
 				},
 				{
 					ID:      "non-smb-listener",
@@ -2514,12 +2521,12 @@ var generated = source{
 					Cause:  "on-demand-helpers-off",
 				},
 			},
-			Meaning: "pysmb's listShares connected to IPC$, then its CREATE of the named pipe \"srvsvc\" failed. Since Samba 4.16 smbd does not serve RPC itself: it hands the pipe to samba-dcerpcd, which it starts on demand, and samba-dcerpcd runs rpcd_classic for srvsvc. If that chain cannot start, the pipe open fails. smbclient -L hides this: it prints an empty share list and exits 0.",
+			Meaning: "pysmb's listShares connected to IPC$, then its CREATE of the named pipe \"srvsvc\" failed. smbd does not serve RPC itself (Samba 4.16 and later, checked up to 4.24): it hands the pipe to samba-dcerpcd, which it starts on demand (Samba 4.16 and later, checked up to 4.24), and samba-dcerpcd runs rpcd_classic for srvsvc. Older releases serve srvsvc inside smbd. If that chain cannot start, the pipe open fails. smbclient -L hides this: it prints an empty share list and exits 0.",
 			Causes: []Cause{
 				{
 					ID:      "on-demand-helpers-off",
 					Summary: "rpc start on demand helpers = no and no samba-dcerpcd daemon runs.",
-					Detail:  "With this setting smbd never starts samba-dcerpcd itself; it expects a samba-dcerpcd started as its own service. Without it every pipe open fails with OBJECT_NAME_NOT_FOUND and smbd logs at level 0 \"Can't connect to a running samba-dcerpcd\".",
+					Detail:  "With this setting smbd never starts samba-dcerpcd itself; it expects a samba-dcerpcd started as its own service. Without it every pipe open fails with OBJECT_NAME_NOT_FOUND and smbd logs at level 0 \"Can't connect to a running samba-dcerpcd\" (Samba 4.16 and later, checked up to 4.24).",
 					Facts:   []string{"config.rpc_pipes", "process.dcerpcd_running", "log.dcerpcd_error"},
 					LogLines: []LogLine{
 						{
@@ -2528,9 +2535,10 @@ var generated = source{
 						},
 					},
 					Fix: Fix{
-						Summary: "Remove \"rpc start on demand helpers = no\" (default yes), or run samba-dcerpcd --libexec-rpcds as a service.",
+						Summary: "Remove \"rpc start on demand helpers = no\" (default yes; the next connection reads it, Samba 4.16 and later, checked up to 4.24), or run samba-dcerpcd --libexec-rpcds as a service.",
 						Apply:   "reload",
 					},
+					Behaviours: []string{"log-dcerpcd-unreachable-level0", "rpc-start-on-demand-per-connection"},
 				},
 				{
 					ID:      "nt-pipe-support-off",
@@ -2769,10 +2777,11 @@ var generated = source{
 				{
 					Advice:  "Set \"rpc_server:srvsvc = embedded\" (or another rpc_server / rpc_daemon option) as older guides say.",
 					Source:  "guides written for Samba before 4.16",
-					Why:     "Since 4.16 samba-dcerpcd serves every pipe and smbd ignores these options; the edit changes nothing and hides the real cause.",
+					Why:     "samba-dcerpcd serves every pipe (Samba 4.16 and later, checked up to 4.24) and smbd ignores these options there; the edit changes nothing and hides the real cause.",
 					Instead: "Check \"rpc start on demand helpers\" and the samba-dcerpcd / rpcd_classic binaries.",
 				},
 			},
+			Behaviours: []string{"samba-dcerpcd", "rpc-start-on-demand-helpers"},
 		},
 		{
 			ID:              "ipc-unavailable",
@@ -2814,7 +2823,7 @@ var generated = source{
 				{
 					ID:      "global-hosts-not-reloaded",
 					Summary: "[global] hosts allow/deny were edited without reload: the parent still accepts the engine, the re-read config refuses IPC$.",
-					Detail:  "smbd checks [global] hosts lists with the parent's copy when it accepts the connection, then the new child re-reads smb.conf and applies the new lists at tree connect. After an edit that excludes the engine, the connection is accepted but IPC$ is refused; after a reload the connection itself is refused (connect-failed).",
+					Detail:  "smbd checks [global] hosts lists with the parent's copy when it accepts the connection (every Samba release, checked on 4.13 to 4.24), then the new child re-reads smb.conf and applies the new lists at tree connect. After an edit that excludes the engine, the connection is accepted but IPC$ is refused; after a reload the connection itself is refused (connect-failed).",
 					Facts:   []string{"config.hosts_exclude_client", "process.started_before_config_change"},
 					LogLines: []LogLine{
 						{
@@ -2827,11 +2836,12 @@ var generated = source{
 						Apply:   "reload",
 						Caution: "Without the reload the parent keeps its old lists.",
 					},
+					Behaviours: []string{"global-hosts-need-reload"},
 				},
 				{
 					ID:      "ipc-user-denied",
 					Summary: "valid users or invalid users in [global] (inherited by IPC$) exclude the scoring user.",
-					Detail:  "A \"valid users\" list in [global] applies to every share including IPC$; a user outside it, or listed in \"invalid users\", logs in and is then refused IPC$ (\"user 'X' (from session setup) not permitted to access this share (IPC$)\", level 1).",
+					Detail:  "A \"valid users\" list in [global] applies to every share including IPC$; a user outside it, or listed in \"invalid users\", logs in and is then refused IPC$ (\"user 'X' (from session setup) not permitted to access this share (IPC$)\", level 1, every Samba release, checked on 4.13 to 4.24).",
 					Facts:   []string{"config.ipc_user_denied"},
 					LogLines: []LogLine{
 						{
@@ -2845,6 +2855,7 @@ var generated = source{
 						Apply:   "reload",
 						Caution: "Do not simply delete a [global] valid users list; put it on the data shares first.",
 					},
+					Behaviours: []string{"log-share-not-permitted-level1"},
 				},
 				{
 					ID:      "guest-session-denied",
@@ -3364,10 +3375,11 @@ var generated = source{
 					Detail:  "smbd counts its children, smbd-notifyd and cleanupd included: \"max smbd processes = 2\" lets no client in, 3 allows one. Nothing is logged. Over 10 runs pysmb saw errno 104 in 3 to 6, an empty NotConnectedError in the rest.",
 					Facts:   []string{"process.max_smbd_reached"},
 					Fix: Fix{
-						Summary: "Raise max smbd processes above the real need (notifyd and cleanupd included), or unset it (0 = unlimited).",
+						Summary: "Raise max smbd processes above the real need (notifyd and cleanupd included), or unset it (0 = unlimited), then reload (every Samba release, checked on 4.13 to 4.24).",
 						Apply:   "reload",
 						Caution: "If the limit contains a connection flood, find its source first (smbstatus -p).",
 					},
+					Behaviours: []string{"max-smbd-processes-needs-reload"},
 				},
 				{
 					ID:      "smbd-child-died",
@@ -3606,7 +3618,7 @@ var generated = source{
 				},
 			},
 			ShowsAs: []string{"connect-failed"},
-			Meaning: "Session setup returned an authentication status (LOGON_FAILURE, WRONG_PASSWORD, NO_SUCH_USER, ACCOUNT_DISABLED, ACCOUNT_LOCKED_OUT, ACCOUNT_EXPIRED, PASSWORD_EXPIRED, ...). pysmb's connect() then returns False and the engine shows \"Failed to connect to host: IP\"; an engine that ignores that return value fails later with \"SMB connection not authenticated\". smbd tells the client only LOGON_FAILURE for most of these; the real reason is in the auth_audit log lines (level 2) or in the account itself (pdbedit).",
+			Meaning: "Session setup returned an authentication status (LOGON_FAILURE, WRONG_PASSWORD, NO_SUCH_USER, ACCOUNT_DISABLED, ACCOUNT_LOCKED_OUT, ACCOUNT_EXPIRED, PASSWORD_EXPIRED, ...). pysmb's connect() then returns False and the engine shows \"Failed to connect to host: IP\"; an engine that ignores that return value fails later with \"SMB connection not authenticated\". smbd tells the client only LOGON_FAILURE for most of these; the real reason is in the auth_audit log lines (level 2, every Samba release, checked on 4.13 to 4.24) or in the account itself (pdbedit).",
 			Causes: []Cause{
 				{
 					ID:      "wrong-password",
@@ -3681,7 +3693,7 @@ var generated = source{
 				{
 					ID:      "account-disabled",
 					Summary: "The Samba account is disabled (flag D).",
-					Detail:  "\"smbpasswd -d\" or an administrator set the D flag; smbd returns NT_STATUS_ACCOUNT_DISABLED and logs \"sam_account_ok: Account for user 'X' was disabled.\" at level 1.",
+					Detail:  "\"smbpasswd -d\" or an administrator set the D flag; smbd returns NT_STATUS_ACCOUNT_DISABLED and logs \"sam_account_ok: Account for user 'X' was disabled.\" at level 1 (every Samba release, checked on 4.13 to 4.24).",
 					Facts:   []string{"account.status", "log.auth_status"},
 					LogLines: []LogLine{
 						{
@@ -3702,6 +3714,7 @@ var generated = source{
 							},
 						},
 					},
+					Behaviours: []string{"log-account-disabled-level1"},
 				},
 				{
 					ID:      "account-locked",
@@ -3742,8 +3755,8 @@ var generated = source{
 				},
 				{
 					ID:      "ntlmv1-rejected",
-					Summary: "The client authenticates with NTLMv1 and ntlm auth = ntlmv2-only (the default) refuses it.",
-					Detail:  "smbd logs \"ntlm_password_check: NTLMv1 passwords NOT PERMITTED for user X\" and answers WRONG_PASSWORD/LOGON_FAILURE. pysmb sends NTLMv2 unless created with use_ntlm_v2=False.",
+					Summary: "The client authenticates with NTLMv1 and ntlm auth = ntlmv2-only (the default, Samba 4.7 and later, checked up to 4.24) refuses it.",
+					Detail:  "smbd logs \"ntlm_password_check: NTLMv1 passwords NOT PERMITTED for user X\" at level 2 (every Samba release, checked on 4.13 to 4.24) and answers WRONG_PASSWORD/LOGON_FAILURE. pysmb sends NTLMv2 unless created with use_ntlm_v2=False.",
 					Facts:   []string{"log.auth_status"},
 					LogLines: []LogLine{
 						{
@@ -3757,6 +3770,7 @@ var generated = source{
 						Apply:   "reload",
 						Caution: "NTLMv1 is weak (crackable, relayable) for every account; prefer fixing the client.",
 					},
+					Behaviours: []string{"default-ntlm-auth", "log-ntlmv1-refused-level2"},
 				},
 				{
 					ID:      "anonymous-rejected",
@@ -3797,7 +3811,7 @@ var generated = source{
 				{
 					Title:     "NTLM policy",
 					Command:   "testparm -s {{.SmbConf}} --parameter-name='ntlm auth'",
-					Expect:    "ntlmv2-only (the default).",
+					Expect:    "ntlmv2-only (the default, Samba 4.7 and later, checked up to 4.24).",
 					Interpret: "Fine for pysmb's NTLMv2. An NTLMv1-only client needs ntlmv1-permitted (weak).",
 					ReadOnly:  true,
 				},
@@ -3819,7 +3833,7 @@ var generated = source{
 					Title:     "Log the login attempts (temporary)",
 					Command:   "# in {{.SmbConf}} under [global] add:   log level = 1 auth_audit:2",
 					Expect:    "The next attempt writes an \"Auth: [SMB2,(null)] user [...]\" line with its status.",
-					Interpret: "New connections read the change without reload. Remove the line afterwards.",
+					Interpret: "New connections read the change without reload (every Samba release, checked on 4.13 to 4.24). Remove the line afterwards.",
 				},
 			},
 			Decision: Decision{
@@ -4010,6 +4024,7 @@ var generated = source{
 				},
 			},
 			Uncertainty: "\"SMB connection not authenticated\" is what pysmb raises when an engine ignores connect()'s return value; that this engine does so is not known.",
+			Behaviours:  []string{"log-auth-failure-auth-audit-level2", "default-ntlm-auth", "new-connection-rereads-config"},
 		},
 		{
 			ID:              "share-unavailable",
@@ -4064,7 +4079,7 @@ var generated = source{
 				{
 					ID:      "share-user-denied",
 					Summary: "valid users, invalid users or similar lists of the share exclude the scoring user.",
-					Detail:  "smbd logs \"user 'X' (from session setup) not permitted to access this share (NAME)\" at level 1 and returns NT_STATUS_ACCESS_DENIED.",
+					Detail:  "smbd logs \"user 'X' (from session setup) not permitted to access this share (NAME)\" at level 1 (every Samba release, checked on 4.13 to 4.24) and returns NT_STATUS_ACCESS_DENIED.",
 					Facts:   []string{"config.share_state"},
 					LogLines: []LogLine{
 						{
@@ -4078,6 +4093,7 @@ var generated = source{
 						Apply:   "reload",
 						Caution: "Add only the scoring user; do not remove the list.",
 					},
+					Behaviours: []string{"log-share-not-permitted-level1"},
 				},
 				{
 					ID:      "share-host-denied",
@@ -4098,7 +4114,7 @@ var generated = source{
 				{
 					ID:      "share-encrypt-required",
 					Summary: "The share requires SMB3 encryption and the engine (pysmb) cannot encrypt.",
-					Detail:  "\"server smb encrypt = required\" on the share refuses tree connects from connections without encryption (\"reject tcon with dialect[0x0202] as encryption is required\", level 1). The listing still works.",
+					Detail:  "\"server smb encrypt = required\" on the share refuses tree connects from connections without encryption (\"reject tcon with dialect[0x0202] as encryption is required\", level 1, every Samba release, checked on 4.13 to 4.24). The listing still works.",
 					Facts:   []string{"config.share_state"},
 					LogLines: []LogLine{
 						{
@@ -4112,6 +4128,7 @@ var generated = source{
 						Apply:   "reload",
 						Caution: "If the data must never travel unencrypted, the engine's client must change instead.",
 					},
+					Behaviours: []string{"log-encryption-required-level1"},
 				},
 				{
 					ID:       "share-hidden",
@@ -4314,7 +4331,7 @@ var generated = source{
 			Summary:         "The running smbd does not apply what smb.conf says now (settings applied only at start or reload, or another config file).",
 			ScoringMessages: []string{},
 			ShowsAs:         []string{"connection-refused", "ipc-unavailable", "connect-failed"},
-			Meaning:         "smbd re-reads smb.conf for every new connection (each forked child reloads it when a file changed), so most edits work at once. Three things do not follow the file: the listening sockets (\"smb ports\", \"interfaces\", \"bind interfaces only\") are bound only at start; the parent checks [global] \"hosts allow/deny\" with the copy it loaded at start or last reload; and smbd reads only the file it was started with (\"-s\", or \"config file =\"). The agent compares the file with what smbd does (sockets, start time, command line). The engine then sees connection refused, \"Unable to connect to IPC$\", or a fix that \"does not work\".",
+			Meaning:         "smbd re-reads smb.conf for every new connection (each forked child reloads it when a file changed, every Samba release, checked on 4.13 to 4.24), so most edits work at once. Three things do not follow the file: the listening sockets (\"smb ports\", \"interfaces\", \"bind interfaces only\") are bound only at start (every Samba release, checked on 4.13 to 4.24); the parent checks [global] \"hosts allow/deny\" with the copy it loaded at start or last reload (every Samba release, checked on 4.13 to 4.24); and smbd reads only the file it was started with (\"-s\", or \"config file =\"). The agent compares the file with what smbd does (sockets, start time, command line). The engine then sees connection refused, \"Unable to connect to IPC$\", or a fix that \"does not work\".",
 			Causes: []Cause{
 				{
 					ID:      "smbd-other-config",
@@ -4338,7 +4355,7 @@ var generated = source{
 				{
 					ID:      "listen-settings-not-applied",
 					Summary: "smb ports, interfaces or bind interfaces only changed after smbd started; its sockets are the old ones.",
-					Detail:  "reload-config and SIGHUP do not rebind listening sockets: after changing the port from 4463 to 4464, ss still showed 4463 until a restart; adding IPv6 through \"interfaces\" was ignored until a restart.",
+					Detail:  "reload-config and SIGHUP do not rebind listening sockets (every Samba release, checked on 4.13 to 4.24): after changing the port from 4463 to 4464, ss still showed 4463 until a restart; adding IPv6 through \"interfaces\" was ignored until a restart.",
 					Facts:   []string{"socket.matches_config"},
 					Fix: Fix{
 						Summary: "Restart smbd so it binds what smb.conf says.",
@@ -4359,11 +4376,12 @@ var generated = source{
 							},
 						},
 					},
+					Behaviours: []string{"sockets-need-restart"},
 				},
 				{
 					ID:      "global-hosts-not-reloaded",
 					Summary: "[global] hosts allow/deny changed since smbd's last load; the parent still applies the old lists.",
-					Detail:  "The parent decides at accept time with its old lists and the new child applies the new ones at tree connect: the engine gets in, then IPC$ is refused (ipc-unavailable), or the reverse.",
+					Detail:  "The parent decides at accept time with its old lists (every Samba release, checked on 4.13 to 4.24) and the new child applies the new ones at tree connect: the engine gets in, then IPC$ is refused (ipc-unavailable), or the reverse.",
 					Facts:   []string{"process.started_before_config_change", "config.hosts_exclude_client"},
 					Fix: Fix{
 						Summary: "Reload smbd's configuration so parent and children use the same lists.",
@@ -4377,16 +4395,18 @@ var generated = source{
 							},
 						},
 					},
+					Behaviours: []string{"global-hosts-need-reload"},
 				},
 				{
 					ID:      "per-connection-change-pending",
 					Summary: "smb.conf changed after smbd started and the live dialects are still the old ones.",
-					Detail:  "Protocol settings are re-read by every new connection, so the next connection picks the change up without a reload or restart; the probe may have raced the edit. Run diagnose again to confirm.",
+					Detail:  "Protocol settings are re-read by every new connection (every Samba release, checked on 4.13 to 4.24), so the next connection picks the change up without a reload or restart; the probe may have raced the edit. Run diagnose again to confirm.",
 					Facts:   []string{"process.started_before_config_change", "probe.live_matches_config"},
 					Fix: Fix{
 						Summary: "Run diagnose again; no restart is needed for per-connection settings.",
 						Apply:   "none",
 					},
+					Behaviours: []string{"new-connection-rereads-config"},
 				},
 			},
 			Commands: []Step{
@@ -4549,6 +4569,7 @@ var generated = source{
 					Why:   "Compares the file on disk with the running process's state.",
 				},
 			},
+			Behaviours: []string{"new-connection-rereads-config", "sockets-need-restart", "global-hosts-need-reload"},
 		},
 		{
 			ID:              "smb1-enabled",
@@ -4564,10 +4585,11 @@ var generated = source{
 					Detail:  "Often left from a \"fix\" like the seed page's \"server min protocol = NT1\". pysmb and every current client work with SMB2_02.",
 					Facts:   []string{"config.smb1_enabled", "client.smb1_only"},
 					Fix: Fix{
-						Summary: "Set server min protocol = SMB2_02 (the default); no restart needed.",
+						Summary: "Set server min protocol = SMB2_02 (the default); no restart needed (every Samba release, checked on 4.13 to 4.24).",
 						Apply:   "none",
 						Caution: "Check smbstatus first for clients that use NT1 right now; they will be cut off.",
 					},
+					Behaviours: []string{"new-connection-rereads-config"},
 				},
 				{
 					ID:      "smb1-needed",
@@ -5131,18 +5153,19 @@ var generated = source{
 			Severity:        "warning",
 			Summary:         "A client failed, and smbd's log level is too low to record why.",
 			ScoringMessages: []string{},
-			Meaning:         "At the default \"log level = 1\" smbd writes nothing about a failed negotiation and little about a failed login: the client's offered dialects (\"Requested protocol [...]\") are logged at level 3 for debug class smb2, and the reason of an authentication failure (\"Auth: ... status [NT_STATUS_...]\") at level 2 for class auth_audit. Without them the agent (and a person) cannot tell a wrong password from a missing user, or which dialects an unknown client offered. \"log level\" is re-read by every new connection, so raising it needs no reload or restart.",
+			Meaning:         "At the default \"log level = 1\" smbd writes nothing about a failed negotiation and little about a failed login: the client's offered dialects (\"Requested protocol [...]\") are logged at level 3 for debug class smb2 (Samba 4.17 and later, checked up to 4.24; at level 3 of the default class instead, Samba 4.13 and earlier), and the reason of an authentication failure (\"Auth: ... status [NT_STATUS_...]\") at level 2 for class auth_audit (every Samba release, checked on 4.13 to 4.24). Without them the agent (and a person) cannot tell a wrong password from a missing user, or which dialects an unknown client offered. \"log level\" is re-read by every new connection (every Samba release, checked on 4.13 to 4.24), so raising it needs no reload or restart.",
 			Causes: []Cause{
 				{
 					ID:      "log-level-too-low",
 					Summary: "The debug classes that would hold the failure's evidence log below the level that writes it.",
-					Detail:  "smb2 needs level 3 for the negotiation, auth_audit level 2 for logins; the effective levels come from smbd's -d option, \"log level\" in smb.conf and its per-class entries.",
+					Detail:  "smb2 (the default class where Samba 4.13 and earlier) needs level 3 for the negotiation, auth_audit level 2 for logins; the effective levels come from smbd's -d option, \"log level\" in smb.conf and its per-class entries.",
 					Facts:   []string{"log.level_sufficient"},
 					Fix: Fix{
 						Summary: "Raise only the classes the evidence needs (\"log level = 1 auth_audit:2 smb2:3\"), then remove the line once the cause is found.",
 						Apply:   "none",
 						Caution: "Higher levels write more; do not raise \"all\" above 1 on a busy server.",
 					},
+					Behaviours: []string{"log-negotiate-offer-all-level3"},
 				},
 			},
 			Commands: []Step{
@@ -5201,6 +5224,7 @@ var generated = source{
 					Why:   "Needs the logs to tell an attack from a misconfiguration.",
 				},
 			},
+			Behaviours: []string{"log-negotiate-offer-smb2-level3", "log-negotiate-offer-all-level3", "log-auth-failure-auth-audit-level2", "new-connection-rereads-config"},
 		},
 		{
 			ID:              "samba-release-unknown",
@@ -5208,17 +5232,18 @@ var generated = source{
 			Severity:        "warning",
 			Summary:         "The installed Samba is older or newer than every release the agent was built and tested against, so defaults and behaviour are taken from the nearest one.",
 			ScoringMessages: []string{},
-			Meaning:         "The agent reads smb.conf with one parameter table per Samba release it knows (names, synonyms, enums and defaults generated from that release's own testparm), and its explanations of smbd's behaviour were checked against those releases. For a release outside that range it uses the nearest table: a parameter added or removed since, or a default that moved, may be read differently from how this smbd reads it. The rest of the report still stands on what the probes saw; values that come from defaults are the ones to check with this release's own testparm.",
+			Meaning:         "The agent reads smb.conf with one parameter table per Samba release it knows (names, synonyms, enums and defaults generated from that release's own testparm), and its explanations of smbd's behaviour were checked against those releases: each names the releases it holds for, and a finding that rests on one this release was not checked for says so. For a release outside that range it uses the nearest table: a parameter added or removed since, or a default that moved, may be read differently from how this smbd reads it. The rest of the report still stands on what the probes saw; values that come from defaults are the ones to check with this release's own testparm.",
 			Causes: []Cause{
 				{
 					ID:      "older-than-known",
 					Summary: "The installed Samba is older than the oldest release the agent knows.",
-					Detail:  "Defaults and parameter names are those of the oldest known release. Releases before 4.14 have no \"server smb encrypt\" (only \"smb encrypt\"), releases before 4.16 no samba-dcerpcd.",
+					Detail:  "Defaults and parameter names are those of the oldest known release. What changed between releases, such as the name \"server smb encrypt\" (Samba 4.14 and later, checked up to 4.24) or samba-dcerpcd (Samba 4.16 and later, checked up to 4.24), is not known for this release.",
 					Facts:   []string{"samba.release_known"},
 					Fix: Fix{
 						Summary: "Nothing to change on the host; check the values the report took from defaults with this release's testparm -sv.",
 						Apply:   "manual",
 					},
+					Behaviours: []string{"server-smb-encrypt", "samba-dcerpcd"},
 				},
 				{
 					ID:      "newer-than-known",

@@ -48,6 +48,11 @@ func ParseFS(fsys fs.FS) (*Catalog, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	// {behaviour:ID} in the texts becomes the releases the behaviour holds
+	// for (behaviours.go); the generator writes the expanded texts.
+	if err := c.expandBehaviours(); err != nil {
+		return nil, err
+	}
 	if _, err := c.matchersOnce(); err != nil {
 		return nil, err
 	}
@@ -91,9 +96,6 @@ func newCatalog(src *source) *Catalog {
 		factIdx: make(map[string]int, len(src.Facts)),
 		facts:   src.Facts,
 		roles:   src.Roles,
-	}
-	if err := c.expandBehaviours(); err != nil {
-		return nil, err
 	}
 	for i, f := range c.facts {
 		c.factIdx[f.Key] = i

@@ -57,6 +57,9 @@ const (
 )
 
 // behaviours is the registry; IDs are unique (TestBehavioursWellFormed).
+// The catalog's texts are generated with these ranges in them: after
+// changing an entry the catalog states, run `make gen-catalog`
+// (TestGeneratedCatalogIsCurrent fails until then).
 // Since and Until come from the cited source; the end-to-end suite
 // (test/behaviours_e2e_test.go) observes each entry on every release of
 // the matrix and fails where the observation and Holds disagree.
