@@ -99,13 +99,21 @@ func isSpace(c byte) bool {
 // Lex splits src into logical lines as tini.c's get_line does. It never
 // fails: lines Samba would reject are returned with a Kind that says so, so
 // that the caller can report the file and line.
-func Lex(src []byte) []Line {
+func Lex(src []byte) []Line { return lex(src, true) }
+
+// lex is Lex; with plain false every line goes through the content loop,
+// which FuzzLex uses as the reference for the plain-line shortcut.
+func lex(src []byte, plain bool) []Line {
 	// One Line per physical line at most: sizing the slice once saves the
 	// copies of append's doubling on a 15,000-line file.
 	lines := make([]Line, 0, bytes.Count(src, []byte{'\n'})+1)
-	buf := make([]byte, 0, 256)
-	pos := 0    // read position in src
-	lineNo := 1 // physical line number at pos
+	// One copy of the whole file: the Text of a line that needs no
+	// rewriting is a substring of it, so most lines allocate nothing.
+	str := string(src)
+	var buf []byte
+	var eqPos, eqOff int // first '=' in Text and its offset in src (-1: none)
+	pos := 0             // read position in src
+	lineNo := 1          // physical line number at pos
 	for {
 		// next_content: skip blanks on this line, stop at '\n'.
 		lineStart := pos
@@ -136,75 +144,35 @@ func Lex(src []byte) []Line {
 			continue
 		}
 
-		// The content loop of get_line.
-		buf = buf[:0]
-		eqPos, eqOff := -1, -1 // first '=' in buf and its offset in src
-		nulPos := -1           // first NUL in buf: the C string ends there
-		end, contentEnd := len(src), len(src)
-		lastLine := lineNo
-		terminated := false
-		for ; pos < len(src); pos++ {
-			c = src[pos]
-			if c == '\n' {
-				n := len(buf)
-				if n > 0 && buf[n-1] == '\\' {
-					buf = buf[:n-1] // "\" at the end: continuation
-					lineNo++
-					continue
+		// Most lines need none of get_line's rewriting: no run of blanks
+		// to collapse, no continuation, no NUL. Their Text is the bytes as
+		// they stand, a substring of str; only the others go through the
+		// byte-by-byte content loop.
+		var l Line
+		if tx, eqAt, nl, ok := plainLine(src, pos); plain && ok {
+			l = Line{Start: lineStart, FirstLine: startLineNo, Text: str[pos : pos+len(tx)], Eq: -1}
+			eqPos, eqOff = -1, -1
+			if eqAt >= 0 {
+				eqPos, eqOff = eqAt, pos+eqAt
+			}
+			if nl < 0 {
+				// EOF without a final newline.
+				l.End, l.ContentEnd, l.LastLine = len(src), len(src), lineNo
+				pos = len(src)
+			} else {
+				l.ContentEnd = nl
+				if nl > lineStart && src[nl-1] == '\r' {
+					l.ContentEnd = nl - 1
 				}
-				if n > 1 && buf[n-2] == '\\' && isSpace(buf[n-1]) {
-					// "\ " at the end (runs of blanks were already
-					// collapsed, so "\   " and "\<CR>" land here too).
-					buf = buf[:n-2]
-					lineNo++
-					continue
-				}
-				contentEnd = pos
-				if pos > lineStart && src[pos-1] == '\r' {
-					contentEnd = pos - 1
-				}
-				lastLine = lineNo
-				pos++
+				l.LastLine = lineNo
+				pos = nl + 1
 				lineNo++
-				end = pos
-				terminated = true
-				break
+				l.End = pos
 			}
-			if n := len(buf); n > 0 && isSpace(buf[n-1]) && isSpace(c) {
-				continue // collapse a run of blanks to its first byte
-			}
-			if c == '=' && eqPos < 0 {
-				eqPos, eqOff = len(buf), pos
-			}
-			if c == 0 && nulPos < 0 {
-				nulPos = len(buf)
-			}
-			buf = append(buf, c)
+		} else {
+			l, eqPos, eqOff = contentLoop(src, &pos, &lineNo, lineStart, startLineNo, &buf)
 		}
-		if !terminated {
-			// EOF without a final newline: the content runs to the end
-			// (a trailing "\r" is content here, exactly as tini.c sees it).
-			lastLine = lineNo
-			contentEnd = len(src)
-		}
-		text := buf
-		if nulPos >= 0 {
-			text = buf[:nulPos]
-			if eqPos >= nulPos {
-				eqPos, eqOff = -1, -1
-			}
-		}
-		l := Line{
-			Start:      lineStart,
-			End:        end,
-			FirstLine:  startLineNo,
-			LastLine:   lastLine,
-			Text:       string(text),
-			Eq:         -1,
-			ContentEnd: contentEnd,
-		}
-		// Name, Value and Section are substrings of Text: one copy per line.
-		text = nil
+		// Name, Value and Section are substrings of Text.
 		t := l.Text
 		switch {
 		case len(t) == 0:
@@ -248,4 +216,137 @@ func trimOneSpaceString(b string) string {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// lexClass classifies the bytes plainLine looks at.
+var lexClass = func() (t [256]uint8) {
+	for _, c := range []byte{' ', '\t', '\n', '\v', '\f', '\r'} {
+		t[c] = classSpace
+	}
+	t[0] = classNUL
+	t['='] = classEq
+	return t
+}()
+
+const (
+	classSpace = 1 + iota
+	classNUL
+	classEq
+)
+
+// plainLine looks at the physical line whose content starts at pos (a
+// non-blank byte). ok says the line needs none of get_line's rewriting:
+// no two blanks in a row, no NUL, no '\\' or "\\ " at the end (a
+// continuation). It returns the content (up to the '\n', a '\r' before
+// it included, as get_line keeps it), the index of the first '=' in it
+// (-1: none) and the offset of the '\n' (-1: EOF).
+func plainLine(src []byte, pos int) (text []byte, eq, nl int, ok bool) {
+	nl = bytes.IndexByte(src[pos:], '\n')
+	end := len(src)
+	if nl >= 0 {
+		nl += pos
+		end = nl
+	}
+	text = src[pos:end]
+	eq = -1
+	prevSpace := false
+	for i, c := range text {
+		switch lexClass[c] {
+		case 0:
+			prevSpace = false
+		case classSpace:
+			if prevSpace {
+				return nil, 0, 0, false
+			}
+			prevSpace = true
+		case classEq:
+			prevSpace = false
+			if eq < 0 {
+				eq = i
+			}
+		case classNUL:
+			return nil, 0, 0, false
+		}
+	}
+	n := len(text)
+	if n > 0 && text[n-1] == '\\' || n > 1 && text[n-2] == '\\' && prevSpace {
+		return nil, 0, 0, false
+	}
+	return text, eq, nl, true
+}
+
+// contentLoop is the content loop of get_line, for a logical line that
+// needs rewriting: it collapses runs of blanks, joins continuations and
+// ends the text at the first NUL. It advances *pos and *lineNo past the
+// line and returns it (without Kind) with the index of the first '=' in
+// its Text and the offset of that '=' in src (-1, -1: none).
+func contentLoop(src []byte, posp, lineNop *int, lineStart, startLineNo int, bufp *[]byte) (Line, int, int) {
+	pos, lineNo := *posp, *lineNop
+	buf := (*bufp)[:0]
+	defer func() { *posp, *lineNop, *bufp = pos, lineNo, buf }()
+	eqPos, eqOff := -1, -1 // first '=' in buf and its offset in src
+	nulPos := -1           // first NUL in buf: the C string ends there
+	end, contentEnd := len(src), len(src)
+	lastLine := lineNo
+	terminated := false
+	for ; pos < len(src); pos++ {
+		c := src[pos]
+		if c == '\n' {
+			n := len(buf)
+			if n > 0 && buf[n-1] == '\\' {
+				buf = buf[:n-1] // "\" at the end: continuation
+				lineNo++
+				continue
+			}
+			if n > 1 && buf[n-2] == '\\' && isSpace(buf[n-1]) {
+				// "\ " at the end (runs of blanks were already
+				// collapsed, so "\   " and "\<CR>" land here too).
+				buf = buf[:n-2]
+				lineNo++
+				continue
+			}
+			contentEnd = pos
+			if pos > lineStart && src[pos-1] == '\r' {
+				contentEnd = pos - 1
+			}
+			lastLine = lineNo
+			pos++
+			lineNo++
+			end = pos
+			terminated = true
+			break
+		}
+		if n := len(buf); n > 0 && isSpace(buf[n-1]) && isSpace(c) {
+			continue // collapse a run of blanks to its first byte
+		}
+		if c == '=' && eqPos < 0 {
+			eqPos, eqOff = len(buf), pos
+		}
+		if c == 0 && nulPos < 0 {
+			nulPos = len(buf)
+		}
+		buf = append(buf, c)
+	}
+	if !terminated {
+		// EOF without a final newline: the content runs to the end
+		// (a trailing "\r" is content here, exactly as tini.c sees it).
+		lastLine = lineNo
+		contentEnd = len(src)
+	}
+	text := buf
+	if nulPos >= 0 {
+		text = buf[:nulPos]
+		if eqPos >= nulPos {
+			eqPos, eqOff = -1, -1
+		}
+	}
+	return Line{
+		Start:      lineStart,
+		End:        end,
+		FirstLine:  startLineNo,
+		LastLine:   lastLine,
+		Text:       string(text),
+		Eq:         -1,
+		ContentEnd: contentEnd,
+	}, eqPos, eqOff
 }

@@ -1,6 +1,7 @@
 package smbconf
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -110,12 +111,18 @@ func TestLexOffsets(t *testing.T) {
 }
 
 func FuzzLex(f *testing.F) {
-	for _, s := range []string{"[global]\na = b\n", "a = b\\\nc", "\x00", "[", "=", "a=\r\n\\\r\n", "#\\\n[x]"} {
+	for _, s := range []string{"[global]\na = b\n", "a = b\\\nc", "\x00", "[", "=", "a=\r\n\\\r\n", "#\\\n[x]", "a = b \\ \nc", "a  =\tb\r\n", "x = \\", "n=v\x00w\n", " [s] \r\n= v"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		prevEnd := 0
-		for _, l := range Lex(src) {
+		lines := Lex(src)
+		// The plain-line shortcut must give what tini.c's content loop
+		// gives for every line.
+		if ref := lex(src, false); !reflect.DeepEqual(lines, ref) {
+			t.Fatalf("plain-line shortcut differs from the content loop:\n got %+v\nwant %+v", lines, ref)
+		}
+		for _, l := range lines {
 			if l.Start < prevEnd || l.End < l.Start || l.End > len(src) || l.ContentEnd > l.End || l.ContentEnd < l.Start {
 				t.Fatalf("bad offsets %+v (prev end %d, len %d)", l, prevEnd, len(src))
 			}

@@ -220,7 +220,12 @@ func buildTable(r *releaseTable) *tableInfo {
 
 // lookup finds a parameter of this table by any spelling Samba accepts.
 func (t *tableInfo) lookup(name string) (*Param, bool) {
-	p, ok := t.byKey[wkey(name)]
+	if wkeyIsIdentity(name) {
+		p, ok := t.byKey[name]
+		return p, ok
+	}
+	var buf [64]byte
+	p, ok := t.byKey[string(appendWkey(buf[:0], name))]
 	return p, ok
 }
 

@@ -55,18 +55,27 @@ func strwicmpEqual(a, b string) bool {
 // blanks removed, bytes folded as strwicmp folds them. Two names are
 // strwicmp-equal exactly when their keys are equal.
 func wkey(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; isSpace(c) || (c >= 'a' && c <= 'z') || c >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	if wkeyIsIdentity(s) {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
+	return string(appendWkey(make([]byte, 0, len(s)), s))
+}
+
+// wkeyIsIdentity says whether s is its own key: no blanks, no lower-case
+// or non-ASCII bytes.
+func wkeyIsIdentity(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; isSpace(c) || (c >= 'a' && c <= 'z') || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendWkey appends the key of s to dst. A lookup builds the key in a
+// buffer on its stack and indexes the map with string(key), which the
+// compiler does without a copy: one parameter line costs no allocation.
+func appendWkey(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if isSpace(c) {
@@ -74,14 +83,14 @@ func wkey(s string) string {
 		}
 		r := foldByte[c]
 		if r < 0x80 {
-			b.WriteByte(byte(r))
+			dst = append(dst, byte(r))
 		} else {
 			// Keep folded non-ASCII bytes distinct from ASCII and from
 			// each other: encode the code point.
-			b.WriteRune(0xE000 + r) // private use area, never in input keys
+			dst = utf8.AppendRune(dst, 0xE000+r) // private use area, never in input keys
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // strequal is Samba's strequal(): strcasecmp_m() == 0, a case-insensitive
