@@ -130,11 +130,46 @@ func TestScanCounts(t *testing.T) {
 		{"[a]", 1, 1},
 		{"[a]\n  [b]\n\t[c]\nx = [d]\n", 4, 3},
 		{"a\r\n[b]\r\n", 2, 1},
+		{" \t\r\n\n [x", 3, 1},
+		{"\n\n", 2, 0},
+		{"a [b]\n\v[c]\n", 2, 0},
 	} {
 		l, s := scanCounts([]byte(c.src))
 		assert.Equal(t, c.lines, l, "%q lines", c.src)
 		assert.Equal(t, c.sections, s, "%q sections", c.src)
 	}
+}
+
+// FuzzScanCounts checks the line-at-a-time scanCounts against the
+// byte-at-a-time definition of what it counts.
+func FuzzScanCounts(f *testing.F) {
+	for _, s := range []string{"", "[a]", "[a]\n  [b]\n\t[c]\nx = [d]\n", " \t\r\n\n [x", "\r[\n \v["} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		wantLines, wantSections := 0, 0
+		atStart := true
+		for _, c := range src {
+			switch {
+			case c == '\n':
+				wantLines++
+				atStart = true
+			case !atStart:
+			case c == '[':
+				wantSections++
+				atStart = false
+			case c != ' ' && c != '\t' && c != '\r':
+				atStart = false
+			}
+		}
+		if len(src) > 0 && src[len(src)-1] != '\n' {
+			wantLines++
+		}
+		lines, sections := scanCounts(src)
+		if lines != wantLines || sections != wantSections {
+			t.Fatalf("scanCounts(%q) = %d lines, %d sections; want %d, %d", src, lines, sections, wantLines, wantSections)
+		}
+	})
 }
 
 // --smb-conf pointed at a secret: it is read as Samba reads it (testparm

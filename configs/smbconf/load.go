@@ -8,6 +8,7 @@ package smbconf
 // iServiceIndex, include_depth) lives in loader.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -360,19 +361,21 @@ func (l *loader) account(display string, src []byte) *LoadError {
 // scanCounts counts physical lines and lines whose first non-blank byte
 // is '['.
 func scanCounts(src []byte) (lines, sections int) {
-	atStart := true
-	for _, c := range src {
-		switch {
-		case c == '\n':
-			lines++
-			atStart = true
-		case !atStart:
-		case c == '[':
-			sections++
-			atStart = false
-		case c != ' ' && c != '\t' && c != '\r':
-			atStart = false
+	// Line by line: bytes.IndexByte finds each end of line many bytes
+	// at a time, and only the first bytes of a line are looked at.
+	for i := 0; i < len(src); {
+		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\r') {
+			i++
 		}
+		if i < len(src) && src[i] == '[' {
+			sections++
+		}
+		j := bytes.IndexByte(src[i:], '\n')
+		if j < 0 {
+			break
+		}
+		lines++
+		i += j + 1
 	}
 	if len(src) > 0 && src[len(src)-1] != '\n' {
 		lines++
@@ -431,9 +434,8 @@ func looksBinary(src []byte) (int, bool) {
 		n = 1 << 16
 	}
 	ctl, first := 0, -1
-	for i := 0; i < n; i++ {
-		c := src[i]
-		if (c < 0x20 && !isSpace(c)) || c == 0x7f {
+	for i, c := range src[:n] {
+		if controlByte[c] {
 			ctl++
 			if first < 0 {
 				first = i
@@ -445,6 +447,17 @@ func looksBinary(src []byte) (int, bool) {
 	}
 	return 0, false
 }
+
+// controlByte marks the control bytes looksBinary counts: below 0x20 but
+// not a blank, and DEL. A table lookup per byte instead of a chain of
+// comparisons: the scan covers every file read.
+var controlByte = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = !isSpace(byte(c))
+	}
+	t[0x7f] = true
+	return t
+}()
 
 func (l *loader) warn(file string, line int, format string, args ...any) {
 	l.c.Warnings = append(l.c.Warnings, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
