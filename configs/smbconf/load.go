@@ -95,11 +95,17 @@ type loader struct {
 	// allocation per few hundred lines instead of one or two per line,
 	// which is most of the allocator's work on a big file. A slab is
 	// never grown in place, so the pointers handed out stay valid.
-	assigns []assign
-	slots   []slot
+	assigns  []assign
+	slots    []slot
+	svcSlab  []service
+	ptrSlab  []*slot
+	flagSlab []bool
 }
 
 const slabSize = 256
+
+// svcSlabSize is how many shares one slab of share records holds.
+const svcSlabSize = 32
 
 func (l *loader) newAssign(a assign) *assign {
 	if len(l.assigns) == cap(l.assigns) {
@@ -107,6 +113,37 @@ func (l *loader) newAssign(a assign) *assign {
 	}
 	l.assigns = append(l.assigns, a)
 	return &l.assigns[len(l.assigns)-1]
+}
+
+// newService, newSlotPtrs and newFlags take a share's record and its
+// per-parameter arrays from slabs too: a share costs three allocations
+// per slab of shares instead of three of its own. Each array is cut with
+// its capacity equal to its length, so an append can never run into the
+// next share's.
+func (l *loader) newService() *service {
+	if len(l.svcSlab) == cap(l.svcSlab) {
+		l.svcSlab = make([]service, 0, svcSlabSize)
+	}
+	l.svcSlab = l.svcSlab[:len(l.svcSlab)+1]
+	return &l.svcSlab[len(l.svcSlab)-1]
+}
+
+func (l *loader) newSlotPtrs(n int) []*slot {
+	if len(l.ptrSlab)+n > cap(l.ptrSlab) {
+		l.ptrSlab = make([]*slot, 0, max(n, svcSlabSize*n))
+	}
+	i := len(l.ptrSlab)
+	l.ptrSlab = l.ptrSlab[:i+n]
+	return l.ptrSlab[i : i+n : i+n]
+}
+
+func (l *loader) newFlags(n int) []bool {
+	if len(l.flagSlab)+n > cap(l.flagSlab) {
+		l.flagSlab = make([]bool, 0, max(n, svcSlabSize*n))
+	}
+	i := len(l.flagSlab)
+	l.flagSlab = l.flagSlab[:i+n]
+	return l.flagSlab[i : i+n : i+n]
 }
 
 func (l *loader) newSlot(v val, a *assign) *slot {
@@ -602,10 +639,11 @@ func (l *loader) addService(name string, o Origin, base []*slot, set []bool) *se
 	if s, ok := c.byName[key]; ok {
 		return s
 	}
-	s := &service{name: name, header: o, idx: len(c.svcs)}
-	s.slots = make([]*slot, len(base))
+	s := l.newService()
+	*s = service{name: name, header: o, idx: len(c.svcs)}
+	s.slots = l.newSlotPtrs(len(base))
 	copy(s.slots, base)
-	s.set = make([]bool, len(base))
+	s.set = l.newFlags(len(base))
 	if set != nil {
 		copy(s.set, set)
 	}
@@ -743,7 +781,7 @@ func (l *loader) target(p *Param, s *service) **slot {
 // the "no longer default" mark for values set in [global].
 func (l *loader) setVariable(p *Param, s *service, value string, a *assign, onGlobals bool) bool {
 	var err error
-	if h := handlers[p.Canonical().Name]; h != nil {
+	if h := p.handle; h != nil {
 		err = h(l, p, s, value, a)
 	} else {
 		t := l.target(p, s)

@@ -99,6 +99,9 @@ type Param struct {
 	canon *Param // the canonical parameter (itself if not a synonym)
 	slot  int    // storage index within the class
 	index int    // position in paramTable
+	// handle is handlers[canon.Name], looked up once when the table is
+	// built instead of once per assignment.
+	handle handler
 }
 
 // IsSynonym reports whether p is another name of a canonical parameter.
@@ -207,6 +210,10 @@ func buildTable(r *releaseTable) *tableInfo {
 		}
 		p.canon = c
 		p.slot = c.slot
+	}
+	for i := range paramTable {
+		p := &paramTable[i]
+		p.handle = handlers[p.canon.Name]
 	}
 	t.globalDmp = append([]*Param(nil), t.globals...)
 	for _, p := range t.locals {

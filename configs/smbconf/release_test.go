@@ -3,6 +3,7 @@ package smbconf
 import (
 	"bytes"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -116,5 +117,26 @@ func TestSmbTransportsValues(t *testing.T) {
 		_, err := Parse([]byte("[global]\nsmb ports = "+value+"\n"), filepath.Join(dir, "smb.conf"),
 			LoadOptions{Version: mustVersion(t, "4.24.8"), WorkDir: dir, Hostname: "h"})
 		require.Equal(t, ok, err == nil, "%q: %v", value, err)
+	}
+}
+
+// Every parameter of every table carries the handler of its canonical
+// name: a table built before handlers was filled in would silently parse
+// include, copy, ... as plain strings.
+func TestTableHandlersMatchTheHandlerMap(t *testing.T) {
+	require.NotEmpty(t, handlers)
+	for _, r := range releaseTables {
+		tab := r.table()
+		n := 0
+		for i := range tab.all {
+			p := &tab.all[i]
+			want := handlers[p.Canonical().Name]
+			require.Equal(t, want == nil, p.handle == nil, "%s %s", r.version, p.Name)
+			if want != nil {
+				require.Equal(t, reflect.ValueOf(want).Pointer(), reflect.ValueOf(p.handle).Pointer(), "%s %s", r.version, p.Name)
+				n++
+			}
+		}
+		require.NotZero(t, n, r.version)
 	}
 }
