@@ -104,43 +104,78 @@ func Lex(src []byte) []Line { return lex(src, true) }
 // lex is Lex; with plain false every line goes through the content loop,
 // which FuzzLex uses as the reference for the plain-line shortcut.
 func lex(src []byte, plain bool) []Line {
+	z := newLexer(src)
+	z.plain = plain
+	return z.all()
+}
+
+// all returns the lines z has not handed out yet.
+func (z *lexer) all() []Line {
 	// One Line per physical line at most: sizing the slice once saves the
 	// copies of append's doubling on a 15,000-line file.
-	lines := make([]Line, 0, bytes.Count(src, []byte{'\n'})+1)
+	lines := make([]Line, 0, bytes.Count(z.src[z.pos:], []byte{'\n'})+1)
+	var l Line
+	for z.next(&l) {
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// fork is a lexer at the start of the same file that shares z's copy of
+// it.
+func (z *lexer) fork() *lexer {
+	return &lexer{src: z.src, str: z.str, lineNo: 1, plain: z.plain}
+}
+
+// lexer hands out the logical lines of src one at a time, so that a load
+// that keeps no lines (no editor to serve) never holds more than one.
+type lexer struct {
+	src    []byte
+	str    string // string(src), copied once: Text of a plain line is a substring
+	buf    []byte // the content loop's line buffer, reused
+	pos    int    // read position in src
+	lineNo int    // physical line number at pos
+	plain  bool   // take the plain-line shortcut
+}
+
+func newLexer(src []byte) *lexer {
 	// One copy of the whole file: the Text of a line that needs no
 	// rewriting is a substring of it, so most lines allocate nothing.
-	str := string(src)
-	var buf []byte
-	var eqPos, eqOff int // first '=' in Text and its offset in src (-1: none)
-	pos := 0             // read position in src
-	lineNo := 1          // physical line number at pos
+	return &lexer{src: src, str: string(src), lineNo: 1, plain: true}
+}
+
+// next stores the next logical line in *l and reports whether there was
+// one.
+func (z *lexer) next(l *Line) bool {
+	src := z.src
 	for {
 		// next_content: skip blanks on this line, stop at '\n'.
-		lineStart := pos
-		startLineNo := lineNo
+		lineStart := z.pos
+		startLineNo := z.lineNo
+		pos := z.pos
 		for pos < len(src) && src[pos] != '\n' && isSpace(src[pos]) {
 			pos++
 		}
+		z.pos = pos
 		if pos >= len(src) {
-			return lines
+			return false
 		}
 		c := src[pos]
 		if c == '#' || c == ';' {
 			// A comment line. Its end is the end of the physical line even
 			// if it ends in a backslash: tini.c skips it with
 			// next_end_of_line, which knows nothing of continuations.
-			for pos < len(src) && src[pos] != '\n' {
-				pos++
-			}
-			if pos < len(src) {
-				pos++
-				lineNo++
+			if i := bytes.IndexByte(src[pos:], '\n'); i >= 0 {
+				z.pos = pos + i + 1
+				z.lineNo++
+			} else {
+				z.pos = len(src)
 			}
 			continue
 		}
 		if c == '\n' {
-			pos++
-			lineNo++
+			z.pos++
+			z.lineNo++
 			continue
 		}
 
@@ -148,29 +183,29 @@ func lex(src []byte, plain bool) []Line {
 		// to collapse, no continuation, no NUL. Their Text is the bytes as
 		// they stand, a substring of str; only the others go through the
 		// byte-by-byte content loop.
-		var l Line
-		if tx, eqAt, nl, ok := plainLine(src, pos); plain && ok {
-			l = Line{Start: lineStart, FirstLine: startLineNo, Text: str[pos : pos+len(tx)], Eq: -1}
+		var eqPos, eqOff int // first '=' in Text and its offset in src (-1: none)
+		if tx, eqAt, nl, ok := plainLine(src, pos); z.plain && ok {
+			*l = Line{Start: lineStart, FirstLine: startLineNo, Text: z.str[pos : pos+len(tx)], Eq: -1}
 			eqPos, eqOff = -1, -1
 			if eqAt >= 0 {
 				eqPos, eqOff = eqAt, pos+eqAt
 			}
 			if nl < 0 {
 				// EOF without a final newline.
-				l.End, l.ContentEnd, l.LastLine = len(src), len(src), lineNo
-				pos = len(src)
+				l.End, l.ContentEnd, l.LastLine = len(src), len(src), z.lineNo
+				z.pos = len(src)
 			} else {
 				l.ContentEnd = nl
 				if nl > lineStart && src[nl-1] == '\r' {
 					l.ContentEnd = nl - 1
 				}
-				l.LastLine = lineNo
-				pos = nl + 1
-				lineNo++
-				l.End = pos
+				l.LastLine = z.lineNo
+				z.pos = nl + 1
+				z.lineNo++
+				l.End = z.pos
 			}
 		} else {
-			l, eqPos, eqOff = contentLoop(src, &pos, &lineNo, lineStart, startLineNo, &buf)
+			*l, eqPos, eqOff = contentLoop(src, &z.pos, &z.lineNo, lineStart, startLineNo, &z.buf)
 		}
 		// Name, Value and Section are substrings of Text.
 		t := l.Text
@@ -202,7 +237,7 @@ func lex(src []byte, plain bool) []Line {
 			l.Value = trimOneSpaceString(t[eqPos+1:])
 			l.Eq = eqOff
 		}
-		lines = append(lines, l)
+		return true
 	}
 }
 

@@ -425,9 +425,10 @@ func scanCounts(src []byte) (lines, sections int) {
 // allowed). Anything else (a password, a key, /etc/shadow) is refused
 // without quoting a byte of it: the warnings for unparsable lines would
 // otherwise show the file's content.
-func smbConfLike(lines []Line) bool {
+func smbConfLike(z *lexer) bool {
 	const bom = "\xef\xbb\xbf"
-	for i, ln := range lines {
+	var ln Line
+	for i := 0; z.next(&ln); i++ {
 		switch ln.Kind {
 		case LineSection, LineBadSection, LineParam, LineEmptyName:
 			return true
@@ -526,12 +527,20 @@ func (l *loader) process(file string, src []byte) bool {
 	if _, ok := l.c.srcs[file]; !ok {
 		l.c.srcs[file] = src
 	}
-	lines, ok := l.cache[file]
-	if !ok {
-		lines = Lex(src)
-		l.cache[file] = lines
+	// The editor's replay (tracing) needs every file's lines afterwards;
+	// a plain load looks at each line once, so it lexes one at a time and
+	// keeps none: a 15,000-line configuration never has 15,000 Line
+	// records in memory.
+	var lines []Line
+	z := newLexer(src)
+	if l.tracing {
+		var ok bool
+		if lines, ok = l.cache[file]; !ok {
+			lines = z.fork().all()
+			l.cache[file] = lines
+		}
 	}
-	if !smbConfLike(lines) {
+	if !smbConfLike(z.fork()) {
 		// Read it as Samba does (testparm parity holds for any input),
 		// but quote nothing of it: --smb-conf pointed at a password file
 		// or a key must not print the secret in a warning.
@@ -539,8 +548,19 @@ func (l *loader) process(file string, src []byte) bool {
 		defer func() { l.unquote(file, nw, nf) }()
 		l.warn(file, 0, "does not look like smb.conf: its first line that is not a comment is neither a [section] header nor a \"name = value\" line; read as Samba reads it, none of its lines is quoted")
 	}
-	for i := range lines {
-		ln := &lines[i]
+	var cur Line
+	for i := 0; ; i++ {
+		ln := &cur
+		switch {
+		case !l.tracing:
+			if !z.next(ln) {
+				return true
+			}
+		case i < len(lines):
+			ln = &lines[i]
+		default:
+			return true
+		}
 		switch ln.Kind {
 		case LineSection:
 			o := Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: "[" + ln.Section + "]"}
@@ -581,7 +601,6 @@ func (l *loader) process(file string, src []byte) bool {
 			}
 		}
 	}
-	return true
 }
 
 // clip shortens text quoted in a message (a garbage line or name can be
