@@ -334,17 +334,28 @@ func strListMakeV3(s string) []string {
 		if i >= len(s) {
 			return list
 		}
+		// A token without quotes is a substring of s; only one with
+		// quotes to drop is built byte by byte.
+		start, hadQuote := i, false
 		tok = tok[:0]
 		quoted := false
 		for i < len(s) && (quoted || strings.IndexByte(listSepV3, s[i]) < 0) {
 			if s[i] == '"' {
 				quoted = !quoted
-			} else {
+				if !hadQuote {
+					tok = append(tok, s[start:i]...)
+					hadQuote = true
+				}
+			} else if hadQuote {
 				tok = append(tok, s[i])
 			}
 			i++
 		}
-		list = append(list, string(tok))
+		if hadQuote {
+			list = append(list, string(tok))
+		} else {
+			list = append(list, s[start:i])
+		}
 		if i < len(s) {
 			i++ // next_token skips the one separator it stopped at
 		}
