@@ -93,12 +93,18 @@ func (c *Config) walkDump(f func(section string, start bool, name, printed strin
 			continue
 		}
 		f(s.name, true, "", "", nil, nil)
-		for _, p := range t.localDmp {
-			// A share shares the default's slot until it sets the
-			// parameter (addService): the same slot is the same value,
-			// which skips the comparison for most of a big file's lines.
-			sl, def := s.slots[p.slot], c.sd[p.slot]
-			if sl == def || equalVal(p.Type, sl.v, def.v) {
+		// Slots in order are localDmp in order (buildTable). A share
+		// shares the default's slot until it sets the parameter
+		// (addService): the same slot is the same value, which skips the
+		// parameter and the comparison for most of a big file's shares.
+		sd := c.sd[:len(s.slots)]
+		for i, sl := range s.slots {
+			def := sd[i]
+			if sl == def {
+				continue
+			}
+			p := t.dmpBySlot[i]
+			if p == nil || equalVal(p.Type, sl.v, def.v) {
 				continue
 			}
 			f(s.name, false, p.Name, printVal(p, sl.v), sl, nil)

@@ -153,6 +153,11 @@ type tableInfo struct {
 	locals    []*Param // canonical local parameters by slot
 	globalDmp []*Param // canonical global parameters in dump order
 	localDmp  []*Param // canonical local parameters in dump order (no '-' labels)
+	// dmpBySlot is localDmp indexed by slot (nil: a '-' label). Slots are
+	// numbered in dump order, so walking a share's slots in order is
+	// walking localDmp, and a share's slot that is the default's never
+	// needs its parameter looked at.
+	dmpBySlot []*Param
 	all       []Param
 }
 
@@ -221,6 +226,10 @@ func buildTable(r *releaseTable) *tableInfo {
 			continue // lpcfg_dump_a_service skips labels starting with '-'
 		}
 		t.localDmp = append(t.localDmp, p)
+	}
+	t.dmpBySlot = make([]*Param, t.nLocal)
+	for _, p := range t.localDmp {
+		t.dmpBySlot[p.slot] = p
 	}
 	return t
 }

@@ -140,3 +140,19 @@ func TestTableHandlersMatchTheHandlerMap(t *testing.T) {
 		require.NotZero(t, n, r.version)
 	}
 }
+
+// walkDump walks a share's slots in order instead of localDmp: that is
+// the same walk only while slots are numbered in dump order.
+func TestLocalSlotsAreInDumpOrder(t *testing.T) {
+	for _, r := range releaseTables {
+		tab := r.table()
+		require.Len(t, tab.dmpBySlot, tab.nLocal)
+		var bySlot []*Param
+		for _, p := range tab.dmpBySlot {
+			if p != nil {
+				bySlot = append(bySlot, p)
+			}
+		}
+		require.Equal(t, tab.localDmp, bySlot, r.version)
+	}
+}
