@@ -12,7 +12,7 @@ import (
 // defaults and for each share).
 func (c *Config) Dump(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	c.walkDump(func(section string, start bool, name, printed string, sl *slot, o *opt) {
+	c.walkDump(func(section string, start bool, name string, p *Param, sl *slot, o *opt) {
 		switch {
 		case start && section == "":
 			bw.WriteString("\n")
@@ -23,11 +23,19 @@ func (c *Config) Dump(w io.Writer) error {
 			bw.WriteString(section)
 			bw.WriteString("]\n")
 		default:
-			bw.WriteByte('\t')
-			bw.WriteString(name)
-			bw.WriteString(" = ")
-			bw.WriteString(printed)
-			bw.WriteByte('\n')
+			// One line: name and value appended to the writer's free
+			// space (it grows when a line is longer than what is left).
+			b := bw.AvailableBuffer()
+			b = append(b, '\t')
+			b = append(b, name...)
+			b = append(b, " = "...)
+			if o != nil {
+				b = append(b, o.value...)
+			} else {
+				b = appendVal(b, p, sl.v)
+			}
+			b = append(b, '\n')
+			bw.Write(b)
 		}
 	})
 	return bw.Flush()
@@ -49,7 +57,7 @@ type Section struct {
 // first), with the origin of every value.
 func (c *Config) DumpEntries() []Section {
 	var out []Section
-	c.walkDump(func(section string, start bool, name, printed string, sl *slot, o *opt) {
+	c.walkDump(func(section string, start bool, name string, p *Param, sl *slot, o *opt) {
 		switch {
 		case start && section == "":
 		case start:
@@ -66,33 +74,34 @@ func (c *Config) DumpEntries() []Section {
 
 // walkDump visits the dump in order. A section start has start set (an
 // invalid share slot, which testparm prints as an empty line, has section
-// ""); every parameter line comes with its slot or parametric option.
-func (c *Config) walkDump(f func(section string, start bool, name, printed string, sl *slot, o *opt)) {
+// ""); every parameter line comes with its parameter and slot, or its
+// parametric option.
+func (c *Config) walkDump(f func(section string, start bool, name string, p *Param, sl *slot, o *opt)) {
 	t := c.dflt.tab
-	f("global", true, "", "", nil, nil)
+	f("global", true, "", nil, nil, nil)
 	for _, p := range t.globalDmp {
 		sl := c.g[p.slot]
 		if c.gDef[p.slot] || isDefaultVal(p.Type, c.dflt.g[p.slot], sl.v) {
 			continue
 		}
-		f("global", false, p.Name, printVal(p, sl.v), sl, nil)
+		f("global", false, p.Name, p, sl, nil)
 	}
 	for i := len(c.gopts) - 1; i >= 0; i-- {
-		f("global", false, c.gopts[i].key, c.gopts[i].value, nil, &c.gopts[i])
+		f("global", false, c.gopts[i].key, nil, nil, &c.gopts[i])
 	}
 	for _, p := range t.localDmp {
 		sl := c.sd[p.slot]
 		if c.sdDef[p.slot] || isDefaultVal(p.Type, c.dflt.l[p.slot], sl.v) {
 			continue
 		}
-		f("global", false, p.Name, printVal(p, sl.v), sl, nil)
+		f("global", false, p.Name, p, sl, nil)
 	}
 	for _, s := range c.svcs {
 		if !c.valid(s) || s.name == "" {
-			f("", true, "", "", nil, nil)
+			f("", true, "", nil, nil, nil)
 			continue
 		}
-		f(s.name, true, "", "", nil, nil)
+		f(s.name, true, "", nil, nil, nil)
 		// Slots in order are localDmp in order (buildTable). A share
 		// shares the default's slot until it sets the parameter
 		// (addService): the same slot is the same value, which skips the
@@ -107,10 +116,10 @@ func (c *Config) walkDump(f func(section string, start bool, name, printed strin
 			if p == nil || equalVal(p.Type, sl.v, def.v) {
 				continue
 			}
-			f(s.name, false, p.Name, printVal(p, sl.v), sl, nil)
+			f(s.name, false, p.Name, p, sl, nil)
 		}
 		for i := len(s.opts) - 1; i >= 0; i-- {
-			f(s.name, false, s.opts[i].key, s.opts[i].value, nil, &s.opts[i])
+			f(s.name, false, s.opts[i].key, nil, nil, &s.opts[i])
 		}
 	}
 }

@@ -401,18 +401,22 @@ func listEqual(a, b []string) bool {
 // printList is the P_LIST/P_CMDLIST case of lpcfg_print_parameter: elements
 // joined by sep, each element containing a space wrapped in double quotes.
 func printList(list []string, sep string) string {
-	var b strings.Builder
+	return string(appendList(nil, list, sep))
+}
+
+// appendList appends printList(list, sep) to dst.
+func appendList(dst []byte, list []string, sep string) []byte {
 	for i, e := range list {
 		if i > 0 {
-			b.WriteString(sep)
+			dst = append(dst, sep...)
 		}
 		if strings.IndexByte(e, ' ') >= 0 {
-			b.WriteByte('"')
-			b.WriteString(e)
-			b.WriteByte('"')
+			dst = append(dst, '"')
+			dst = append(dst, e...)
+			dst = append(dst, '"')
 		} else {
-			b.WriteString(e)
+			dst = append(dst, e...)
 		}
 	}
-	return b.String()
+	return dst
 }

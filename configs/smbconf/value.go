@@ -163,19 +163,40 @@ func printVal(p *Param, v val) string {
 		return yesNo(v.n != 0)
 	case TypeBoolRev:
 		return yesNo(v.n == 0)
+	}
+	return string(appendVal(nil, p, v))
+}
+
+// appendVal appends printVal(p, v) to dst: the dump writes every value
+// into its output buffer without building a string for it.
+func appendVal(dst []byte, p *Param, v val) []byte {
+	switch p.Type {
+	case TypeEnum, TypeString, TypeUString, TypeChar:
+		return append(dst, v.s...)
+	case TypeBool:
+		return append(dst, yesNo(v.n != 0)...)
+	case TypeBoolRev:
+		return append(dst, yesNo(v.n == 0)...)
 	case TypeInteger, TypeBytes:
-		return strconv.Itoa(int(int32(v.n)))
+		return strconv.AppendInt(dst, int64(int32(v.n)), 10)
 	case TypeOctal:
 		if int32(v.n) == -1 {
-			return "-1"
+			return append(dst, "-1"...)
 		}
-		return fmt.Sprintf("0%03o", uint32(v.n))
+		// "0%03o": a leading 0, then at least three octal digits.
+		var b [12]byte
+		d := strconv.AppendUint(b[:0], uint64(uint32(v.n)), 8)
+		dst = append(dst, '0')
+		for i := len(d); i < 3; i++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, d...)
 	case TypeCmdList:
-		return printList(v.list, " ")
+		return appendList(dst, v.list, " ")
 	case TypeList:
-		return printList(v.list, ", ")
+		return appendList(dst, v.list, ", ")
 	}
-	return ""
+	return dst
 }
 
 func yesNo(b bool) string {
