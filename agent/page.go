@@ -514,14 +514,14 @@ func parseCommand(c string, steps []catalog.Step, smbConf string) commandView {
 }
 
 // catalogVar is a {{.Name}} placeholder of the catalog's prose.
-var catalogVar = regexp.MustCompile(`\{\{\s*\.(\w+)\s*\}\}`)
+var catalogVar = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{\{\s*\.(\w+)\s*\}\}`) })
 
 // fillProse fills the catalog's interpretation text, which is prose rather
 // than a rendered command: smb.conf's path from the report, other
 // placeholders as their names in capitals.
 func fillProse(s, smbConf string) string {
-	return catalogVar.ReplaceAllStringFunc(s, func(m string) string {
-		name := catalogVar.FindStringSubmatch(m)[1]
+	return catalogVar().ReplaceAllStringFunc(s, func(m string) string {
+		name := catalogVar().FindStringSubmatch(m)[1]
 		if name == "SmbConf" && smbConf != "" {
 			return smbConf
 		}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,7 +16,9 @@ import (
 // ("Version 4.17.12-Debian") and what people type ("4.17", "4.21.0rc1").
 // The full parser lives in configs/smbconf; this package imports nothing of
 // ours, so it only checks the shape.
-var sambaVersionRe = regexp.MustCompile(`^(?i:version\s+)?\d+\.\d+(\.\d+)?([-+~._a-zA-Z0-9]*)$`)
+var sambaVersionRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?i:version\s+)?\d+\.\d+(\.\d+)?([-+~._a-zA-Z0-9]*)$`)
+})
 
 // validate checks values that each parsed fine on their own: ranges,
 // formats and combinations. It normalises a few values in place (hex to
@@ -30,7 +33,7 @@ func (c *Config) validate() []*ValidationError {
 	if strings.TrimSpace(c.SMBConf) == "" {
 		bad("smb_conf", "must not be empty")
 	}
-	if c.SambaVersion != "" && !sambaVersionRe.MatchString(strings.TrimSpace(c.SambaVersion)) {
+	if c.SambaVersion != "" && !sambaVersionRe().MatchString(strings.TrimSpace(c.SambaVersion)) {
 		bad("samba_version", "invalid Samba version %q (want MAJOR.MINOR[.PATCH], e.g. 4.17.12)", c.SambaVersion)
 	}
 	if err := checkHostPort(c.Target); err != nil {

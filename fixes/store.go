@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -147,7 +148,7 @@ func (s *store) newTx(id string) (*dirHandle, error) {
 
 // openTx opens a transaction's directory, which must be the agent's own.
 func (s *store) openTx(id string) (*dirHandle, error) {
-	if !idPattern.MatchString(id) {
+	if !idPattern().MatchString(id) {
 		return nil, fmt.Errorf("%s: not a transaction directory", s.dir.join(id))
 	}
 	fd, err := openBeneath(s.dir.fd, id, unix.O_RDONLY|unix.O_DIRECTORY, 0)
@@ -321,8 +322,10 @@ func (s *store) load(id string) (*Manifest, error) {
 }
 
 var (
-	idPattern  = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9]{1,10}-[0-9a-f]{4}$`)
-	hexPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	idPattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9]{1,10}-[0-9a-f]{4}$`)
+	})
+	hexPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 )
 
 // parseManifest checks the envelope's HMAC under key, then what the
@@ -383,7 +386,7 @@ func (m *Manifest) check(id string) error {
 			return fmt.Errorf("file %s named twice", f.Real)
 		}
 		seen[f.Real] = true
-		if !hexPattern.MatchString(f.BeforeSHA256) || !hexPattern.MatchString(f.AfterSHA256) {
+		if !hexPattern().MatchString(f.BeforeSHA256) || !hexPattern().MatchString(f.AfterSHA256) {
 			return fmt.Errorf("file %s: malformed hash", f.Path)
 		}
 		if f.Mode&^(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {

@@ -5,12 +5,13 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Placeholders in scoring and client messages. {ip} and {host} match one
 // address-like word ("10.0.0.5", "10.0.0.5:445", "IP", "fileserver"), {n} a
 // number, {hex} hex digits, {any} anything on the line.
-var placeholderRe = regexp.MustCompile(`\{(ip|host|n|hex|any)\}`)
+var placeholderRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{(ip|host|n|hex|any)\}`) })
 
 var placeholderExpr = map[string]string{
 	"ip":   `[^\s()\[\]]+`,
@@ -21,8 +22,8 @@ var placeholderExpr = map[string]string{
 }
 
 var (
-	spaceRe = regexp.MustCompile(`\s+`)
-	ipv4Re  = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b`)
+	spaceRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s+`) })
+	ipv4Re  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b`) })
 )
 
 // minFragment is the shortest pasted fragment matched inside a longer known
@@ -40,7 +41,7 @@ type matcher struct {
 // normalize lower-cases and collapses blanks, so pasted text with line
 // breaks or different spacing compares equal.
 func normalize(s string) string {
-	return strings.TrimSpace(spaceRe.ReplaceAllString(strings.ToLower(s), " "))
+	return strings.TrimSpace(spaceRe().ReplaceAllString(strings.ToLower(s), " "))
 }
 
 func replaceIP(s, ip string) string { return strings.ReplaceAll(s, "{ip}", ip) }
@@ -52,7 +53,7 @@ func compileMessage(text string) (*regexp.Regexp, error) {
 	}
 	var b strings.Builder
 	last := 0
-	for _, m := range placeholderRe.FindAllStringSubmatchIndex(key, -1) {
+	for _, m := range placeholderRe().FindAllStringSubmatchIndex(key, -1) {
 		b.WriteString(regexp.QuoteMeta(key[last:m[0]]))
 		b.WriteString(placeholderExpr[key[m[2]:m[3]]])
 		last = m[1]
@@ -98,7 +99,7 @@ func (c *Catalog) Match(message string) []*Pattern {
 	if in == "" {
 		return nil
 	}
-	frag := ipv4Re.ReplaceAllString(in, "{ip}")
+	frag := ipv4Re().ReplaceAllString(in, "{ip}")
 	type hit struct {
 		score  int
 		keyLen int

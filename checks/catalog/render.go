@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 )
@@ -53,7 +54,7 @@ var (
 	ErrBadVar = errors.New("bad template variable")
 )
 
-var hostRe = regexp.MustCompile(`^[A-Za-z0-9._:%\[\]-]+$`)
+var hostRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._:%\[\]-]+$`) })
 
 // Render fills the step's command for this host. Values are shell-quoted when
 // they hold anything but [A-Za-z0-9_./:@%+,=-], so a path with blanks stays
@@ -138,7 +139,7 @@ func varValue(v Vars, name string) (string, error) {
 			return "", fmt.Errorf("%w: ClientIP %q is not an IP address", ErrBadVar, s)
 		}
 	case "Host":
-		if !hostRe.MatchString(s) {
+		if !hostRe().MatchString(s) {
 			return "", fmt.Errorf("%w: Host %q is not a host name or address", ErrBadVar, s)
 		}
 	}

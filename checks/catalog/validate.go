@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 var (
-	idRe     = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-	factRe   = regexp.MustCompile(`^[a-z]+\.[a-z0-9_]+$`)
-	answerRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`)
-	sourceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+:[^\s:]+$`)
-	roleRe   = regexp.MustCompile(`^[A-Z]{2}-\d{3}$`)
+	idRe     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`) })
+	factRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]+\.[a-z0-9_]+$`) })
+	answerRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`) })
+	sourceRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+:[^\s:]+$`) })
+	roleRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z]{2}-\d{3}$`) })
 )
 
 // validate checks the whole catalog and returns every problem found, so one
@@ -24,7 +25,7 @@ func (c *Catalog) validate() error {
 	facts := map[string]map[string]bool{}
 	for i, f := range c.facts {
 		switch {
-		case !factRe.MatchString(f.Key):
+		case !factRe().MatchString(f.Key):
 			add("fact #%d: key %q is not of the form area.name", i, f.Key)
 		case facts[f.Key] != nil:
 			add("fact %s: duplicate key", f.Key)
@@ -37,7 +38,7 @@ func (c *Catalog) validate() error {
 		}
 		set := map[string]bool{}
 		for _, a := range f.Answers {
-			if !answerRe.MatchString(a) || a == Unknown {
+			if !answerRe().MatchString(a) || a == Unknown {
 				add("fact %s: bad answer label %q", f.Key, a)
 			}
 			if set[a] {
@@ -50,7 +51,7 @@ func (c *Catalog) validate() error {
 
 	roles := map[string]bool{}
 	for _, r := range c.roles {
-		if !roleRe.MatchString(r.Code) || !trimmed(r.Title) {
+		if !roleRe().MatchString(r.Code) || !trimmed(r.Title) {
 			add("role %q: code like CE-463 and a title are required", r.Code)
 		}
 		if roles[r.Code] {
@@ -61,7 +62,7 @@ func (c *Catalog) validate() error {
 
 	ids := map[string]bool{}
 	for _, p := range c.patterns {
-		if !idRe.MatchString(p.ID) {
+		if !idRe().MatchString(p.ID) {
 			add("pattern %q: id must be kebab-case", p.ID)
 		}
 		if ids[p.ID] {
@@ -150,7 +151,7 @@ func (c *Catalog) validatePattern(p *Pattern, ids map[string]bool, facts map[str
 	causeIDs := map[string]bool{}
 	for i := range p.Causes {
 		cs := &p.Causes[i]
-		if !idRe.MatchString(cs.ID) {
+		if !idRe().MatchString(cs.ID) {
 			add("cause %q: id must be kebab-case", cs.ID)
 		}
 		if causeIDs[cs.ID] {
@@ -206,7 +207,7 @@ func (c *Catalog) validatePattern(p *Pattern, ids map[string]bool, facts map[str
 				add("reference %q: url must be https and have no blanks", r.Title)
 			}
 		case r.Source != "":
-			if !sourceRe.MatchString(r.Source) {
+			if !sourceRe().MatchString(r.Source) {
 				add("reference %q: source %q is not owner/repo:path", r.Title, r.Source)
 			}
 		default:
@@ -289,7 +290,7 @@ func validateDecision(p *Pattern, ids map[string]bool, facts map[string]map[stri
 	nodes := map[string]*Node{}
 	for i := range p.Decision.Nodes {
 		n := &p.Decision.Nodes[i]
-		if !idRe.MatchString(n.ID) {
+		if !idRe().MatchString(n.ID) {
 			add("node %q: id must be kebab-case", n.ID)
 		}
 		if nodes[n.ID] != nil {

@@ -29,6 +29,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smb-agent/smb-agent/configs/procenv"
@@ -44,14 +45,16 @@ type SambaVersion struct {
 // verPattern matches "4.17", "4.17.12", "Version 4.17.12-Debian",
 // "4.21.0rc1", "4.18.0pre1-GIT-1234abc": a version at the start, optionally
 // after the word Version, and any vendor or pre-release suffix.
-var verPattern = regexp.MustCompile(`^(?i:version\s+)?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~._a-zA-Z][-+~._a-zA-Z0-9]*)?$`)
+var verPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?i:version\s+)?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~._a-zA-Z][-+~._a-zA-Z0-9]*)?$`)
+})
 
 // ParseSambaVersion parses what `smbd --version` or `testparm -V` prints, or
 // what a person types for --samba-version. A missing patch level is 0; a
 // pre-release suffix (rc1) is ignored, so 4.21.0rc1 counts as 4.21.0.
 func ParseSambaVersion(s string) (SambaVersion, error) {
 	t := strings.TrimSpace(s)
-	m := verPattern.FindStringSubmatch(t)
+	m := verPattern().FindStringSubmatch(t)
 	if m == nil {
 		return SambaVersion{}, fmt.Errorf("invalid Samba version %q (want MAJOR.MINOR[.PATCH], e.g. 4.17.12)", s)
 	}
