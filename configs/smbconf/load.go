@@ -563,7 +563,9 @@ func (l *loader) process(file string, src []byte) bool {
 		}
 		switch ln.Kind {
 		case LineSection:
-			o := Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: "[" + ln.Section + "]"}
+			// Text is "[" + Section + "]" and what follows the ']', so
+			// the header as written is a substring of it.
+			o := Origin{File: file, Line: ln.FirstLine, LastLine: ln.LastLine, Name: ln.Text[:len(ln.Section)+2]}
 			ok := l.doSection(ln.Section, o)
 			if l.tracing {
 				ctx := l.context()

@@ -178,11 +178,23 @@ func buildTable(r *releaseTable) *tableInfo {
 	t := &tableInfo{release: rel, raw: r.version, printing: r.printing, all: paramTable,
 		byKey: make(map[string]*Param, len(paramTable))}
 	byName := make(map[string]*Param, len(paramTable))
+	// The keys of all names, built in one buffer and converted once: one
+	// allocation instead of one per parameter.
+	var kb []byte
+	ends := make([]int, len(paramTable))
+	for i := range paramTable {
+		kb = appendWkey(kb, paramTable[i].Name)
+		ends[i] = len(kb)
+	}
+	keys := string(kb)
 	for i := range paramTable {
 		p := &paramTable[i]
 		p.index = i
 		byName[p.Name] = p
-		k := wkey(p.Name)
+		k := keys[:ends[i]]
+		if i > 0 {
+			k = keys[ends[i-1]:ends[i]]
+		}
 		if _, dup := t.byKey[k]; !dup {
 			// lpcfg_map_parameter returns the first match.
 			t.byKey[k] = p
