@@ -106,6 +106,27 @@ func BenchmarkDumpBig(b *testing.B) {
 	}
 }
 
+// BenchmarkLoadDumpBig is what "agent config dump" does after its process
+// has started: load the 1,000-share configuration and print it. (The
+// command runs with the collector off, see cmd/agent/main.go; here it is
+// on, so time/op includes collections the command does not pay for.)
+func BenchmarkLoadDumpBig(b *testing.B) {
+	dir := b.TempDir()
+	path, _ := writeBigConfig(b, dir, 1000)
+	opts := LoadOptions{WorkDir: dir, Version: params().release, Hostname: "benchhost"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := Load(path, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Dump(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkLexBig is the tokenizer alone over the concatenated files.
 func BenchmarkLexBig(b *testing.B) {
 	dir := b.TempDir()

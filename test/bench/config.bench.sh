@@ -24,7 +24,9 @@ trap 'exit 130' INT TERM
 AGENT_BIN=${AGENT:-}
 if [ -z "$AGENT_BIN" ] || [ ! -x "$AGENT_BIN" ]; then
     echo "building agent..."
-    (cd "$ROOT" && go build -o "$DIR/agent" ./cmd/agent)
+    # The flags of `make build` (Makefile LDFLAGS): the figures are for the
+    # binary that is installed, not a debug build.
+    (cd "$ROOT" && go build -trimpath -ldflags "-s -w" -o "$DIR/agent" ./cmd/agent)
     AGENT_BIN=$DIR/agent
 fi
 
