@@ -128,14 +128,76 @@ func (l optList) get(key string) (opt, bool) {
 }
 
 // service is one share.
+//
+// A share starts as a copy of sDefault (copy_service). Instead of copying
+// its ~140 slot pointers, a share refers to the array it was made from
+// (base, shared by every share made from the same defaults and never
+// written) and keeps only the slots it changed (own). A 1,000-share file
+// then holds one array of defaults instead of a thousand, and the dump
+// looks only at what each share changed.
 type service struct {
 	name   string
-	slots  []*slot // shared, immutable slots: a share starts as a copy of sDefault's pointers
-	set    []bool  // set explicitly in this share: "copy =" leaves these alone
+	base   []*slot   // the slots the share was made from; shared, never written
+	own    []ownSlot // the share's own slots, by slot index, ascending
+	set    []bool    // set explicitly in this share: "copy =" leaves these alone
 	opts   optList
 	header Origin // where the section was first opened
 	killed bool   // removed by "config backend = registry"
 	idx    int    // position in Config.svcs
+}
+
+// ownSlot is a slot a share has changed from its base.
+type ownSlot struct {
+	i  int
+	sl *slot
+}
+
+// find returns the position of slot i in s.own, and whether it is there
+// (if not, where it would be inserted).
+func (s *service) find(i int) (int, bool) {
+	// own holds the parameters the share sets (a dozen in a typical
+	// share): a linear scan beats a binary search at that size.
+	for k := range s.own {
+		switch {
+		case s.own[k].i == i:
+			return k, true
+		case s.own[k].i > i:
+			return k, false
+		}
+	}
+	return len(s.own), false
+}
+
+// get is the share's slot i.
+func (s *service) get(i int) *slot {
+	if k, ok := s.find(i); ok {
+		return s.own[k].sl
+	}
+	return s.base[i]
+}
+
+// ref is where the share's slot i is stored, made the share's own first:
+// a handler may read it and then replace it.
+func (s *service) ref(i int) **slot {
+	k, ok := s.find(i)
+	if !ok {
+		s.own = append(s.own, ownSlot{})
+		copy(s.own[k+1:], s.own[k:])
+		s.own[k] = ownSlot{i: i, sl: s.base[i]}
+	}
+	return &s.own[k].sl
+}
+
+// put replaces the share's slot i.
+func (s *service) put(i int, sl *slot) { *s.ref(i) = sl }
+
+// slots returns all the share's slots in a new array.
+func (s *service) slots() []*slot {
+	all := append([]*slot(nil), s.base...)
+	for _, o := range s.own {
+		all[o.i] = o.sl
+	}
+	return all
 }
 
 // Config is smb.conf as testparm reads it.
@@ -202,7 +264,7 @@ func (c *Config) valid(s *service) bool {
 		return false
 	}
 	if vs := c.dflt.validSlot; vs >= 0 {
-		return s.slots[vs].v.n != 0
+		return s.get(vs).v.n != 0
 	}
 	return true
 }
@@ -273,7 +335,7 @@ func (c *Config) Lookup(section, name string) (Value, bool) {
 	case p.Class == ClassGlobal:
 		sl = *c.g[p.slot]
 	case svc != nil:
-		sl = *svc.slots[p.slot]
+		sl = *svc.get(p.slot)
 	default:
 		sl = *c.sd[p.slot]
 	}

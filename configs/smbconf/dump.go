@@ -103,16 +103,23 @@ func (c *Config) walkDump(f func(section string, start bool, name string, p *Par
 		}
 		f(s.name, true, "", nil, nil, nil)
 		// Slots in order are localDmp in order (buildTable). A share
-		// shares the default's slot until it sets the parameter
-		// (addService): the same slot is the same value, which skips the
-		// parameter and the comparison for most of a big file's shares.
-		sd := c.sd[:len(s.slots)]
-		for i, sl := range s.slots {
-			def := sd[i]
+		// made from the final defaults differs from them only in its own
+		// slots (a slot shared with the defaults is the same value); one
+		// made from an earlier copy of them (a [global] after the share,
+		// "copy =", [homes]) is compared slot by slot.
+		own := s.own
+		if len(s.base) == 0 || len(c.sd) == 0 || &s.base[0] != &c.sd[0] {
+			own = make([]ownSlot, len(s.base))
+			for i := range own {
+				own[i] = ownSlot{i: i, sl: s.get(i)}
+			}
+		}
+		for _, o := range own {
+			sl, def := o.sl, c.sd[o.i]
 			if sl == def {
 				continue
 			}
-			p := t.dmpBySlot[i]
+			p := t.dmpBySlot[o.i]
 			if p == nil || equalVal(p.Type, sl.v, def.v) {
 				continue
 			}
@@ -177,7 +184,7 @@ func (c *Config) parameterText(svc *service, name string) (string, bool) {
 	case svc != nil && p.Class == ClassGlobal:
 		return "", false
 	case svc != nil:
-		return printVal(p, svc.slots[p.slot].v), true
+		return printVal(p, svc.get(p.slot).v), true
 	case p.Class == ClassGlobal:
 		return printVal(p, c.g[p.slot].v), true
 	}

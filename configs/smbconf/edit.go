@@ -189,7 +189,7 @@ func (r *replay) findShare(name string) *service {
 func slotOf(c *Config, p *Param, tgt int) slot {
 	switch {
 	case tgt >= 0:
-		return *c.svcs[tgt].slots[p.slot]
+		return *c.svcs[tgt].get(p.slot)
 	case p.Class == ClassGlobal:
 		return *c.g[p.slot]
 	}
@@ -613,7 +613,7 @@ func (e *edit) verifyOver(over map[string][]byte, value, written, file string, l
 			if q == e.canon && (i == e.tgt || (e.tgt < 0)) {
 				continue
 			}
-			if x, y := printVal(q, bs.slots[q.slot].v), printVal(q, as.slots[q.slot].v); x != y && !fromEdit(as.slots[q.slot].a) {
+			if x, y := printVal(q, bs.get(q.slot).v), printVal(q, as.get(q.slot).v); x != y && !fromEdit(as.get(q.slot).a) {
 				return fmt.Errorf("the edit would also change %s in [%s] from %q to %q", q.Name, clip(bs.name), clip(x), clip(y))
 			}
 		}

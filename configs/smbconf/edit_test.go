@@ -633,7 +633,7 @@ func FuzzEdit(f *testing.F) {
 			if s == nil {
 				t.Fatalf("share [%s] lost", section)
 			}
-			v = after.value(p, *s.slots[p.slot])
+			v = after.value(p, *s.get(p.slot))
 		} else {
 			v, _ = after.Lookup("", ft.param)
 		}

@@ -246,9 +246,14 @@ func handleCopy(l *loader, p *Param, s *service, value string, a *assign) error 
 	if src == s {
 		return fmt.Errorf("copy = %s: a share cannot copy itself", value)
 	}
-	for i := range s.slots {
-		if !s.set[i] {
-			s.slots[i] = src.slots[i]
+	// Every slot the share has not set becomes the source's: the
+	// source's slots are the new base, and the share keeps only those it
+	// set.
+	own := s.own
+	s.base, s.own = src.slots(), nil
+	for _, o := range own {
+		if s.set[o.i] {
+			s.put(o.i, o.sl)
 		}
 	}
 	for i := len(src.opts) - 1; i >= 0; i-- {
@@ -273,7 +278,7 @@ func handlePrinting(l *loader, p *Param, s *service, value string, a *assign) er
 			cp := l.c.mustParam(pc.param)
 			o := a.o
 			o.Name, o.Note = pc.param, "set by "+a.o.Name+" = "+value+" (init_printer_values)"
-			s.slots[cp.slot] = &slot{v: val{s: pc.value}, a: &assign{o: o, raw: pc.value}}
+			s.put(cp.slot, &slot{v: val{s: pc.value}, a: &assign{o: o, raw: pc.value}})
 		}
 	}
 	return nil

@@ -98,8 +98,11 @@ type loader struct {
 	assigns  []assign
 	slots    []slot
 	svcSlab  []service
-	ptrSlab  []*slot
+	ownSlab  []ownSlot
 	flagSlab []bool
+	// sdShared is set while a share's base is the defaults' array
+	// (Config.sd): it must then be copied before it is written.
+	sdShared bool
 }
 
 const slabSize = 256
@@ -128,14 +131,20 @@ func (l *loader) newService() *service {
 	return &l.svcSlab[len(l.svcSlab)-1]
 }
 
-func (l *loader) newSlotPtrs(n int) []*slot {
-	if len(l.ptrSlab)+n > cap(l.ptrSlab) {
-		l.ptrSlab = make([]*slot, 0, max(n, svcSlabSize*n))
+// newOwn is an empty list of own slots with room for ownSlabCap; a share
+// that sets more grows its own list.
+func (l *loader) newOwn() []ownSlot {
+	if len(l.ownSlab)+ownSlabCap > cap(l.ownSlab) {
+		l.ownSlab = make([]ownSlot, 0, svcSlabSize*ownSlabCap)
 	}
-	i := len(l.ptrSlab)
-	l.ptrSlab = l.ptrSlab[:i+n]
-	return l.ptrSlab[i : i+n : i+n]
+	i := len(l.ownSlab)
+	l.ownSlab = l.ownSlab[:i+ownSlabCap]
+	return l.ownSlab[i : i : i+ownSlabCap]
 }
+
+// ownSlabCap is the room newOwn gives a share: a typical share sets a
+// dozen parameters.
+const ownSlabCap = 16
 
 func (l *loader) newFlags(n int) []bool {
 	if len(l.flagSlab)+n > cap(l.flagSlab) {
@@ -661,9 +670,13 @@ func (l *loader) addService(name string, o Origin, base []*slot, set []bool) *se
 		return s
 	}
 	s := l.newService()
-	*s = service{name: name, header: o, idx: len(c.svcs)}
-	s.slots = l.newSlotPtrs(len(base))
-	copy(s.slots, base)
+	*s = service{name: name, header: o, idx: len(c.svcs), base: base}
+	if len(base) > 0 && len(c.sd) > 0 && &base[0] == &c.sd[0] {
+		// The share refers to the defaults' array: the next write to
+		// the defaults must go to a copy (target).
+		l.sdShared = true
+	}
+	s.own = l.newOwn()
 	s.set = l.newFlags(len(base))
 	if set != nil {
 		copy(s.set, set)
@@ -682,17 +695,17 @@ func (l *loader) serviceOK(s *service) bool {
 	}
 	d := l.c.dflt
 	if strwicmpEqual(s.name, "printers") {
-		if s.slots[d.printable].v.n == 0 {
+		if s.get(d.printable).v.n == 0 {
 			l.warn(o.File, o.Line, "[%s] service MUST be printable; Samba sets printable = yes", s.name)
-			s.slots[d.printable] = &slot{v: boolVal(true), a: derived(o, "printable", "forced for [printers] (lpcfg_service_ok)")}
+			s.put(d.printable, &slot{v: boolVal(true), a: derived(o, "printable", "forced for [printers] (lpcfg_service_ok)")})
 		}
-		if s.slots[d.browseable].v.n != 0 {
-			s.slots[d.browseable] = &slot{v: boolVal(false), a: derived(o, "browseable", "forced for [printers] (lpcfg_service_ok)")}
+		if s.get(d.browseable).v.n != 0 {
+			s.put(d.browseable, &slot{v: boolVal(false), a: derived(o, "browseable", "forced for [printers] (lpcfg_service_ok)")})
 		}
 	}
-	if s.slots[d.path].v.s == "" && !strwicmpEqual(s.name, "homes") && s.slots[d.msdfsProxy].v.s == "" {
+	if s.get(d.path).v.s == "" && !strwicmpEqual(s.name, "homes") && s.get(d.msdfsProxy).v.s == "" {
 		l.warn(o.File, o.Line, "no path in share [%s]: Samba makes it unavailable", s.name)
-		s.slots[d.available] = &slot{v: boolVal(false), a: derived(o, "available", "no path: made unavailable (lpcfg_service_ok)")}
+		s.put(d.available, &slot{v: boolVal(false), a: derived(o, "available", "no path: made unavailable (lpcfg_service_ok)")})
 	}
 	return true
 }
@@ -791,9 +804,14 @@ func (l *loader) parametric(s *service, name, value string, a *assign) bool {
 func (l *loader) target(p *Param, s *service) **slot {
 	switch {
 	case s != nil:
-		return &s.slots[p.slot]
+		return s.ref(p.slot)
 	case p.Class == ClassGlobal:
 		return &l.c.g[p.slot]
+	}
+	if l.sdShared {
+		// Shares made so far keep the defaults they were made from.
+		l.c.sd = append([]*slot(nil), l.c.sd...)
+		l.sdShared = false
 	}
 	return &l.c.sd[p.slot]
 }
@@ -947,20 +965,20 @@ func (l *loader) autoServices() {
 		if as.a != nil {
 			o.File, o.Line, o.LastLine = as.a.o.File, as.a.o.Line, as.a.o.LastLine
 		}
-		s := l.addService(name, o, homes.slots, homes.set)
+		s := l.addService(name, o, homes.slots(), homes.set)
 		for i := len(homes.opts) - 1; i >= 0; i-- {
 			s.opts.set(homes.opts[i].key, homes.opts[i].value, homes.opts[i].a)
 		}
-		hp := homes.slots[d.path].v.s
+		hp := homes.get(d.path).v.s
 		if hp == "" || strequal(hp, c.sd[d.path].v.s) {
-			s.slots[d.path] = &slot{v: val{s: home}, a: &assign{o: o, raw: home}}
+			s.put(d.path, &slot{v: val{s: home}, a: &assign{o: o, raw: home}})
 		}
-		if s.slots[d.comment].v.s == "" {
+		if s.get(d.comment).v.s == "" {
 			cm := "Home directory of " + name
-			s.slots[d.comment] = &slot{v: val{s: cm}, a: &assign{o: o, raw: cm}}
+			s.put(d.comment, &slot{v: val{s: cm}, a: &assign{o: o, raw: cm}})
 		}
-		s.slots[d.browseable] = c.sd[d.browseable]
-		s.slots[d.abse] = c.sd[d.abse]
+		s.put(d.browseable, c.sd[d.browseable])
+		s.put(d.abse, c.sd[d.abse])
 	}
 }
 
