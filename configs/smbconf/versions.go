@@ -25,12 +25,11 @@ import (
 	"math"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smb-agent/smb-agent/configs/procenv"
 )
@@ -42,24 +41,53 @@ type SambaVersion struct {
 	Raw                 string
 }
 
-// verPattern matches "4.17", "4.17.12", "Version 4.17.12-Debian",
-// "4.21.0rc1", "4.18.0pre1-GIT-1234abc": a version at the start, optionally
-// after the word Version, and any vendor or pre-release suffix.
-var verPattern = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^(?i:version\s+)?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~._a-zA-Z][-+~._a-zA-Z0-9]*)?$`)
-})
-
 // ParseSambaVersion parses what `smbd --version` or `testparm -V` prints, or
 // what a person types for --samba-version. A missing patch level is 0; a
 // pre-release suffix (rc1) is ignored, so 4.21.0rc1 counts as 4.21.0.
+//
+// It accepts "4.17", "4.17.12", "Version 4.17.12-Debian", "4.21.0rc1",
+// "4.18.0pre1-GIT-1234abc": a version at the start, optionally after the
+// word Version, and any vendor or pre-release suffix. That is the regular
+// expression
+//
+//	^(?i:version\s+)?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~._a-zA-Z][-+~._a-zA-Z0-9]*)?$
+//
+// written out by hand, because every config command parses a version and
+// compiling the expression cost more than the rest of the parse
+// (FuzzParseSambaVersion checks the two agree).
 func ParseSambaVersion(s string) (SambaVersion, error) {
 	t := strings.TrimSpace(s)
-	m := verPattern().FindStringSubmatch(t)
-	if m == nil {
+	invalid := func() (SambaVersion, error) {
 		return SambaVersion{}, fmt.Errorf("invalid Samba version %q (want MAJOR.MINOR[.PATCH], e.g. 4.17.12)", s)
 	}
+	rest := t
+	if r, ok := cutVersionWord(rest); ok {
+		// (?i:version\s+): \s is [\t\n\f\r ] in Go's syntax.
+		n := 0
+		for n < len(r) && strings.IndexByte("\t\n\f\r ", r[n]) >= 0 {
+			n++
+		}
+		if n == 0 {
+			return invalid()
+		}
+		rest = r[n:]
+	}
+	var parts [3]string
+	var ok bool
+	if parts[0], rest, ok = cutDigits(rest); !ok || !strings.HasPrefix(rest, ".") {
+		return invalid()
+	}
+	if parts[1], rest, ok = cutDigits(rest[1:]); !ok {
+		return invalid()
+	}
+	if len(rest) > 1 && rest[0] == '.' && isDigit(rest[1]) {
+		parts[2], rest, _ = cutDigits(rest[1:])
+	}
+	if rest != "" && !versionSuffix(rest) {
+		return invalid()
+	}
 	nums := [3]int{}
-	for i, part := range m[1:4] {
+	for i, part := range parts {
 		if part == "" {
 			continue
 		}
@@ -70,6 +98,45 @@ func ParseSambaVersion(s string) (SambaVersion, error) {
 		nums[i] = n
 	}
 	return SambaVersion{Major: nums[0], Minor: nums[1], Patch: nums[2], Raw: t}, nil
+}
+
+// cutVersionWord removes a leading "version" in any case, as (?i:version)
+// matches it: Unicode simple case folding, so "VERſION" counts.
+func cutVersionWord(s string) (string, bool) {
+	for _, want := range "version" {
+		r, n := utf8.DecodeRuneInString(s)
+		if n == 0 || (r != want && !strings.EqualFold(string(r), string(want))) {
+			return s, false
+		}
+		s = s[n:]
+	}
+	return s, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// cutDigits splits a leading run of ASCII digits (\d+) from s.
+func cutDigits(s string) (digits, rest string, ok bool) {
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	return s[:n], s[n:], n > 0
+}
+
+// versionSuffix is [-+~._a-zA-Z][-+~._a-zA-Z0-9]*.
+func versionSuffix(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '-' || c == '+' || c == '~' || c == '.' || c == '_':
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case i > 0 && isDigit(c):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // String prints MAJOR.MINOR.PATCH.
