@@ -172,6 +172,34 @@ func FuzzScanCounts(f *testing.F) {
 	})
 }
 
+// FuzzLooksBinary checks looksBinary, which skips eight bytes at a time,
+// against the byte-at-a-time count it stands for.
+func FuzzLooksBinary(f *testing.F) {
+	for _, s := range []string{"", "[global]\n\tpath = /x\r\n", strings.Repeat("\x00\x01\x7f abcdefgh", 20), strings.Repeat("abcdefg\x1f", 40), "\x7f"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		n := min(len(src), 1<<16)
+		ctl, first := 0, -1
+		for i, c := range src[:n] {
+			if (c < 0x20 && !isSpace(c)) || c == 0x7f {
+				ctl++
+				if first < 0 {
+					first = i
+				}
+			}
+		}
+		wantBin := ctl >= 16 && ctl*100 >= n
+		wantOff := 0
+		if wantBin {
+			wantOff = first
+		}
+		if off, bin := looksBinary(src); bin != wantBin || off != wantOff {
+			t.Fatalf("looksBinary = %d, %v; want %d, %v (%d control bytes)", off, bin, wantOff, wantBin, ctl)
+		}
+	})
+}
+
 // --smb-conf pointed at a secret: it is read as Samba reads it (testparm
 // parity holds for any input), and nothing of it appears in a message.
 func TestNotSmbConfLikeIsNeverQuoted(t *testing.T) {
