@@ -140,65 +140,61 @@ func TestScanCounts(t *testing.T) {
 	}
 }
 
-// FuzzScanCounts checks the line-at-a-time scanCounts against the
+// checkScanCounts checks the line-at-a-time scanCounts against the
 // byte-at-a-time definition of what it counts.
-func FuzzScanCounts(f *testing.F) {
-	for _, s := range []string{"", "[a]", "[a]\n  [b]\n\t[c]\nx = [d]\n", " \t\r\n\n [x", "\r[\n \v["} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, src []byte) {
-		wantLines, wantSections := 0, 0
-		atStart := true
-		for _, c := range src {
-			switch {
-			case c == '\n':
-				wantLines++
-				atStart = true
-			case !atStart:
-			case c == '[':
-				wantSections++
-				atStart = false
-			case c != ' ' && c != '\t' && c != '\r':
-				atStart = false
-			}
-		}
-		if len(src) > 0 && src[len(src)-1] != '\n' {
+func checkScanCounts(t *testing.T, src []byte) {
+	wantLines, wantSections := 0, 0
+	atStart := true
+	for _, c := range src {
+		switch {
+		case c == '\n':
 			wantLines++
+			atStart = true
+		case !atStart:
+		case c == '[':
+			wantSections++
+			atStart = false
+		case c != ' ' && c != '\t' && c != '\r':
+			atStart = false
 		}
-		lines, sections := scanCounts(src)
-		if lines != wantLines || sections != wantSections {
-			t.Fatalf("scanCounts(%q) = %d lines, %d sections; want %d, %d", src, lines, sections, wantLines, wantSections)
-		}
-	})
+	}
+	if len(src) > 0 && src[len(src)-1] != '\n' {
+		wantLines++
+	}
+	lines, sections := scanCounts(src)
+	if lines != wantLines || sections != wantSections {
+		t.Fatalf("scanCounts(%q) = %d lines, %d sections; want %d, %d", src, lines, sections, wantLines, wantSections)
+	}
 }
 
-// FuzzLooksBinary checks looksBinary, which skips eight bytes at a time,
+// scanCountsSeeds are inputs FuzzLex starts from for checkScanCounts.
+var scanCountsSeeds = []string{"", "[a]", "[a]\n  [b]\n\t[c]\nx = [d]\n", " \t\r\n\n [x", "\r[\n \v["}
+
+// checkLooksBinary checks looksBinary, which skips eight bytes at a time,
 // against the byte-at-a-time count it stands for.
-func FuzzLooksBinary(f *testing.F) {
-	for _, s := range []string{"", "[global]\n\tpath = /x\r\n", strings.Repeat("\x00\x01\x7f abcdefgh", 20), strings.Repeat("abcdefg\x1f", 40), "\x7f"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, src []byte) {
-		n := min(len(src), 1<<16)
-		ctl, first := 0, -1
-		for i, c := range src[:n] {
-			if (c < 0x20 && !isSpace(c)) || c == 0x7f {
-				ctl++
-				if first < 0 {
-					first = i
-				}
+func checkLooksBinary(t *testing.T, src []byte) {
+	n := min(len(src), 1<<16)
+	ctl, first := 0, -1
+	for i, c := range src[:n] {
+		if (c < 0x20 && !isSpace(c)) || c == 0x7f {
+			ctl++
+			if first < 0 {
+				first = i
 			}
 		}
-		wantBin := ctl >= 16 && ctl*100 >= n
-		wantOff := 0
-		if wantBin {
-			wantOff = first
-		}
-		if off, bin := looksBinary(src); bin != wantBin || off != wantOff {
-			t.Fatalf("looksBinary = %d, %v; want %d, %v (%d control bytes)", off, bin, wantOff, wantBin, ctl)
-		}
-	})
+	}
+	wantBin := ctl >= 16 && ctl*100 >= n
+	wantOff := 0
+	if wantBin {
+		wantOff = first
+	}
+	if off, bin := looksBinary(src); bin != wantBin || off != wantOff {
+		t.Fatalf("looksBinary = %d, %v; want %d, %v (%d control bytes)", off, bin, wantOff, wantBin, ctl)
+	}
 }
+
+// looksBinarySeeds are inputs FuzzLex starts from for checkLooksBinary.
+var looksBinarySeeds = []string{"", "[global]\n\tpath = /x\r\n", strings.Repeat("\x00\x01\x7f abcdefgh", 20), strings.Repeat("abcdefg\x1f", 40), "\x7f"}
 
 // --smb-conf pointed at a secret: it is read as Samba reads it (testparm
 // parity holds for any input), and nothing of it appears in a message.

@@ -114,7 +114,26 @@ func FuzzLex(f *testing.F) {
 	for _, s := range []string{"[global]\na = b\n", "a = b\\\nc", "\x00", "[", "=", "a=\r\n\\\r\n", "#\\\n[x]", "a = b \\ \nc", "a  =\tb\r\n", "x = \\", "n=v\x00w\n", " [s] \r\n= v"} {
 		f.Add([]byte(s))
 	}
+	// The other byte-level shortcuts of reading a file (and the version
+	// parser) are fuzzed here too, on the same inputs: each is checked
+	// against the plain definition it replaces.
+	for _, s := range scanCountsSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range looksBinarySeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range strListSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range versionSeeds {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, src []byte) {
+		checkScanCounts(t, src)
+		checkLooksBinary(t, src)
+		checkStrListMakeV3(t, string(src))
+		checkParseSambaVersion(t, string(src))
 		prevEnd := 0
 		lines := Lex(src)
 		// The plain-line shortcut must give what tini.c's content loop
