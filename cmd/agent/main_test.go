@@ -19,6 +19,21 @@ func TestIsServe(t *testing.T) {
 		{[]string{"--config", "serve", "diagnose"}, false},
 		{nil, false},
 	} {
-		require.Equal(t, tc.want, isServe(tc.args), "%q", tc.args)
+		require.Equal(t, tc.want, command(tc.args) == "serve", "%q", tc.args)
+	}
+}
+
+func TestCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"config", "dump", "--smb-conf", "x"}, "config"},
+		{[]string{"--config", "/etc/smb-agent/agent.yaml", "config", "get", "path"}, "config"},
+		{[]string{"--config", "config"}, ""},
+		{[]string{"-v", "diagnose"}, "diagnose"},
+		{nil, ""},
+	} {
+		require.Equal(t, tc.want, command(tc.args), "%q", tc.args)
 	}
 }
