@@ -9,7 +9,6 @@ package smbconf
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -482,24 +481,8 @@ func looksBinary(src []byte) (int, bool) {
 		n = 1 << 16
 	}
 	ctl, first := 0, -1
-	i := 0
-	for ; i < n; i++ {
-		// Eight bytes at a time while none is below 0x20 or DEL (the
-		// usual case for text between line ends), then byte by byte.
-		for i+8 <= n {
-			w := binary.LittleEndian.Uint64(src[i:])
-			const ones, highs = 0x0101010101010101, 0x8080808080808080
-			del := w ^ (0x7f * ones)
-			if (w-0x20*ones)&^w&highs == 0 && (del-ones)&^del&highs == 0 {
-				i += 8
-				continue
-			}
-			break
-		}
-		if i >= n {
-			break
-		}
-		if controlByte[src[i]] {
+	for i, c := range src[:n] {
+		if controlByte[c] {
 			ctl++
 			if first < 0 {
 				first = i
