@@ -103,6 +103,34 @@ type loader struct {
 	// sdShared is set while a share's base is the defaults' array
 	// (Config.sd): it must then be copied before it is written.
 	sdShared bool
+	// names remembers the parameter each recently seen spelling named.
+	names [64]nameEntry
+}
+
+// nameEntry is a spelling of a parameter name and the parameter.
+type nameEntry struct {
+	name string
+	p    *Param
+}
+
+// lookupParam is Config.LookupParam through a small cache of spellings:
+// a big file repeats the same dozen names in every share, and comparing
+// the spelling with the one cached is cheaper than building its key and
+// hashing it. The answer for a spelling never changes during a load.
+func (l *loader) lookupParam(name string) (*Param, bool) {
+	if name == "" {
+		return l.c.LookupParam(name)
+	}
+	n := len(name)
+	e := &l.names[(n*131+int(name[0])*31+int(name[n/2])*7+int(name[n-1]))&(len(l.names)-1)]
+	if e.p != nil && e.name == name {
+		return e.p, true
+	}
+	p, ok := l.c.LookupParam(name)
+	if ok {
+		*e = nameEntry{name: name, p: p}
+	}
+	return p, ok
 }
 
 const slabSize = 256
@@ -733,7 +761,7 @@ func locked(p *Param) bool { return p.Canonical().Name == "log level" }
 
 // doGlobal is lpcfg_do_global_parameter.
 func (l *loader) doGlobal(name, value string, a *assign) bool {
-	p, ok := l.c.LookupParam(name)
+	p, ok := l.lookupParam(name)
 	if !ok {
 		if strings.IndexByte(name, ':') >= 0 {
 			return l.parametric(nil, name, value, a)
@@ -753,7 +781,7 @@ func (l *loader) doGlobal(name, value string, a *assign) bool {
 
 // doService is lpcfg_do_service_parameter.
 func (l *loader) doService(s *service, name, value string, a *assign) bool {
-	p, ok := l.c.LookupParam(name)
+	p, ok := l.lookupParam(name)
 	if !ok {
 		if strings.IndexByte(name, ':') >= 0 {
 			return l.parametric(s, name, value, a)
