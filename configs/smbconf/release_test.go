@@ -156,3 +156,12 @@ func TestLocalSlotsAreInDumpOrder(t *testing.T) {
 		require.Equal(t, tab.localDmp, bySlot, r.version)
 	}
 }
+
+// A table's release is read from its version text without building the
+// table (tableFor must not build every table to choose one): both must
+// agree.
+func TestReleaseWithoutBuildingTheTable(t *testing.T) {
+	for _, r := range releaseTables {
+		require.Equal(t, r.table().release, r.release(), r.version)
+	}
+}
