@@ -313,6 +313,15 @@ func convStrSize(s string) (uint64, bool) {
 // listSepV3 is the separator set of str_list_make_v3 (lib/util/util_strlist_v3.c).
 const listSepV3 = " \t,;\n\r"
 
+// isListSepV3 is listSepV3 as a table: the split looks at every byte of
+// every list value.
+var isListSepV3 = func() (t [256]bool) {
+	for i := 0; i < len(listSepV3); i++ {
+		t[listSepV3[i]] = true
+	}
+	return t
+}()
+
 // listSepV4 is LIST_SEP of lib/util/util_strlist.c, used by str_list_make.
 const listSepV4 = " \t,\n\r"
 
@@ -328,7 +337,7 @@ func strListMakeV3(s string) []string {
 	i := 0
 	var tok []byte
 	for {
-		for i < len(s) && strings.IndexByte(listSepV3, s[i]) >= 0 {
+		for i < len(s) && isListSepV3[s[i]] {
 			i++
 		}
 		if i >= len(s) {
@@ -339,7 +348,7 @@ func strListMakeV3(s string) []string {
 		start, hadQuote := i, false
 		tok = tok[:0]
 		quoted := false
-		for i < len(s) && (quoted || strings.IndexByte(listSepV3, s[i]) < 0) {
+		for i < len(s) && (quoted || !isListSepV3[s[i]]) {
 			if s[i] == '"' {
 				quoted = !quoted
 				if !hadQuote {
