@@ -54,6 +54,17 @@ const (
 	BehaviourMaxProcessesNeedReload   = "max-smbd-processes-needs-reload"
 	BehaviourLogNotPermittedLevel1    = "log-share-not-permitted-level1"
 	BehaviourLogAccountDisabledLevel1 = "log-account-disabled-level1"
+	BehaviourLogGuestNotPermittedLvl1 = "log-guest-not-permitted-level1"
+	BehaviourLogNonSMBPacketLevel2    = "log-non-smb-packet-level2"
+	BehaviourStartOnlySettings        = "start-only-settings"
+	BehaviourReloadKeepsSessions      = "reload-keeps-open-sessions"
+	BehaviourMaxProcessesCountHelpers = "max-smbd-processes-counts-helpers"
+	BehaviourNoLogLevelMeansZero      = "no-log-level-line-logs-at-0"
+	BehaviourClientEncryptDefault     = "client-smb-encrypt-default"
+	BehaviourClientEncryptRefusesSMB2 = "client-encryption-required-refuses-smb2"
+	BehaviourLogPipeDisconnectedLvl3  = "log-pipe-disconnected-level3"
+	BehaviourLogBadSignatureLevel0    = "log-bad-signature-level0"
+	BehaviourRPCHelpersExitWhenIdle   = "rpc-helpers-exit-when-idle"
 )
 
 // behaviours is the registry; IDs are unique (TestBehavioursWellFormed).
@@ -207,6 +218,74 @@ var behaviours = []Behaviour{
 		ID:     BehaviourLogAccountDisabledLevel1,
 		Claim:  `smbd logs "sam_account_ok: Account for user 'X' was disabled." at debug level 1 when a disabled account logs in, and nothing of it at level 0`,
 		Source: "source3/auth/check_samsec.c sam_account_ok() DEBUG(1, ...)",
+	},
+	{
+		ID: BehaviourLogGuestNotPermittedLvl1,
+		Claim: `with "map to guest = bad user" and "restrict anonymous = 2" an unknown user logs in as guest and is refused IPC$; ` +
+			`smbd logs "guest user (from session setup) not permitted to access this share (IPC$)" at debug level 1, and nothing of it at level 0`,
+		Source: "source3/smbd/service.c make_connection_snum() -> check_user_share_access() DEBUG(1, ...); source3/smbd/uid.c check_user_ok() (restrict anonymous)",
+	},
+	{
+		ID: BehaviourLogNonSMBPacketLevel2,
+		Claim: `an smbd whose server max protocol is NT1 (SMB1 only) drops a client's SMB2 NEGOTIATE and logs ` +
+			`"Non-SMB packet of length N. Terminating server" at debug level 2, and nothing of it at level 1`,
+		Source: "source3/smbd/smb2_process.c process_smb() -> validate_smb_request() DEBUG(2, ...) (process.c before 4.15)",
+	},
+	{
+		ID: BehaviourStartOnlySettings,
+		Claim: `pid directory, lock directory and passdb backend are read once when smbd starts: ` +
+			`after an edit and reload-config the running smbd keeps the old pid file, lock directory and passdb (and a moved lock directory ` +
+			`makes every new connection fail, since each new child re-reads it); only a restart applies them`,
+		Source: "source3/smbd/server.c main(): pidfile_create(), locking_init(), initialize_password_db() before the accept loop",
+	},
+	{
+		ID: BehaviourReloadKeepsSessions,
+		Claim: `reload-config keeps established sessions: a client connected before a reload that would refuse it anew ` +
+			`([global] hosts deny) keeps its session and open share, while new connections are refused`,
+		Source: "source3/smbd/server.c smbd_parent_reload_config() -> messaging_send_all(MSG_SMB_CONF_UPDATED): children reload, connections stay",
+	},
+	{
+		ID: BehaviourMaxProcessesCountHelpers,
+		Claim: `"max smbd processes" counts every child of the parent, smbd-notifyd and smbd-cleanupd included: ` +
+			`2 lets no client in, 3 lets one`,
+		Source: "source3/smbd/server.c smbd_accept_connection() allowable_number_of_smbd_processes() (num_children counts notifyd and cleanupd)",
+	},
+	{
+		ID: BehaviourNoLogLevelMeansZero,
+		Claim: `with no "log level" line and no -d, smbd logs at level 0 although testparm prints "log level = 1": ` +
+			`level-1 lines are not written`,
+		Source: "lib/util/debug.c (debuglevel starts at 0; the \"log level\" default is only applied when the line is set); observed by test/behaviours_e2e_test.go",
+	},
+	{
+		ID: BehaviourClientEncryptDefault,
+		Claim: `"client smb encrypt" exists and defaults to "default" (if_required): Samba's clients encrypt only when the server requires it`,
+		Since:  "4.14",
+		Source: `WHATSNEW.txt@samba-4.14.0 smb.conf changes; docs-xml/smbdotconf/security/clientsmbencrypt.xml`,
+	},
+	{
+		ID: BehaviourClientEncryptRefusesSMB2,
+		Claim: `a Samba client that requires encryption (smbclient -e, --client-protection=encrypt since 4.15) and negotiates SMB2_02 or SMB2_10 sets up the session, ` +
+			`then refuses to use it: "Encryption required and server doesn't support SMB3 encryption - failing connect"`,
+		Source: "source3/libsmb/clidfs.c do_connect() -> cli_cm_force_encryption_creds()",
+	},
+	{
+		ID: BehaviourLogPipeDisconnectedLvl3,
+		Claim: `when the RPC worker behind an open pipe dies, smbd answers the pipe's next request with NT_STATUS_PIPE_DISCONNECTED ` +
+			`and logs "status[NT_STATUS_PIPE_DISCONNECTED]" at debug level 3, and nothing of it at level 2`,
+		Since:  "4.16",
+		Source: "source3/smbd/smb2_server.c smbd_smb2_request_error_ex() DBG_NOTICE; source3/rpc_client/local_np.c",
+	},
+	{
+		ID: BehaviourLogBadSignatureLevel0,
+		Claim: `with "server signing = mandatory" smbd refuses the unsigned requests of a client that never signs ` +
+			`(after its session setup) and logs "Bad SMB2 (sign_algo_id=N) signature for message" at debug level 0`,
+		Source: "source3/smbd/smb2_server.c smbd_smb2_request_dispatch() -> smb2_signing_check_pdu() (libcli/smb/smb2_signing.c DEBUG(0, ...))",
+	},
+	{
+		ID:     BehaviourRPCHelpersExitWhenIdle,
+		Claim:  `samba-dcerpcd and its rpcd_* workers started on demand by smbd exit by themselves once idle (about a minute), so "none running" is normal between clients`,
+		Since:  "4.16",
+		Source: "source3/rpc_server/rpc_host.c (on-demand samba-dcerpcd exits when idle); observed by test/behaviours_e2e_test.go with SMB_AGENT_SLOW=1",
 	},
 }
 

@@ -55,6 +55,8 @@ type Config struct {
 	Shares   []Share
 	Users    []User
 	LogLevel string   // "log level" value; empty = "1"
+	// OmitLogLevel writes no "log level" line at all (LogLevel ignored).
+	OmitLogLevel bool
 	ExtraEnv []string // extra environment for smbd ("K=V")
 	// Port to listen on; 0 picks a free loopback port.
 	Port int
@@ -276,6 +278,9 @@ func (s *Smbd) WriteConf(cfg Config) error {
 		"printing = bsd",
 		"printcap name = /dev/null",
 	} {
+		if cfg.OmitLogLevel && strings.HasPrefix(l, "log level = ") {
+			continue
+		}
 		fmt.Fprintf(&b, "   %s\n", l)
 	}
 	for _, l := range cfg.Global {

@@ -1,0 +1,482 @@
+package test
+
+// Scenarios for the registry entries about what smbd logs and keeps across
+// a reload, start-only settings, the process limit, the client's
+// encryption and the on-demand RPC helpers' lifetime
+// (configs/smbconf/behaviours.go).
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	smb2 "github.com/hirochachacha/go-smb2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
+	"github.com/smb-agent/smb-agent/test/conformance"
+	"github.com/smb-agent/smb-agent/test/harness"
+)
+
+// slowBehavioursEnv runs the observers that wait for smbd's own timers
+// (a minute and more); make test-samba sets it, make test does not.
+const slowBehavioursEnv = "SMB_AGENT_SLOW"
+
+// slowBehaviours are the entries only observed with SMB_AGENT_SLOW=1.
+var slowBehaviours = map[string]bool{smbconf.BehaviourRPCHelpersExitWhenIdle: true}
+
+func slowBehavioursOn() bool { return os.Getenv(slowBehavioursEnv) == "1" }
+
+func init() {
+	for id, obs := range map[string]func(*behaviourSeen) (bool, string){
+		smbconf.BehaviourLogGuestNotPermittedLvl1: func(s *behaviourSeen) (bool, string) {
+			return s.all("guest-ipc-refused", "guest-not-permitted-not-logged-at-0", "guest-not-permitted-logged-at-1")
+		},
+		smbconf.BehaviourLogNonSMBPacketLevel2: func(s *behaviourSeen) (bool, string) {
+			return s.all("nt1-only-refuses-smb2", "non-smb-not-logged-at-1", "non-smb-logged-at-2")
+		},
+		smbconf.BehaviourStartOnlySettings: func(s *behaviourSeen) (bool, string) {
+			return s.all("reload-keeps-pid-file", "reload-keeps-lock-directory", "lock-move-breaks-new-connections", "reload-keeps-passdb",
+				"restart-applies-pid-directory", "restart-applies-passdb")
+		},
+		smbconf.BehaviourReloadKeepsSessions: func(s *behaviourSeen) (bool, string) {
+			return s.all("hosts-refused-after-reload", "session-survives-reload")
+		},
+		smbconf.BehaviourMaxProcessesCountHelpers: func(s *behaviourSeen) (bool, string) {
+			return s.all("max-2-admits-none", "max-3-admits-one", "max-3-refuses-second")
+		},
+		smbconf.BehaviourNoLogLevelMeansZero: func(s *behaviourSeen) (bool, string) {
+			d, dd := s.defaultIs("log level", "1")
+			o, od := s.all("no-log-level-line-no-level-1-line")
+			return d && o, dd + "; " + od
+		},
+		smbconf.BehaviourClientEncryptDefault: func(s *behaviourSeen) (bool, string) {
+			d, dd := s.defaultIs("client smb encrypt", "default")
+			o, od := s.all("smbclient-encrypts-when-required")
+			return d && o, dd + "; " + od
+		},
+		smbconf.BehaviourClientEncryptRefusesSMB2: func(s *behaviourSeen) (bool, string) {
+			return s.all("smbclient-e-refuses-smb2_10")
+		},
+		smbconf.BehaviourLogPipeDisconnectedLvl3: func(s *behaviourSeen) (bool, string) {
+			return s.all("pipe-disconnected-not-logged-at-2", "pipe-disconnected-logged-at-3")
+		},
+		smbconf.BehaviourLogBadSignatureLevel0: func(s *behaviourSeen) (bool, string) {
+			return s.all("unsigned-refused", "unsigned-logged-at-0")
+		},
+		smbconf.BehaviourRPCHelpersExitWhenIdle: func(s *behaviourSeen) (bool, string) {
+			return s.all("rpc-helpers-running-after-listing", "rpc-helpers-gone-when-idle")
+		},
+	} {
+		behaviourObservers[id] = obs
+	}
+}
+
+// claimScenarios run after the ones in behaviours_e2e_test.go.
+var claimScenarios = []struct {
+	name string
+	run  func(context.Context, *testing.T, *behaviourSeen)
+}{
+	{"guest", scenarioGuest}, {"non-smb", scenarioNonSMB}, {"start-only", scenarioStartOnly},
+	{"sessions-stay", scenarioSessionsStay}, {"max-processes-helpers", scenarioMaxProcessesHelpers},
+	{"no-log-level", scenarioNoLogLevel}, {"client-encryption", scenarioClientEncryption},
+	{"pipe-disconnected", scenarioPipeDisconnected}, {"signing", scenarioSigning},
+	{"rpc-idle", scenarioRPCIdle},
+}
+
+// scenarioGuest: an unknown user mapped to guest, refused IPC$ by
+// restrict anonymous = 2, at log level 0 and then 1.
+func scenarioGuest(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "0", Users: []harness.User{behaviourUser},
+		Global: []string{"map to guest = bad user", "restrict anonymous = 2"}}
+	srv := harness.StartT(t, cfg)
+	stranger := harness.User{Name: "no-such-user", Password: "Behaviour-pw-3"}
+	const line = "guest user (from session setup) not permitted to access this share (IPC$)"
+	err := mount(ctx, srv.Addr(), stranger, "IPC$")
+	s.set("guest-ipc-refused", err != nil, "unknown user (guest), tree connect IPC$: %s", errText(err))
+	n0 := strings.Count(srv.Logs(), line)
+	s.set("guest-not-permitted-not-logged-at-0", n0 == 0, "log level 0: %d %q lines", n0, line)
+	cfg.LogLevel = "1"
+	require.NoError(t, srv.WriteConf(cfg))
+	_ = mount(ctx, srv.Addr(), stranger, "IPC$")
+	n1 := strings.Count(srv.Logs(), line)
+	s.set("guest-not-permitted-logged-at-1", n1 > n0, "log level 1: %d %q lines (%d before)", n1, line, n0)
+}
+
+// scenarioNonSMB: an SMB1-only smbd (server max protocol = NT1) and an
+// SMB2 NEGOTIATE, at log level 1 and then 2.
+func scenarioNonSMB(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "1", Global: []string{"server min protocol = NT1", "server max protocol = NT1"}}
+	srv := harness.StartT(t, cfg)
+	const line = "Non-SMB packet of length"
+	n := probe.NegotiateSMB2(ctx, srv.Addr(), []probe.Dialect{probe.SMB2_02, probe.SMB2_10})
+	s.set("nt1-only-refuses-smb2", !n.Accepted, "max NT1, SMB2 NEGOTIATE: %s", negotiateText(n))
+	c1 := strings.Count(srv.Logs(), line)
+	s.set("non-smb-not-logged-at-1", c1 == 0, "log level 1: %d %q lines", c1, line)
+	cfg.LogLevel = "2"
+	require.NoError(t, srv.WriteConf(cfg))
+	probe.NegotiateSMB2(ctx, srv.Addr(), []probe.Dialect{probe.SMB2_02, probe.SMB2_10})
+	c2 := waitCount(srv, line, c1)
+	s.set("non-smb-logged-at-2", c2 > c1, "log level 2: %d %q lines (%d before)", c2, line, c1)
+}
+
+// waitCount waits briefly for more than before occurrences of line in
+// smbd's logs: a child that drops the connection may write its line just
+// after the client sees the close.
+func waitCount(srv *harness.Smbd, line string, before int) int {
+	n := 0
+	for i := 0; i < 20; i++ {
+		if n = strings.Count(srv.Logs(), line); n > before {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return n
+}
+
+// scenarioStartOnly: pid directory, lock directory and passdb backend
+// moved to new, empty places; reload-config, then a restart.
+func scenarioStartOnly(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{Users: []harness.User{behaviourUser}, Shares: []harness.Share{{Name: "data"}}}
+	srv := harness.StartT(t, cfg)
+	d := srv.Dir()
+	pid2, lock2 := filepath.Join(d, "pid2"), filepath.Join(d, "lock2")
+	passdb2 := filepath.Join(d, "private", "passdb2.tdb")
+	for _, p := range []string{pid2, lock2} {
+		require.NoError(t, os.MkdirAll(p, 0o755))
+	}
+	// smbcontrol finds smbd through the lock directory: it reads a copy
+	// of the smb.conf smbd started with.
+	started := filepath.Join(d, "started.conf")
+	b, err := os.ReadFile(srv.ConfPath())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(started, b, 0o644))
+	// pid directory and passdb backend first, lock directory after: a
+	// child that re-reads a moved lock directory cannot serve the
+	// connection, which would hide what passdb does.
+	cfg.Global = []string{"pid directory = " + pid2, "passdb backend = tdbsam:" + passdb2}
+	require.NoError(t, srv.WriteConf(cfg))
+	reloadConfigVia(ctx, t, srv, started)
+
+	err = mount(ctx, srv.Addr(), behaviourUser, "data")
+	s.set("reload-keeps-passdb", err == nil, "passdb backend moved to an empty tdbsam, after reload-config, login and tree connect: %s", errText(err))
+	_, perr := os.Stat(filepath.Join(pid2, "smbd.pid"))
+	s.set("reload-keeps-pid-file", os.IsNotExist(perr), "after reload-config, smbd.pid in the new pid directory: %v", perr == nil)
+
+	cfg.Global = append(cfg.Global, "lock directory = "+lock2)
+	require.NoError(t, srv.WriteConf(cfg))
+	reloadConfigVia(ctx, t, srv, started)
+	lerr := login(ctx, srv.Addr(), behaviourUser)
+	ents, _ := os.ReadDir(lock2)
+	s.set("lock-move-breaks-new-connections", lerr != nil, "lock directory moved, after reload-config, a new login: %s", errText(lerr))
+	s.set("reload-keeps-lock-directory", len(ents) == 0,
+		"lock directory moved, after reload-config: files in the new lock directory: %d; a new login: %s", len(ents), errText(lerr))
+
+	require.NoError(t, srv.Restart())
+	_, perr = os.Stat(filepath.Join(pid2, "smbd.pid"))
+	s.set("restart-applies-pid-directory", perr == nil, "after a restart, smbd.pid in the new pid directory: %v", perr == nil)
+	err = login(ctx, srv.Addr(), behaviourUser)
+	s.set("restart-applies-passdb", err != nil, "after a restart, login with the account only the old passdb has: %s", errText(err))
+}
+
+// scenarioSessionsStay: a session with a share open, then [global] hosts
+// deny excluding the client and reload-config; the old session reads a
+// file, a new connection is refused.
+func scenarioSessionsStay(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{Users: []harness.User{behaviourUser}, Shares: []harness.Share{{Name: "data"}}}
+	srv := harness.StartT(t, cfg)
+	require.NoError(t, os.WriteFile(filepath.Join(srv.SharePath("data"), "f.txt"), []byte("kept"), 0o644))
+
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(cctx, "tcp", srv.Addr())
+	require.NoError(t, err)
+	defer c.Close()
+	sess, err := (&smb2.Dialer{Initiator: &smb2.NTLMInitiator{User: behaviourUser.Name, Password: behaviourUser.Password}}).DialContext(cctx, c)
+	require.NoError(t, err)
+	defer func() { _ = sess.Logoff() }()
+	share, err := sess.WithContext(cctx).Mount("data")
+	require.NoError(t, err)
+	defer func() { _ = share.Umount() }()
+
+	cfg.Global = []string{"hosts deny = 127.0.0.1"}
+	require.NoError(t, srv.WriteConf(cfg))
+	reloadConfig(ctx, t, srv)
+	n := probe.NegotiateSMB2(ctx, srv.Addr(), []probe.Dialect{probe.SMB2_02})
+	if _, done := s.facts["hosts-refused-after-reload"]; !done {
+		s.set("hosts-refused-after-reload", !n.Accepted, "after reload-config, SMB2 NEGOTIATE: %s", negotiateText(n))
+	}
+	b, err := share.ReadFile("f.txt")
+	s.set("session-survives-reload", err == nil && string(b) == "kept" && !n.Accepted,
+		"hosts deny = 127.0.0.1 and reload-config: the session opened before reads a file: %q %s; a new connection: %s",
+		b, errText(err), negotiateText(n))
+}
+
+// scenarioMaxProcessesHelpers: max smbd processes = 2 at start, then 3
+// after reload-config with one connection held.
+func scenarioMaxProcessesHelpers(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{Global: []string{"max smbd processes = 2"}}
+	srv := harness.StartT(t, cfg)
+	n := probe.NegotiateSMB2(ctx, srv.Addr(), []probe.Dialect{probe.SMB2_02})
+	s.set("max-2-admits-none", !n.Accepted, "max smbd processes = 2, nothing else connected, SMB2 NEGOTIATE: %s", negotiateText(n))
+
+	cfg.Global = []string{"max smbd processes = 3"}
+	require.NoError(t, srv.WriteConf(cfg))
+	reloadConfig(ctx, t, srv)
+	var d net.Dialer
+	held, err := d.DialContext(ctx, "tcp", srv.Addr())
+	require.NoError(t, err)
+	defer held.Close()
+	ok, detail := negotiateOn(held)
+	s.set("max-3-admits-one", ok, "max smbd processes = 3 after reload-config, one client negotiates: %s", detail)
+	n = probe.NegotiateSMB2(ctx, srv.Addr(), []probe.Dialect{probe.SMB2_02})
+	s.set("max-3-refuses-second", !n.Accepted, "max smbd processes = 3, one client connected, a second negotiates: %s", negotiateText(n))
+}
+
+// negotiateOn sends an SMB2 NEGOTIATE [SMB2_02] on c and reports whether a
+// valid reply came back.
+func negotiateOn(c net.Conn) (bool, string) {
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	req := probe.BuildSMB2Negotiate([]probe.Dialect{probe.SMB2_02}, false)
+	frame := append([]byte{0, byte(len(req) >> 16), byte(len(req) >> 8), byte(len(req))}, req...)
+	if _, err := c.Write(frame); err != nil {
+		return false, "write: " + err.Error()
+	}
+	hdr := make([]byte, 4)
+	if _, err := io.ReadFull(c, hdr); err != nil {
+		return false, "read: " + err.Error()
+	}
+	n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+	if n < 64 || n > 1<<16 {
+		return false, fmt.Sprintf("reply length %d", n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c, body); err != nil {
+		return false, "read: " + err.Error()
+	}
+	info, st, err := probe.ParseSMB2Negotiate(body)
+	if err != nil || info == nil {
+		return false, fmt.Sprintf("status %s %v", st, err)
+	}
+	return info.Dialect == probe.SMB2_02, "dialect " + info.Dialect.String()
+}
+
+// scenarioNoLogLevel: an smbd whose smb.conf has no log level line (and no
+// -d) and a tree connect refused by valid users, whose line is level 1.
+func scenarioNoLogLevel(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{OmitLogLevel: true, Users: []harness.User{behaviourUser},
+		Shares: []harness.Share{{Name: "locked", Lines: []string{"valid users = nobody"}}}}
+	srv := harness.StartT(t, cfg)
+	const line = "not permitted to access this share (locked)"
+	err := mount(ctx, srv.Addr(), behaviourUser, "locked")
+	n := strings.Count(srv.Logs(), line)
+	s.set("no-log-level-line-no-level-1-line", err != nil && n == 0,
+		"no log level line: tree connect refused: %s; %d %q lines", errText(err), n, line)
+}
+
+// scenarioClientEncryption: the release's smbclient with its defaults
+// against an smbd that requires encryption, and with -e against one that
+// offers at most SMB2_10.
+func scenarioClientEncryption(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{Users: []harness.User{behaviourUser}, Shares: []harness.Share{{Name: "data"}},
+		Global: []string{"smb encrypt = required"}}
+	srv := harness.StartT(t, cfg)
+	out, err := smbclient(ctx, t, srv, "data")
+	s.set("smbclient-encrypts-when-required", err == nil, "smbclient with its defaults, server requires encryption, ls: %s %s", errText(err), out)
+
+	cfg.Global = []string{"server max protocol = SMB2_10"}
+	require.NoError(t, srv.WriteConf(cfg))
+	// -e became --client-protection=encrypt in 4.15's common options.
+	flag := "--client-protection=encrypt"
+	if s.release.Series() == "4.13" {
+		flag = "-e"
+	}
+	out, err = smbclient(ctx, t, srv, "data", flag)
+	refused := err != nil && strings.Contains(out, "Encryption required and server doesn't support SMB3 encryption")
+	s.set("smbclient-e-refuses-smb2_10", refused, "smbclient -e, server max protocol SMB2_10: %s %s", errText(err), out)
+}
+
+// smbclient runs the release's smbclient on share with an authentication
+// file (the password never on a command line) and "ls".
+func smbclient(ctx context.Context, t *testing.T, srv *harness.Smbd, share string, args ...string) (string, error) {
+	t.Helper()
+	auth := filepath.Join(srv.Dir(), "smbclient.auth")
+	require.NoError(t, os.WriteFile(auth, []byte("username = "+behaviourUser.Name+"\npassword = "+behaviourUser.Password+"\n"), 0o600))
+	cconf := filepath.Join(srv.Dir(), "client.conf")
+	require.NoError(t, os.WriteFile(cconf, []byte("[global]\n"), 0o644))
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	argv := append([]string{"-s", cconf, "-A", auth, "-p", strconv.Itoa(srv.Port()), "//127.0.0.1/" + share, "-c", "ls"}, args...)
+	b, err := exec.CommandContext(cctx, "smbclient", argv...).CombinedOutput()
+	return strings.Join(strings.Fields(tailText(string(b), 300)), " "), err
+}
+
+func tailText(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// scenarioPipeDisconnected: srvsvc opened, the RPC workers killed, then a
+// write to the pipe, at log level 2 and then 3.
+func scenarioPipeDisconnected(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "2", Users: []harness.User{behaviourUser}}
+	srv := harness.StartT(t, cfg)
+	require.NoError(t, srv.WarmRPC(behaviourUser, 20*time.Second))
+	if w := rpcWorkersUnder(srv.Dir()); len(w) == 0 {
+		// smbd serves the pipe itself (before samba-dcerpcd): no
+		// worker to kill.
+		s.set("pipe-disconnected-not-logged-at-2", true, "after a share listing, no rpcd_* worker runs")
+		s.set("pipe-disconnected-logged-at-3", false, "after a share listing, no rpcd_* worker runs")
+		return
+	}
+	const line = "NT_STATUS_PIPE_DISCONNECTED"
+	provoke := func() (int, string) {
+		err := withSession(ctx, srv.Addr(), behaviourUser, func(ss *smb2.Session) error {
+			ipc, err := ss.WithContext(ctx).Mount("IPC$")
+			if err != nil {
+				return err
+			}
+			defer func() { _ = ipc.Umount() }()
+			f, err := ipc.OpenFile("srvsvc", os.O_RDWR, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			for _, pid := range rpcWorkersUnder(srv.Dir()) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			time.Sleep(300 * time.Millisecond)
+			_, err = f.Write([]byte{5, 0, 11, 3, 0x10, 0, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0})
+			return err
+		})
+		return waitCount(srv, line, 0), errText(err)
+	}
+	n2, e2 := provoke()
+	s.set("pipe-disconnected-not-logged-at-2", n2 == 0, "log level 2, worker killed, pipe write: %s; %d %q lines", e2, n2, line)
+	cfg.LogLevel = "3"
+	require.NoError(t, srv.WriteConf(cfg))
+	require.NoError(t, srv.WarmRPC(behaviourUser, 20*time.Second))
+	n3, e3 := provoke()
+	s.set("pipe-disconnected-logged-at-3", n3 > n2, "log level 3, worker killed, pipe write: %s; %d %q lines", e3, n3, line)
+}
+
+// rpcWorkersUnder lists the rpcd_* processes started for the smbd in dir.
+func rpcWorkersUnder(dir string) []int {
+	var out []int
+	for _, pid := range processesUnder(dir) {
+		b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		if strings.Contains(strings.SplitN(string(b), "\x00", 2)[0], "rpcd_") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// processesUnder lists processes whose command line names a path in dir.
+func processesUnder(dir string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), dir+"/") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// scenarioSigning: server signing = mandatory; impacket logs in (signed)
+// and sends its tree connect unsigned, at log level 0.
+func scenarioSigning(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "0", Users: []harness.User{behaviourUser}, Global: []string{"server signing = mandatory"}}
+	srv := harness.StartT(t, cfg)
+	const line = "signature for message"
+	unsigned := impacketTreeConnect(ctx, t, srv, "unsigned")
+	nu := waitCount(srv, line, 0)
+	s.set("unsigned-refused", strings.HasPrefix(unsigned, "ERR"), "mandatory signing, signed login, then an unsigned TREE_CONNECT: %s", unsigned)
+	s.set("unsigned-logged-at-0", nu > 0, "log level 0: %d %q lines", nu, line)
+}
+
+// impacketSigningScript logs in with signing (the server requires it),
+// then sends the IPC$ tree connect unsigned.
+const impacketSigningScript = `
+import sys
+from impacket.smbconnection import SMBConnection
+from impacket import smb3
+port, user, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+pw = sys.stdin.readline().rstrip("\n")
+c = SMBConnection("127.0.0.1", "127.0.0.1", sess_port=port, preferredDialect=smb3.SMB2_DIALECT_21)
+c.login(user, pw)
+s = c._SMBConnection
+if mode == "unsigned":
+    s._Session["SigningActivated"] = False
+try:
+    c.connectTree("IPC$")
+    print("OK")
+except Exception as e:
+    print("ERR", e)
+`
+
+func impacketTreeConnect(ctx context.Context, t *testing.T, srv *harness.Smbd, mode string) string {
+	t.Helper()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, conformance.PythonWithImpacket, "-c", impacketSigningScript,
+		strconv.Itoa(srv.Port()), behaviourUser.Name, mode)
+	cmd.Stdin = strings.NewReader(behaviourUser.Password + "\n")
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "impacket: %s", b)
+	return strings.TrimSpace(tailText(string(b), 300))
+}
+
+// scenarioRPCIdle (SMB_AGENT_SLOW=1 only): after a share listing, the
+// on-demand samba-dcerpcd and its workers are running, and they are gone
+// once idle for a while (at most two minutes waited).
+func scenarioRPCIdle(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	if !slowBehavioursOn() {
+		return
+	}
+	srv := harness.StartT(t, harness.Config{Users: []harness.User{behaviourUser}})
+	require.NoError(t, srv.WarmRPC(behaviourUser, 20*time.Second))
+	helpers := func() []int {
+		var out []int
+		for _, pid := range processesUnder(srv.Dir()) {
+			if pid != srv.PID() && isRPCHelper(pid) {
+				out = append(out, pid)
+			}
+		}
+		return out
+	}
+	running := helpers()
+	s.set("rpc-helpers-running-after-listing", len(running) > 0, "after a share listing, samba-dcerpcd/rpcd_* processes: %v", running)
+	t0 := time.Now()
+	for time.Since(t0) < 2*time.Minute && len(helpers()) > 0 {
+		time.Sleep(time.Second)
+	}
+	left := helpers()
+	s.set("rpc-helpers-gone-when-idle", len(running) > 0 && len(left) == 0,
+		"idle: processes left after %.0fs: %v", time.Since(t0).Seconds(), left)
+}
+
+func isRPCHelper(pid int) bool {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	a0 := strings.SplitN(string(b), "\x00", 2)[0]
+	return strings.Contains(a0, "samba-dcerpcd") || strings.Contains(a0, "rpcd_")
+}
