@@ -257,8 +257,8 @@ var behaviours = []Behaviour{
 		Source: "lib/util/debug.c (debuglevel starts at 0; the \"log level\" default is only applied when the line is set); observed by test/behaviours_e2e_test.go",
 	},
 	{
-		ID: BehaviourClientEncryptDefault,
-		Claim: `"client smb encrypt" exists and defaults to "default" (if_required): Samba's clients encrypt only when the server requires it`,
+		ID:     BehaviourClientEncryptDefault,
+		Claim:  `"client smb encrypt" exists and defaults to "default" (if_required): Samba's clients encrypt only when the server requires it`,
 		Since:  "4.14",
 		Source: `WHATSNEW.txt@samba-4.14.0 smb.conf changes; docs-xml/smbdotconf/security/clientsmbencrypt.xml`,
 	},

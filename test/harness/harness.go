@@ -54,10 +54,10 @@ type Config struct {
 	Global   []string // extra "name = value" lines for [global]
 	Shares   []Share
 	Users    []User
-	LogLevel string   // "log level" value; empty = "1"
+	LogLevel string // "log level" value; empty = "1"
 	// OmitLogLevel writes no "log level" line at all (LogLevel ignored).
 	OmitLogLevel bool
-	ExtraEnv []string // extra environment for smbd ("K=V")
+	ExtraEnv     []string // extra environment for smbd ("K=V")
 	// Port to listen on; 0 picks a free loopback port.
 	Port int
 	// StartTimeout bounds the wait for smbd to listen (default 15s).
