@@ -35,6 +35,16 @@ func behaviourQualifier(id string) string {
 	return b.Qualifier()
 }
 
+// behaviourFor is behaviour id's qualifier for release v (zero: the
+// releases checked), for texts built without Facts.
+func behaviourFor(id string, v smbconf.SambaVersion) string {
+	b, ok := smbconf.LookupBehaviour(id)
+	if !ok {
+		return "not checked on any Samba release"
+	}
+	return b.For(v)
+}
+
 // withRange appends behaviour id's qualifier to a sentence that states it.
 func withRange(f *Facts, text, id string) string {
 	return fmt.Sprintf("%s (%s)", text, behaviourRange(f, id))

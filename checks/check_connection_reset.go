@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // connection-reset: "SMB operation failed: [Errno 104] Connection reset by
@@ -18,9 +19,9 @@ func init() {
 		causeMaxSmbdProcesses: func(f *Facts, _ Trigger, fd *Finding) {
 			limit, children, _, _ := maxSmbd(f)
 			if limit <= 2 {
-				fd.Summary = fmt.Sprintf("max smbd processes = %d: smbd-notifyd and smbd-cleanupd take those slots, so no client gets in", limit)
+				fd.Summary = withRange(f, fmt.Sprintf("max smbd processes = %d: smbd-notifyd and smbd-cleanupd take those slots, so no client gets in", limit), smbconf.BehaviourMaxProcessesCountHelpers)
 			} else {
-				fd.Summary = fmt.Sprintf("max smbd processes = %d is reached (%d smbd children, smbd-notifyd and smbd-cleanupd included): smbd accepts and closes new connections", limit, children)
+				fd.Summary = withRange(f, fmt.Sprintf("max smbd processes = %d is reached (%d smbd children, smbd-notifyd and smbd-cleanupd included): smbd accepts and closes new connections", limit, children), smbconf.BehaviourMaxProcessesCountHelpers)
 			}
 			fd.Explanation = "The parent refuses to fork beyond the limit and closes the accepted socket without logging anything; the client sees a reset or an empty close."
 			fd.Evidence = append(fd.Evidence, globalValue(f, "max smbd processes").Evidence(),
@@ -69,6 +70,6 @@ func connectionResetFires(f *Facts) []Trigger {
 func maxProcsFix(f *Facts) *Fix {
 	return &Fix{Kind: FixConfig, Summary: "remove max smbd processes (0 = no limit), or set it well above the real need",
 		Changes: []Change{removeChange(globalValue(f, "max smbd processes"))},
-		Why:     "the limit counts smbd-notifyd and smbd-cleanupd, so small values starve clients",
+		Why:     withRange(f, "the limit counts smbd-notifyd and smbd-cleanupd, so small values starve clients", smbconf.BehaviourMaxProcessesCountHelpers),
 		Risk:    "if the limit was set against a connection flood, find the flood's source first (smbstatus -p)"}
 }

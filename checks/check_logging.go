@@ -236,6 +236,7 @@ func smb1ClientRefused(f *Facts) bool {
 		cfgOK = false
 	}
 	live, liveOK := LivePolicy(f.Probe)
+	live.Release = f.SambaVersion
 	for _, c := range judgedClients(f) {
 		if len(c.Profile.SMB1Offer) == 0 {
 			continue

@@ -69,6 +69,7 @@ func viewsFor(f *Facts, p configs.ClientProfile) protocolViews {
 		cfgOK = false
 	}
 	live, liveOK := LivePolicy(f.Probe)
+	live.Release = f.SambaVersion
 	if c, known := tcpConnected(f); !known || !c {
 		liveOK = false
 	}

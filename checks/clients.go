@@ -124,6 +124,12 @@ func clientSMB2Dialects(p configs.ClientProfile) []string {
 // [min, max] apply (smbd_smb2_request_process_negprot picks the highest
 // common dialect).
 func NegotiateModel(p configs.ClientProfile, minD, maxD string) Negotiation {
+	return negotiateModelFor(p, minD, maxD, smbconf.SambaVersion{})
+}
+
+// negotiateModelFor is NegotiateModel whose texts name the range of the
+// behaviours they state for release (zero: the releases checked).
+func negotiateModelFor(p configs.ClientProfile, minD, maxD string, release smbconf.SambaVersion) Negotiation {
 	if maxD == "" || rank(minD) < 0 || rank(maxD) < 0 {
 		reply := "STATUS_NOT_SUPPORTED"
 		if len(p.SMB1Offer) > 0 {
@@ -170,10 +176,10 @@ func NegotiateModel(p configs.ClientProfile, minD, maxD string) Negotiation {
 	var why string
 	if rank(minD) > rank("SMB2_10") {
 		why = fmt.Sprintf("on the SMB1 NEGOTIATE path smbd clamps server min protocol %s to SMB2_10 (%s); the client offers %s, none of them SMB2_10 or later",
-			minD, behaviourQualifier(smbconf.BehaviourSMB1NegotiateClamps), offerText(p.SMB1Offer))
+			minD, behaviourFor(smbconf.BehaviourSMB1NegotiateClamps, release), offerText(p.SMB1Offer))
 	} else {
 		why = fmt.Sprintf("the client offers %s; none is within the server's %s-%s on the SMB1 NEGOTIATE path (where max is clamped to SMB2_10, %s)",
-			offerText(p.SMB1Offer), minD, maxD, behaviourQualifier(smbconf.BehaviourSMB1NegotiateClamps))
+			offerText(p.SMB1Offer), minD, maxD, behaviourFor(smbconf.BehaviourSMB1NegotiateClamps, release))
 	}
 	return Negotiation{SMB1Path: true, Reply: "DialectIndex 0xFFFF", Why: why + ", so smbd answers DialectIndex 0xFFFF (no protocol) and closes"}
 }
@@ -233,6 +239,9 @@ type ServerPolicy struct {
 	// View is "config" (smb.conf with the version's defaults) or "live"
 	// (what the running smbd answered).
 	View string
+	// Release is the host's Samba, for the texts that state what smbd
+	// does (zero: unknown, the texts name the releases checked).
+	Release smbconf.SambaVersion
 	// Min and Max are the dialect range; Max "" means nothing is accepted.
 	Min, Max string
 	// EncryptRequired: [global] server smb encrypt = required.
@@ -275,7 +284,7 @@ type Verdict struct {
 // signing, in the order smbd applies them (negotiate, session setup, then
 // the signed requests after it).
 func JudgeClient(p configs.ClientProfile, s ServerPolicy) Verdict {
-	return judgeNegotiated(p, s, NegotiateModel(p, s.Min, s.Max))
+	return judgeNegotiated(p, s, negotiateModelFor(p, s.Min, s.Max, s.Release))
 }
 
 // judgeNegotiated is JudgeClient for a negotiation already decided (the
@@ -295,7 +304,7 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 	if s.KnownEncrypt && s.EncryptRequired && (rank(d) < rank("SMB3_00") || p.Encryption == configs.EncryptionNone) {
 		v.Blocker, v.Status = BlockEncryption, "STATUS_ACCESS_DENIED"
 		if rank(d) < rank("SMB3_00") {
-			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client negotiates %s, which has no encryption (SMB3_00 or later needed): smbd refuses the session setup with ACCESS_DENIED (%s)", d, behaviourQualifier(smbconf.BehaviourEncryptRequiredRefuses))
+			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client negotiates %s, which has no encryption (SMB3_00 or later needed): smbd refuses the session setup with ACCESS_DENIED (%s)", d, behaviourFor(smbconf.BehaviourEncryptRequiredRefuses, s.Release))
 		} else {
 			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client cannot encrypt at %s: smbd refuses the session setup with ACCESS_DENIED", d)
 		}
@@ -310,7 +319,7 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 	if p.Encryption == configs.EncryptionRequired && (rank(d) < rank("SMB3_00") || s.EncryptOff) {
 		v.Blocker, v.Status = BlockClientCrypt, "client refuses the unencrypted session"
 		if rank(d) < rank("SMB3_00") {
-			v.Why = fmt.Sprintf("the client requires encryption and negotiates %s with this server, which has no encryption (SMB3_00 or later needed): it sets up the session, then refuses to use it unencrypted", d)
+			v.Why = fmt.Sprintf("the client requires encryption and negotiates %s with this server, which has no encryption (SMB3_00 or later needed): it sets up the session, then refuses to use it unencrypted (Samba's smbclient: %s)", d, behaviourFor(smbconf.BehaviourClientEncryptRefusesSMB2, s.Release))
 		} else {
 			v.Why = fmt.Sprintf("the client requires encryption and the server offers none at %s (server smb encrypt = off): it sets up the session, then refuses to use it unencrypted", d)
 		}
@@ -320,11 +329,11 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 		switch {
 		case s.NTLMAuth == "disabled" && !(s.Kerberos && p.Auth == configs.AuthKerberosOrNTLMv2):
 			v.Blocker, v.Status = BlockNTLMBlocked, "STATUS_NTLM_BLOCKED"
-			v.Why = fmt.Sprintf("ntlm auth = disabled refuses every NTLM(SSP) login with NT_STATUS_NTLM_BLOCKED (%s), and this client can only authenticate with NTLM here", behaviourQualifier(smbconf.BehaviourNTLMDisabledBlocks))
+			v.Why = fmt.Sprintf("ntlm auth = disabled refuses every NTLM(SSP) login with NT_STATUS_NTLM_BLOCKED (%s), and this client can only authenticate with NTLM here", behaviourFor(smbconf.BehaviourNTLMDisabledBlocks, s.Release))
 			return v
 		case p.Auth == configs.AuthNTLMv1 && s.NTLMAuth != "ntlmv1-permitted" && s.NTLMAuth != "":
 			v.Blocker, v.Status = BlockNTLMv1, "STATUS_LOGON_FAILURE"
-			v.Why = fmt.Sprintf("the client sends NTLMv1 responses and ntlm auth = %s refuses them (\"NTLMv1 passwords NOT PERMITTED\" in smbd's log at level 2, %s): a logon failure like a wrong password", s.NTLMAuth, behaviourQualifier(smbconf.BehaviourLogNTLMv1RefusedLevel2))
+			v.Why = fmt.Sprintf("the client sends NTLMv1 responses and ntlm auth = %s refuses them (\"NTLMv1 passwords NOT PERMITTED\" in smbd's log at level 2, %s): a logon failure like a wrong password", s.NTLMAuth, behaviourFor(smbconf.BehaviourLogNTLMv1RefusedLevel2, s.Release))
 			return v
 		}
 	}
@@ -332,7 +341,7 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 		switch p.Signing {
 		case configs.SigningNever:
 			v.Blocker, v.Status = BlockSigning, "STATUS_ACCESS_DENIED"
-			v.Why = "server signing = mandatory and the client never signs: the session is set up, then smbd rejects its unsigned requests (\"Bad SMB2 signature\"), so the IPC$ tree connect fails"
+			v.Why = fmt.Sprintf("server signing = mandatory and the client never signs: the session is set up, then smbd rejects its unsigned requests (\"Bad SMB2 signature\" at level 0, %s), so the IPC$ tree connect fails", behaviourFor(smbconf.BehaviourLogBadSignatureLevel0, s.Release))
 			return v
 		case configs.SigningIfRequired:
 			v.SigningRisk = true
@@ -480,7 +489,7 @@ func isDC(f *Facts) bool {
 // ConfigPolicy is the server policy smb.conf gives (with the Samba
 // version's defaults); ok is false without a usable config.
 func ConfigPolicy(f *Facts) (ServerPolicy, bool) {
-	s := ServerPolicy{View: "config", KnownEncrypt: true, KnownNTLM: true, KnownSigning: true}
+	s := ServerPolicy{View: "config", KnownEncrypt: true, KnownNTLM: true, KnownSigning: true, Release: f.SambaVersion}
 	minV, maxV := globalValue(f, "server min protocol"), globalValue(f, "server max protocol")
 	if !minV.OK || !maxV.OK {
 		return s, false

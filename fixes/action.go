@@ -64,7 +64,7 @@ func (a Action) DropsSessions() bool { return a == ActionRestart }
 func (a Action) Describe() string {
 	switch a {
 	case ActionReload:
-		return "reload smbd's configuration (smbcontrol smbd reload-config); open sessions stay"
+		return "reload smbd's configuration (smbcontrol smbd reload-config); open sessions stay (" + qualifier(smbconf.BehaviourReloadKeepsSessions) + ")"
 	case ActionRestart:
 		return "restart smbd; open sessions are dropped and clients reconnect"
 	case ActionStart:
@@ -91,7 +91,7 @@ const (
 	srcParentHosts   = "[global] hosts allow/deny is checked in the new child before its reload, against the parent's copy; only reload-config refreshes it"
 	srcParentLimit   = "the parent compares its child count with its own copy of max smbd processes before forking (source3/smbd/server.c smbd_accept_connection); reload-config refreshes it"
 	srcSockets       = "the listening sockets are bound once in open_sockets_smbd() at start; reload-config and SIGHUP do not rebind them (source3/smbd/server.c: smb ports changed and reloaded, the new port stayed closed until a restart)"
-	srcStartOnly     = "read once when smbd starts (directories, pid file, passdb backend and server role are set up in main() before the accept loop, source3/smbd/server.c)"
+	srcStartOnly     = "read once when smbd starts (directories, pid file, passdb backend and server role are set up in main() before the accept loop, source3/smbd/server.c; pid directory, lock directory and passdb backend edited and reloaded kept their old values until a restart)"
 	srcOnDemand      = "local_np_connect() runs in the smbd child and reads rpc start on demand helpers from the child's re-read config (source3/rpc_client/local_np.c: set from no to yes, the next share listing worked with no reload)"
 	srcShare         = "share parameters are applied at tree connect by the child, which has re-read smb.conf (source3/smbd/service.c make_connection_snum)"
 	srcUnknownGlobal = "not in the table: reload-config makes the parent and every child re-read smb.conf, which covers every global parameter except those bound at start"
@@ -107,6 +107,16 @@ var ruleBehaviour = map[string]string{
 	srcSockets:       smbconf.BehaviourSocketsNeedRestart,
 	srcOnDemand:      smbconf.BehaviourOnDemandPerConnection,
 	srcParentLimit:   smbconf.BehaviourMaxProcessesNeedReload,
+	srcStartOnly:     smbconf.BehaviourStartOnlySettings,
+}
+
+// qualifier is behaviour id's release range for a text that does not know
+// the host's release.
+func qualifier(id string) string {
+	if b, ok := smbconf.LookupBehaviour(id); ok {
+		return b.Qualifier()
+	}
+	return "not checked on any Samba release"
 }
 
 // ruleWhy is a rule's source with the releases of the behaviour it rests

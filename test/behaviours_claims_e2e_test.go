@@ -411,7 +411,7 @@ func scenarioSigning(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	unsigned := impacketTreeConnect(ctx, t, srv, "unsigned")
 	nu := waitCount(srv, line, 0)
 	s.set("unsigned-refused", strings.HasPrefix(unsigned, "ERR"), "mandatory signing, signed login, then an unsigned TREE_CONNECT: %s", unsigned)
-	s.set("unsigned-logged-at-0", nu > 0, "log level 0: %d %q lines", nu, line)
+	s.set("unsigned-logged-at-0", nu > 0, "log level 0: %d %q lines (%s)", nu, line, firstLine(srv.Logs(), line))
 }
 
 // impacketSigningScript logs in with signing (the server requires it),
@@ -479,4 +479,14 @@ func isRPCHelper(pid int) bool {
 	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 	a0 := strings.SplitN(string(b), "\x00", 2)[0]
 	return strings.Contains(a0, "samba-dcerpcd") || strings.Contains(a0, "rpcd_")
+}
+
+// firstLine is the first log line holding sub, trimmed.
+func firstLine(logs, sub string) string {
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, sub) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return "none"
 }

@@ -448,7 +448,7 @@ var generated = source{
 				{
 					ID:      "server-max-below-client-min",
 					Summary: "server max protocol is below the client's lowest dialect (e.g. max NT1 against SMB2-only clients).",
-					Detail:  "\"server max protocol\" (synonyms \"max protocol\", \"protocol\") is NT1 or lower, or lower than every dialect the client offers. smbclient and Windows 10 and later do not offer SMB1 by default and fail; an SMB1-only server answers their SMB2 NEGOTIATE with \"Non-SMB packet ... Terminating server\" (level 2).",
+					Detail:  "\"server max protocol\" (synonyms \"max protocol\", \"protocol\") is NT1 or lower, or lower than every dialect the client offers. smbclient and Windows 10 and later do not offer SMB1 by default and fail; an SMB1-only server answers their SMB2 NEGOTIATE with \"Non-SMB packet ... Terminating server\" (level 2, every Samba release, checked on 4.13 to 4.24).",
 					Facts:   []string{"config.dialect_gap"},
 					LogLines: []LogLine{
 						{
@@ -461,6 +461,7 @@ var generated = source{
 						Summary: "Remove server max protocol (and its synonyms) so the default SMB3 (SMB3_11) applies.",
 						Apply:   "none",
 					},
+					Behaviours: []string{"log-non-smb-packet-level2"},
 				},
 				{
 					ID:      "min-above-max",
@@ -517,7 +518,7 @@ var generated = source{
 				{
 					ID:      "signing-required-unsigned-client",
 					Summary: "server signing = mandatory against a client configured never to sign.",
-					Detail:  "pysmb 1.2.3 and later sign when the server requires it (its default), so mandatory signing does not break the usual engine. A client set never to sign passes session setup, then its unsigned requests are rejected (\"Bad SMB2 (sign_algo_id=0) signature\", level 0); with pysmb the engine then reports \"Unable to connect to IPC$\". pysmb before 1.2.3 had a signing bug against Samba.",
+					Detail:  "pysmb 1.2.3 and later sign when the server requires it (its default), so mandatory signing does not break the usual engine. A client set never to sign passes session setup, then its unsigned requests are rejected (\"Bad SMB2 (sign_algo_id=0) signature\", level 0, every Samba release, checked on 4.13 to 4.24); with pysmb the engine then reports \"Unable to connect to IPC$\". pysmb before 1.2.3 had a signing bug against Samba.",
 					Facts:   []string{"config.signing_blocks_client"},
 					LogLines: []LogLine{
 						{
@@ -530,6 +531,7 @@ var generated = source{
 						Apply:   "reload",
 						Caution: "Lowering signing removes tamper protection for every client. On an AD DC keep it mandatory and fix the client.",
 					},
+					Behaviours: []string{"log-bad-signature-level0"},
 				},
 				{
 					ID:      "unknown-session-status",
@@ -2250,7 +2252,7 @@ var generated = source{
 				{
 					Title:     "RPC workers state",
 					Command:   "ps -C samba-dcerpcd,rpcd_classic -o pid,stat,lstart,args",
-					Expect:    "State S, or no process (they start on demand and exit after 60 s idle).",
+					Expect:    "State S, or no process (they start on demand and exit when idle, Samba 4.16 and later, checked up to 4.24).",
 					Interpret: "T or D = share listing hangs after a good login (rpcd-hung).",
 					ReadOnly:  true,
 				},
@@ -2501,6 +2503,7 @@ var generated = source{
 				},
 			},
 			Uncertainty: "That the engine's 5-second text wraps pysmb's SMBTimeout is inferred. Stalls in samba-dcerpcd start-up on a slow host were not reproduced.",
+			Behaviours:  []string{"rpc-helpers-exit-when-idle"},
 		},
 		{
 			ID:              "rpc-endpoint-missing",
@@ -2611,7 +2614,7 @@ var generated = source{
 				{
 					Title:     "Running RPC processes",
 					Command:   "ps -C samba-dcerpcd,rpcd_classic -o pid,stat,lstart,args",
-					Expect:    "samba-dcerpcd with --np-helper while a client uses a pipe, or none when idle (on-demand mode). With on-demand off: a samba-dcerpcd without --np-helper that keeps running.",
+					Expect:    "samba-dcerpcd with --np-helper while a client uses a pipe, or none when idle (on-demand mode, Samba 4.16 and later, checked up to 4.24). With on-demand off: a samba-dcerpcd without --np-helper that keeps running.",
 					Interpret: "On-demand off and no samba-dcerpcd = on-demand-helpers-off.",
 					ReadOnly:  true,
 				},
@@ -2781,7 +2784,7 @@ var generated = source{
 					Instead: "Check \"rpc start on demand helpers\" and the samba-dcerpcd / rpcd_classic binaries.",
 				},
 			},
-			Behaviours: []string{"samba-dcerpcd", "rpc-start-on-demand-helpers"},
+			Behaviours: []string{"samba-dcerpcd", "rpc-start-on-demand-helpers", "rpc-helpers-exit-when-idle"},
 		},
 		{
 			ID:              "ipc-unavailable",
@@ -2860,7 +2863,7 @@ var generated = source{
 				{
 					ID:      "guest-session-denied",
 					Summary: "The engine's session is a guest session (unknown user mapped to guest) and restrict anonymous = 2 refuses IPC$ to guests.",
-					Detail:  "With \"map to guest = bad user\" (Debian's stock smb.conf), a user missing from passdb logs in as guest; pysmb counts that as success. \"restrict anonymous = 2\" then refuses IPC$ (\"guest user (from session setup) not permitted to access this share (IPC$)\", level 1).",
+					Detail:  "With \"map to guest = bad user\" (Debian's stock smb.conf), a user missing from passdb logs in as guest; pysmb counts that as success. \"restrict anonymous = 2\" then refuses IPC$ (\"guest user (from session setup) not permitted to access this share (IPC$)\", level 1, every Samba release, checked on 4.13 to 4.24).",
 					Facts:   []string{"probe.session_setup", "account.status"},
 					LogLines: []LogLine{
 						{
@@ -2882,11 +2885,12 @@ var generated = source{
 						},
 						Caution: "Lowering restrict anonymous to 0 would also work but opens IPC$ to anonymous users.",
 					},
+					Behaviours: []string{"log-guest-not-permitted-level1"},
 				},
 				{
 					ID:      "signing-required-unsigned-client",
 					Summary: "server signing = mandatory and the engine's client never signs.",
-					Detail:  "A client set never to sign (pysmb SIGN_NEVER) passes session setup, then its unsigned TREE_CONNECT is rejected (\"Bad SMB2 (sign_algo_id=0) signature for message\", level 0). pysmb's default signs when required.",
+					Detail:  "A client set never to sign (pysmb SIGN_NEVER) passes session setup, then its unsigned TREE_CONNECT is rejected (\"Bad SMB2 (sign_algo_id=0) signature for message\", level 0, every Samba release, checked on 4.13 to 4.24). pysmb's default signs when required.",
 					Facts:   []string{"config.signing_blocks_client"},
 					LogLines: []LogLine{
 						{
@@ -2899,6 +2903,7 @@ var generated = source{
 						Apply:   "reload",
 						Caution: "Lower signing only for a client that cannot sign; on an AD DC keep it mandatory.",
 					},
+					Behaviours: []string{"log-bad-signature-level0"},
 				},
 				{
 					ID:      "ipc-unexplained",
@@ -3170,7 +3175,7 @@ var generated = source{
 				{
 					ID:      "rpc-worker-died",
 					Summary: "rpcd_classic or samba-dcerpcd died or restarted during the bind (crash, OOM kill, kill).",
-					Detail:  "smbd logs at level 3 \"status[NT_STATUS_PIPE_DISCONNECTED]\" for the pipe read; samba-dcerpcd writes nothing specific at level 1. Panics appear in log.rpcd_classic, OOM kills in the kernel log, and the worker PIDs change.",
+					Detail:  "smbd logs at level 3 \"status[NT_STATUS_PIPE_DISCONNECTED]\" for the pipe read (Samba 4.16 and later, checked up to 4.24); samba-dcerpcd writes nothing specific at level 1. Panics appear in log.rpcd_classic, OOM kills in the kernel log, and the worker PIDs change.",
 					Facts:   []string{"process.rpc_worker_died"},
 					LogLines: []LogLine{
 						{
@@ -3196,6 +3201,7 @@ var generated = source{
 							},
 						},
 					},
+					Behaviours: []string{"log-pipe-disconnected-level3"},
 				},
 				{
 					ID:      "rpc-bind-transient",
@@ -3372,14 +3378,14 @@ var generated = source{
 				{
 					ID:      "max-smbd-processes",
 					Summary: "max smbd processes is reached; the parent accepts and closes new connections without a word.",
-					Detail:  "smbd counts its children, smbd-notifyd and cleanupd included: \"max smbd processes = 2\" lets no client in, 3 allows one. Nothing is logged. Over 10 runs pysmb saw errno 104 in 3 to 6, an empty NotConnectedError in the rest.",
+					Detail:  "smbd counts its children, smbd-notifyd and cleanupd included: \"max smbd processes = 2\" lets no client in, 3 allows one (every Samba release, checked on 4.13 to 4.24). Nothing is logged. Over 10 runs pysmb saw errno 104 in 3 to 6, an empty NotConnectedError in the rest.",
 					Facts:   []string{"process.max_smbd_reached"},
 					Fix: Fix{
 						Summary: "Raise max smbd processes above the real need (notifyd and cleanupd included), or unset it (0 = unlimited), then reload (every Samba release, checked on 4.13 to 4.24).",
 						Apply:   "reload",
 						Caution: "If the limit contains a connection flood, find its source first (smbstatus -p).",
 					},
-					Behaviours: []string{"max-smbd-processes-needs-reload"},
+					Behaviours: []string{"max-smbd-processes-counts-helpers", "max-smbd-processes-needs-reload"},
 				},
 				{
 					ID:      "smbd-child-died",
@@ -5153,7 +5159,7 @@ var generated = source{
 			Severity:        "warning",
 			Summary:         "A client failed, and smbd's log level is too low to record why.",
 			ScoringMessages: []string{},
-			Meaning:         "At the default \"log level = 1\" smbd writes nothing about a failed negotiation and little about a failed login: the client's offered dialects (\"Requested protocol [...]\") are logged at level 3 for debug class smb2 (Samba 4.17 and later, checked up to 4.24; at level 3 of the default class instead, Samba 4.13 and earlier), and the reason of an authentication failure (\"Auth: ... status [NT_STATUS_...]\") at level 2 for class auth_audit (every Samba release, checked on 4.13 to 4.24). Without them the agent (and a person) cannot tell a wrong password from a missing user, or which dialects an unknown client offered. \"log level\" is re-read by every new connection (every Samba release, checked on 4.13 to 4.24), so raising it needs no reload or restart.",
+			Meaning:         "With no \"log level\" line smbd logs at level 0 (every Samba release, checked on 4.13 to 4.24); even at \"log level = 1\" it writes nothing about a failed negotiation and little about a failed login: the client's offered dialects (\"Requested protocol [...]\") are logged at level 3 for debug class smb2 (Samba 4.17 and later, checked up to 4.24; at level 3 of the default class instead, Samba 4.13 and earlier), and the reason of an authentication failure (\"Auth: ... status [NT_STATUS_...]\") at level 2 for class auth_audit (every Samba release, checked on 4.13 to 4.24). Without them the agent (and a person) cannot tell a wrong password from a missing user, or which dialects an unknown client offered. \"log level\" is re-read by every new connection (every Samba release, checked on 4.13 to 4.24), so raising it needs no reload or restart.",
 			Causes: []Cause{
 				{
 					ID:      "log-level-too-low",
@@ -5224,7 +5230,7 @@ var generated = source{
 					Why:   "Needs the logs to tell an attack from a misconfiguration.",
 				},
 			},
-			Behaviours: []string{"log-negotiate-offer-smb2-level3", "log-negotiate-offer-all-level3", "log-auth-failure-auth-audit-level2", "new-connection-rereads-config"},
+			Behaviours: []string{"no-log-level-line-logs-at-0", "log-negotiate-offer-smb2-level3", "log-negotiate-offer-all-level3", "log-auth-failure-auth-audit-level2", "new-connection-rereads-config"},
 		},
 		{
 			ID:              "samba-release-unknown",
