@@ -75,7 +75,10 @@ func init() {
 			return s.all("unsigned-refused", "unsigned-logged-at-0")
 		},
 		smbconf.BehaviourRPCHelpersExitWhenIdle: func(s *behaviourSeen) (bool, string) {
-			return s.all("rpc-helpers-running-after-listing", "rpc-helpers-gone-when-idle")
+			return s.all("rpc-helpers-running-after-listing", "rpc-helpers-gone-when-idle", "rpc-helpers-idle-about-a-minute")
+		},
+		smbconf.BehaviourPipeDirFailsStart: func(s *behaviourSeen) (bool, string) {
+			return s.all("bad-ncalrpc-dir-start-fails", "pipe-dir-failure-logged-at-0")
 		},
 	} {
 		behaviourObservers[id] = obs
@@ -91,7 +94,22 @@ var claimScenarios = []struct {
 	{"sessions-stay", scenarioSessionsStay}, {"max-processes-helpers", scenarioMaxProcessesHelpers},
 	{"no-log-level", scenarioNoLogLevel}, {"client-encryption", scenarioClientEncryption},
 	{"pipe-disconnected", scenarioPipeDisconnected}, {"signing", scenarioSigning},
-	{"rpc-idle", scenarioRPCIdle},
+	{"ncalrpc-dir", scenarioNcalrpcDir}, {"rpc-idle", scenarioRPCIdle},
+}
+
+// scenarioNcalrpcDir: "ncalrpc dir" below a regular file (it cannot be
+// created), log level 0, then a restart.
+func scenarioNcalrpcDir(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "0", StartTimeout: 5 * time.Second}
+	srv := harness.StartT(t, cfg)
+	file := filepath.Join(srv.Dir(), "not-a-dir")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	cfg.Global = []string{"ncalrpc dir = " + filepath.Join(file, "np")}
+	require.NoError(t, srv.WriteConf(cfg))
+	err := srv.Restart()
+	s.set("bad-ncalrpc-dir-start-fails", err != nil && dialRefused(ctx, srv.Addr()), "ncalrpc dir below a regular file, restart: %s", errText(err))
+	const line = "Failed to create pipe directory"
+	s.set("pipe-dir-failure-logged-at-0", strings.Contains(srv.Logs(), line), "log level 0: %s", firstLine(srv.Logs(), line))
 }
 
 // scenarioGuest: an unknown user mapped to guest, refused IPC$ by
@@ -470,9 +488,10 @@ func scenarioRPCIdle(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	for time.Since(t0) < 2*time.Minute && len(helpers()) > 0 {
 		time.Sleep(time.Second)
 	}
-	left := helpers()
+	left, idle := helpers(), time.Since(t0)
 	s.set("rpc-helpers-gone-when-idle", len(running) > 0 && len(left) == 0,
-		"idle: processes left after %.0fs: %v", time.Since(t0).Seconds(), left)
+		"idle: processes left after %.0fs: %v", idle.Seconds(), left)
+	s.set("rpc-helpers-idle-about-a-minute", idle > 30*time.Second && idle < 100*time.Second, "they exited after %.0fs idle", idle.Seconds())
 }
 
 func isRPCHelper(pid int) bool {

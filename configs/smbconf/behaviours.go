@@ -65,6 +65,7 @@ const (
 	BehaviourLogPipeDisconnectedLvl3  = "log-pipe-disconnected-level3"
 	BehaviourLogBadSignatureLevel0    = "log-bad-signature-level0"
 	BehaviourRPCHelpersExitWhenIdle   = "rpc-helpers-exit-when-idle"
+	BehaviourPipeDirFailsStart        = "ncalrpc-dir-unusable-fails-start"
 )
 
 // behaviours is the registry; IDs are unique (TestBehavioursWellFormed).
@@ -283,9 +284,14 @@ var behaviours = []Behaviour{
 	},
 	{
 		ID:     BehaviourRPCHelpersExitWhenIdle,
-		Claim:  `samba-dcerpcd and its rpcd_* workers started on demand by smbd exit by themselves once idle (about a minute), so "none running" is normal between clients`,
+		Claim:  `samba-dcerpcd and its rpcd_* workers started on demand by smbd exit by themselves once idle (after about a minute), so "none running" is normal between clients`,
 		Since:  "4.16",
 		Source: "source3/rpc_server/rpc_host.c (on-demand samba-dcerpcd exits when idle); observed by test/behaviours_e2e_test.go with SMB_AGENT_SLOW=1",
+	},
+	{
+		ID:     BehaviourPipeDirFailsStart,
+		Claim:  `smbd refuses to start when "ncalrpc dir" cannot be created, and logs "Failed to create pipe directory" at debug level 0`,
+		Source: "source3/smbd/server.c main() -> directory_create_or_exist(lp_ncalrpc_dir()) (\"Failed to create pipe directory\", DEBUG(0, ...))",
 	},
 }
 
