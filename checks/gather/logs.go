@@ -17,6 +17,7 @@ import (
 
 	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs/safefile"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // Log gathering: smbd's own log files (and the journal as a fallback), read
@@ -163,7 +164,7 @@ func effectiveLogLevels(in logLevelInput) (map[string]int, string) {
 	}
 	if lv == nil {
 		lv = map[string]int{"all": 0}
-		src = "no log level line in smb.conf and no -d: smbd logs at level 0 (testparm prints 1)"
+		src = "no log level line in smb.conf and no -d: smbd logs at level 0 (testparm prints 1; " + noLogLevelQualifier() + ")"
 	}
 	all, ok := lv["all"]
 	if !ok {
@@ -176,6 +177,15 @@ func effectiveLogLevels(in logLevelInput) (map[string]int, string) {
 		}
 	}
 	return lv, src
+}
+
+// noLogLevelQualifier names the releases where a missing log level line
+// means level 0 (the behaviour registry's entry).
+func noLogLevelQualifier() string {
+	if b, ok := smbconf.LookupBehaviour(smbconf.BehaviourNoLogLevelMeansZero); ok {
+		return b.Qualifier()
+	}
+	return "not checked on any Samba release"
 }
 
 // ---- sources ---------------------------------------------------------
