@@ -7,6 +7,7 @@ package test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -77,6 +78,12 @@ func init() {
 		smbconf.BehaviourRPCHelpersExitWhenIdle: func(s *behaviourSeen) (bool, string) {
 			return s.all("rpc-helpers-running-after-listing", "rpc-helpers-gone-when-idle", "rpc-helpers-idle-about-a-minute")
 		},
+		smbconf.BehaviourConfigLoadFailsStart: func(s *behaviourSeen) (bool, string) {
+			return s.all("bad-value-testparm-fails", "bad-value-start-fails", "bad-value-cant-load-logged-at-0")
+		},
+		smbconf.BehaviourLogSelectedNT1Level3: func(s *behaviourSeen) (bool, string) {
+			return s.all("nt1-accepted", "selected-nt1-not-logged-at-2", "selected-nt1-logged-at-3")
+		},
 		smbconf.BehaviourPipeDirFailsStart: func(s *behaviourSeen) (bool, string) {
 			return s.all("bad-ncalrpc-dir-start-fails", "pipe-dir-failure-logged-at-0")
 		},
@@ -94,7 +101,57 @@ var claimScenarios = []struct {
 	{"sessions-stay", scenarioSessionsStay}, {"max-processes-helpers", scenarioMaxProcessesHelpers},
 	{"no-log-level", scenarioNoLogLevel}, {"client-encryption", scenarioClientEncryption},
 	{"pipe-disconnected", scenarioPipeDisconnected}, {"signing", scenarioSigning},
-	{"ncalrpc-dir", scenarioNcalrpcDir}, {"rpc-idle", scenarioRPCIdle},
+	{"ncalrpc-dir", scenarioNcalrpcDir}, {"config-load", scenarioConfigLoad}, {"selected-nt1", scenarioSelectedNT1},
+	{"share-hosts", scenarioShareHosts}, {"rpc-idle", scenarioRPCIdle},
+}
+
+// scenarioShareHosts: a share whose own hosts deny excludes the client,
+// at log level 0.
+func scenarioShareHosts(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "0", Users: []harness.User{behaviourUser},
+		Shares: []harness.Share{{Name: "fenced", Lines: []string{"hosts deny = 127.0.0.1"}}}}
+	srv := harness.StartT(t, cfg)
+	err := mount(ctx, srv.Addr(), behaviourUser, "fenced")
+	s.set("share-hosts-deny-refused", err != nil, "share hosts deny = 127.0.0.1, tree connect: %s", errText(err))
+	const line = "Denied connection from"
+	n := waitCount(srv, line, 0)
+	s.set("share-denied-logged-at-0", n > 0, "log level 0: %d %q lines", n, line)
+}
+
+// scenarioConfigLoad: "server min protocol = SMB4" (no such dialect),
+// testparm, then a restart at log level 0.
+func scenarioConfigLoad(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "0", StartTimeout: 5 * time.Second}
+	srv := harness.StartT(t, cfg)
+	cfg.Global = []string{"server min protocol = SMB4"}
+	require.NoError(t, srv.WriteConf(cfg))
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, terr := exec.CommandContext(cctx, "testparm", "-s", srv.ConfPath()).CombinedOutput()
+	var ee *exec.ExitError
+	failed := errors.As(terr, &ee) && ee.ExitCode() == 1 && strings.Contains(string(out), "Error loading services.")
+	s.set("bad-value-testparm-fails", failed, "testparm -s with server min protocol = SMB4: %s, %q", errText(terr), firstLine(string(out), "Error loading"))
+	err := srv.Restart()
+	s.set("bad-value-start-fails", err != nil && dialRefused(ctx, srv.Addr()), "server min protocol = SMB4, restart: %s", errText(err))
+	const line = "run testparm to debug it"
+	s.set("bad-value-cant-load-logged-at-0", strings.Contains(srv.Logs(), line), "log level 0: %s", firstLine(srv.Logs(), line))
+}
+
+// scenarioSelectedNT1: server min protocol = NT1 and an SMB1 NEGOTIATE
+// offering only NT LM 0.12, at log level 2 and then 3.
+func scenarioSelectedNT1(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "2", Global: []string{"server min protocol = NT1"}}
+	srv := harness.StartT(t, cfg)
+	const line = "Selected protocol NT LM 0.12"
+	r := probe.NegotiateSMB1(ctx, srv.Addr(), []string{probe.DialectStringNT1})
+	s.set("nt1-accepted", r.Accepted, "min NT1, SMB1 NEGOTIATE [NT LM 0.12]: reply %s, accepted %v %s", r.Reply, r.Accepted, r.Error)
+	n2 := strings.Count(srv.Logs(), line)
+	s.set("selected-nt1-not-logged-at-2", n2 == 0, "log level 2: %d %q lines", n2, line)
+	cfg.LogLevel = "3"
+	require.NoError(t, srv.WriteConf(cfg))
+	probe.NegotiateSMB1(ctx, srv.Addr(), []string{probe.DialectStringNT1})
+	n3 := waitCount(srv, line, n2)
+	s.set("selected-nt1-logged-at-3", n3 > n2, "log level 3: %d %q lines (%d before)", n3, line, n2)
 }
 
 // scenarioNcalrpcDir: "ncalrpc dir" below a regular file (it cannot be

@@ -164,7 +164,7 @@ var behaviourObservers = map[string]func(*behaviourSeen) (bool, string){
 		return s.all("auth-failure-not-logged-at-1", "auth-failure-logged-at-2")
 	},
 	smbconf.BehaviourLogDeniedLevel0: func(s *behaviourSeen) (bool, string) {
-		return s.all("denied-logged-at-0")
+		return s.all("denied-logged-at-0", "share-hosts-deny-refused", "share-denied-logged-at-0")
 	},
 	smbconf.BehaviourLogDcerpcdMissingLevel0: func(s *behaviourSeen) (bool, string) {
 		return s.all("ondemand-no-fails-listing", "dcerpcd-missing-logged-at-0")

@@ -978,7 +978,7 @@ var generated = source{
 				{
 					ID:      "smbd-wont-start",
 					Summary: "smb.conf does not load, so smbd exits at start.",
-					Detail:  "smbd refuses to start when its config fails to load (an invalid value such as \"server min protocol = SMB4\" or a removed dialect such as SMB2_22). Because the file never loaded, the error goes to the compiled-in log file (Debian: /var/log/samba/log.smbd) and the journal.",
+					Detail:  "smbd refuses to start when its config fails to load (an invalid value such as \"server min protocol = SMB4\" or a removed dialect such as SMB2_22; every Samba release, checked on 4.13 to 4.24). Because the file never loaded, the error goes to the compiled-in log file (Debian: /var/log/samba/log.smbd) and the journal.",
 					Facts:   []string{"config.loads", "process.smbd_state"},
 					LogLines: []LogLine{
 						{
@@ -1009,6 +1009,7 @@ var generated = source{
 							},
 						},
 					},
+					Behaviours: []string{"config-load-failure-fails-start"},
 				},
 				{
 					ID:      "wrong-port",
@@ -2810,7 +2811,7 @@ var generated = source{
 				{
 					ID:      "ipc-section-hosts",
 					Summary: "An explicit [IPC$] section's hosts allow / hosts deny exclude the engine.",
-					Detail:  "A hardening guide's [IPC$] section with \"hosts allow = 10.0.0.0/8\" or \"hosts deny = 0.0.0.0/0\" refuses IPC$ to every other address (\"Denied connection from\", level 0, log.<workstation>). Its \"No path in service IPC$\" warning is harmless.",
+					Detail:  "A hardening guide's [IPC$] section with \"hosts allow = 10.0.0.0/8\" or \"hosts deny = 0.0.0.0/0\" refuses IPC$ to every other address (\"Denied connection from\", level 0, log.<workstation>, every Samba release, checked on 4.13 to 4.24). Its \"No path in service IPC$\" warning is harmless.",
 					Facts:   []string{"config.hosts_exclude_client", "log.hosts_denied"},
 					LogLines: []LogLine{
 						{
@@ -2823,6 +2824,7 @@ var generated = source{
 						Apply:   "reload",
 						Caution: "Add the one address; deleting the section's lists opens IPC$ to all.",
 					},
+					Behaviours: []string{"log-denied-connection-level0"},
 				},
 				{
 					ID:      "global-hosts-not-reloaded",
@@ -4105,7 +4107,7 @@ var generated = source{
 				{
 					ID:      "share-host-denied",
 					Summary: "The share's hosts allow / hosts deny exclude the engine's address.",
-					Detail:  "Per-share host lists are checked at tree connect (\"Denied connection from\", level 0, log.<workstation>).",
+					Detail:  "Per-share host lists are checked at tree connect (\"Denied connection from\", level 0, log.<workstation>, every Samba release, checked on 4.13 to 4.24).",
 					Facts:   []string{"config.share_state", "config.hosts_exclude_client"},
 					LogLines: []LogLine{
 						{
@@ -4117,6 +4119,7 @@ var generated = source{
 						Summary: "Add the engine's address to the share's hosts allow.",
 						Apply:   "reload",
 					},
+					Behaviours: []string{"log-denied-connection-level0"},
 				},
 				{
 					ID:      "share-encrypt-required",
@@ -4635,7 +4638,7 @@ var generated = source{
 				{
 					Title:     "SMB1 negotiations in the logs",
 					Command:   "grep -rHF 'Selected protocol NT LM 0.12' {{.LogDir}}",
-					Expect:    "Nothing (the line is written at log level 3 only).",
+					Expect:    "Nothing (the line is written at log level 3 only, every Samba release, checked on 4.13 to 4.24).",
 					Interpret: "Each line is a client that chose SMB1; the file name is its address or name.",
 					ReadOnly:  true,
 				},
@@ -4727,6 +4730,7 @@ var generated = source{
 					Why:   "Changes the setting and plans the legacy client's upgrade.",
 				},
 			},
+			Behaviours: []string{"log-selected-protocol-nt1-level3"},
 		},
 		{
 			ID:              "config-invalid",
@@ -4740,7 +4744,7 @@ var generated = source{
 				{
 					ID:      "load-fails",
 					Summary: "smb.conf fails to load; smbd will not start with it.",
-					Detail:  "testparm prints \"WARNING: Ignoring invalid value 'X' for parameter 'Y'\" (or a section or include error), then \"Error loading services.\" and exits 1; its stdout is empty. smbd logs \"Can't load ... - run testparm to debug it\" and \"Failed to load config file!\" to the compiled-in log.smbd and exits.",
+					Detail:  "testparm prints \"WARNING: Ignoring invalid value 'X' for parameter 'Y'\" (or a section or include error), then \"Error loading services.\" and exits 1; its stdout is empty. smbd logs \"Can't load ... - run testparm to debug it\" and \"Failed to load config file!\" to the compiled-in log.smbd and exits (every Samba release, checked on 4.13 to 4.24).",
 					Facts:   []string{"config.loads"},
 					LogLines: []LogLine{
 						{
@@ -4765,6 +4769,7 @@ var generated = source{
 						},
 						Caution: "Never restart smbd on a file testparm rejects; the running smbd keeps working on its old settings until then.",
 					},
+					Behaviours: []string{"config-load-failure-fails-start"},
 				},
 				{
 					ID:       "ignored-settings",

@@ -66,6 +66,8 @@ const (
 	BehaviourLogBadSignatureLevel0    = "log-bad-signature-level0"
 	BehaviourRPCHelpersExitWhenIdle   = "rpc-helpers-exit-when-idle"
 	BehaviourPipeDirFailsStart        = "ncalrpc-dir-unusable-fails-start"
+	BehaviourConfigLoadFailsStart     = "config-load-failure-fails-start"
+	BehaviourLogSelectedNT1Level3     = "log-selected-protocol-nt1-level3"
 )
 
 // behaviours is the registry; IDs are unique (TestBehavioursWellFormed).
@@ -172,7 +174,7 @@ var behaviours = []Behaviour{
 	},
 	{
 		ID:     BehaviourLogDeniedLevel0,
-		Claim:  `smbd logs "Denied connection from" at debug level 0 when hosts allow/deny refuse a client`,
+		Claim:  `smbd logs "Denied connection from" at debug level 0 when hosts allow/deny ([global] or a share's) refuse a client`,
 		Source: "source3/lib/access.c allow_access() -> check_access() DEBUG(0, ...)",
 	},
 	{
@@ -292,6 +294,17 @@ var behaviours = []Behaviour{
 		ID:     BehaviourPipeDirFailsStart,
 		Claim:  `smbd refuses to start when "ncalrpc dir" cannot be created, and logs "Failed to create pipe directory" at debug level 0`,
 		Source: "source3/smbd/server.c main() -> directory_create_or_exist(lp_ncalrpc_dir()) (\"Failed to create pipe directory\", DEBUG(0, ...))",
+	},
+	{
+		ID: BehaviourConfigLoadFailsStart,
+		Claim: `smbd refuses to start with an smb.conf that fails to load (an invalid value such as "server min protocol = SMB4"), ` +
+			`logging "Can't load X - run testparm to debug it" at debug level 0, and testparm exits 1 with "Error loading services."`,
+		Source: "source3/smbd/server.c main() -> reload_services() false -> exit_server(\"Can't load ...\"); source3/utils/testparm.c",
+	},
+	{
+		ID:     BehaviourLogSelectedNT1Level3,
+		Claim:  `with SMB1 enabled, smbd logs "Selected protocol NT LM 0.12" at debug level 3 when a client chooses SMB1, and nothing of it at level 2`,
+		Source: "source3/smbd/smb1_negprot.c reply_negprot() DEBUG(3, ...) (negprot.c before 4.15)",
 	},
 }
 
