@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
@@ -73,4 +74,28 @@ func TestLoggingFollowsTheReleasesOfferClass(t *testing.T) {
 func TestBehaviourRangeOfAnUnknownID(t *testing.T) {
 	assert.Equal(t, "not checked on any Samba release", behaviourRange(newFacts(t, "[global]\n"), "no-such-behaviour"))
 	assert.Equal(t, "not checked on any Samba release", behaviourQualifier("no-such-behaviour"))
+}
+
+// The negotiation model's texts name the releases of the behaviour they
+// state for the host's release: the plain range on a release of the
+// matrix, only what was checked on a release outside it, and the checked
+// span when the release is unknown.
+func TestNegotiationTextNamesTheHostRelease(t *testing.T) {
+	pysmb := configs.Presets()[0]
+	require.Equal(t, "pysmb", pysmb.Name)
+	b, ok := smbconf.LookupBehaviour(smbconf.BehaviourSMB1NegotiateClamps)
+	require.True(t, ok)
+	for _, rel := range []string{"", "4.13.13", "4.24.8", "4.99.1"} {
+		var v smbconf.SambaVersion
+		if rel != "" {
+			var err error
+			v, err = smbconf.ParseSambaVersion(rel)
+			require.NoError(t, err)
+		}
+		verdict := JudgeClient(pysmb, ServerPolicy{View: "config", Min: "SMB3_00", Max: "SMB3_11", Release: v})
+		require.False(t, verdict.OK, rel)
+		assert.Contains(t, verdict.Why, "("+b.For(v)+")", rel)
+	}
+	out, _ := smbconf.ParseSambaVersion("4.99.1")
+	assert.Contains(t, b.For(out), "not verified on 4.99", "a release outside the matrix is not stated as fact")
 }
