@@ -183,10 +183,10 @@ const (
 	LogDenied                = "denied"                  // "Denied connection from H (IP)", level 0 (hosts allow/deny)
 	LogEncryptionRequired    = "encryption-required"     // "reject session with dialect[0x0202] as encryption is required", level 1
 	LogNotPermitted          = "not-permitted"           // "... not permitted to access this share (S)", level 1
-	LogBadSignature          = "bad-signature"           // "Bad SMB2 (sign_algo_id=N) signature for message", level 0
+	LogBadSignature          = "bad-signature"           // "Bad SMB2 (sign_algo_id=N) signature for message" ("Bad SMB2 signature for message" on 4.13), level 0
 	LogRPCHelper             = "rpc-helper"              // "Can't connect to a running samba-dcerpcd", level 0
 	LogRPCExecFailed         = "rpc-exec-failed"         // "sys_popenv: ERROR executing command '.../rpcd_classic'", level 0
-	LogConfigLoadFailed      = "config-load-failed"      // "Failed to load config file!", "Can't load X - run testparm", level 0
+	LogConfigLoadFailed      = "config-load-failed"      // "Failed to load config file!", "Can't load X - run testparm" ("error opening config file 'X'" on 4.13), level 0
 	LogInvalidValue          = "invalid-value"           // "Ignoring invalid value 'X' for parameter 'Y'", level 0
 	LogNonSMBPacket          = "non-smb-packet"          // "Non-SMB packet of length N. Terminating server" (SMB1-only server, SMB2 client), level 2
 	LogSocketFailed          = "socket-failed"           // "smbd_open_one_socket: open_socket_in: ..." (bind failed), level 0

@@ -79,7 +79,10 @@ func init() {
 			return s.all("rpc-helpers-running-after-listing", "rpc-helpers-gone-when-idle", "rpc-helpers-idle-about-a-minute")
 		},
 		smbconf.BehaviourConfigLoadFailsStart: func(s *behaviourSeen) (bool, string) {
-			return s.all("bad-value-testparm-fails", "bad-value-start-fails", "bad-value-cant-load-logged-at-0")
+			return s.all("bad-value-testparm-fails", "bad-value-start-fails", "bad-value-ignoring-logged-at-0")
+		},
+		smbconf.BehaviourLogCantLoadConfig: func(s *behaviourSeen) (bool, string) {
+			return s.all("bad-value-start-fails", "bad-value-cant-load-logged-at-0")
 		},
 		smbconf.BehaviourLogSelectedNT1Level3: func(s *behaviourSeen) (bool, string) {
 			return s.all("nt1-accepted", "selected-nt1-not-logged-at-2", "selected-nt1-logged-at-3")
@@ -133,8 +136,9 @@ func scenarioConfigLoad(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	s.set("bad-value-testparm-fails", failed, "testparm -s with server min protocol = SMB4: %s, %q", errText(terr), firstLine(string(out), "Error loading"))
 	err := srv.Restart()
 	s.set("bad-value-start-fails", err != nil && dialRefused(ctx, srv.Addr()), "server min protocol = SMB4, restart: %s", errText(err))
-	const line = "run testparm to debug it"
+	const line, ignoring = "run testparm to debug it", "Ignoring invalid value 'SMB4' for parameter 'server min protocol'"
 	s.set("bad-value-cant-load-logged-at-0", strings.Contains(srv.Logs(), line), "log level 0: %s", firstLine(srv.Logs(), line))
+	s.set("bad-value-ignoring-logged-at-0", strings.Contains(srv.Logs(), ignoring), "log level 0: %s", firstLine(srv.Logs(), ignoring))
 }
 
 // scenarioSelectedNT1: server min protocol = NT1 and an SMB1 NEGOTIATE
@@ -486,7 +490,7 @@ func scenarioSigning(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	unsigned := impacketTreeConnect(ctx, t, srv, "unsigned")
 	nu := waitCount(srv, line, 0)
 	s.set("unsigned-refused", strings.HasPrefix(unsigned, "ERR"), "mandatory signing, signed login, then an unsigned TREE_CONNECT: %s", unsigned)
-	s.set("unsigned-logged-at-0", nu > 0, "log level 0: %d %q lines (%s)", nu, line, firstLine(srv.Logs(), line))
+	s.set("unsigned-logged-at-0", nu > 0 && strings.Contains(firstLine(srv.Logs(), line), "Bad SMB2"), "log level 0: %d %q lines (%s)", nu, line, firstLine(srv.Logs(), line))
 }
 
 // impacketSigningScript logs in with signing (the server requires it),

@@ -4744,7 +4744,7 @@ var generated = source{
 				{
 					ID:      "load-fails",
 					Summary: "smb.conf fails to load; smbd will not start with it.",
-					Detail:  "testparm prints \"WARNING: Ignoring invalid value 'X' for parameter 'Y'\" (or a section or include error), then \"Error loading services.\" and exits 1; its stdout is empty. smbd logs \"Can't load ... - run testparm to debug it\" and \"Failed to load config file!\" to the compiled-in log.smbd and exits (every Samba release, checked on 4.13 to 4.24).",
+					Detail:  "testparm prints \"WARNING: Ignoring invalid value 'X' for parameter 'Y'\" (or a section or include error), then \"Error loading services.\" and exits 1; its stdout is empty. smbd logs \"Can't load ... - run testparm to debug it\" (Samba 4.17 and later, checked up to 4.24) and \"Failed to load config file!\" to the compiled-in log.smbd and exits (every Samba release, checked on 4.13 to 4.24).",
 					Facts:   []string{"config.loads"},
 					LogLines: []LogLine{
 						{
@@ -4769,7 +4769,7 @@ var generated = source{
 						},
 						Caution: "Never restart smbd on a file testparm rejects; the running smbd keeps working on its old settings until then.",
 					},
-					Behaviours: []string{"config-load-failure-fails-start"},
+					Behaviours: []string{"log-cant-load-config-level0", "config-load-failure-fails-start"},
 				},
 				{
 					ID:       "ignored-settings",

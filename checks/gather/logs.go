@@ -57,6 +57,7 @@ var logPatterns = []struct {
 	{checks.LogRPCExecFailed, []string{"sys_popenv: ERROR executing command"}},
 	{checks.LogConfigLoadFailed, []string{"Failed to load config file"}},
 	{checks.LogConfigLoadFailed, []string{"Can't load ", "run testparm"}},
+	{checks.LogConfigLoadFailed, []string{"error opening config file"}}, // what 4.13 writes instead (behaviour registry)
 	{checks.LogInvalidValue, []string{"Ignoring invalid value"}},
 	{checks.LogNonSMBPacket, []string{"Non-SMB packet of length"}},
 	{checks.LogSocketFailed, []string{"smbd_open_one_socket: open_socket_in"}},

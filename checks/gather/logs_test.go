@@ -364,6 +364,8 @@ func TestClientIPAndAuthDetails(t *testing.T) {
 		{`Connection denied from ipv4:192.0.2.9:38062 to ipv4:127.0.0.1:4488`, "192.0.2.9", checks.LogDenied, "", ""},
 		{`create_connection_session_info: user 'b2scorer' (from session setup) not permitted to access this share (IPC$)`, "", checks.LogNotPermitted, "", ""},
 		{`Bad SMB2 (sign_algo_id=0) signature for message`, "", checks.LogBadSignature, "", ""},
+		{`Bad SMB2 signature for message`, "", checks.LogBadSignature, "", ""},
+		{`error opening config file '/etc/samba/smb.conf'`, "", checks.LogConfigLoadFailed, "", ""},
 		{`local_np_connect_connected: Can't connect to a running samba-dcerpcd. smb.conf config prohibits starting as named pipe helper as the [global] section contains "rpc start on demand helpers = false".`, "", checks.LogRPCHelper, "", ""},
 		{`sys_popenv: ERROR executing command '/usr/libexec/samba/rpcd_classic': Permission denied`, "", checks.LogRPCExecFailed, "", ""},
 		{`Non-SMB packet of length 168. Terminating server`, "", checks.LogNonSMBPacket, "", ""},

@@ -67,6 +67,7 @@ const (
 	BehaviourRPCHelpersExitWhenIdle   = "rpc-helpers-exit-when-idle"
 	BehaviourPipeDirFailsStart        = "ncalrpc-dir-unusable-fails-start"
 	BehaviourConfigLoadFailsStart     = "config-load-failure-fails-start"
+	BehaviourLogCantLoadConfig        = "log-cant-load-config-level0"
 	BehaviourLogSelectedNT1Level3     = "log-selected-protocol-nt1-level3"
 )
 
@@ -281,7 +282,8 @@ var behaviours = []Behaviour{
 	{
 		ID: BehaviourLogBadSignatureLevel0,
 		Claim: `with "server signing = mandatory" smbd refuses the unsigned requests of a client that never signs ` +
-			`(after its session setup) and logs "Bad SMB2 (sign_algo_id=N) signature for message" at debug level 0`,
+			`(after its session setup) and logs "Bad SMB2 (sign_algo_id=N) signature for message" at debug level 0 ` +
+			`("Bad SMB2 signature for message" on 4.13)`,
 		Source: "source3/smbd/smb2_server.c smbd_smb2_request_dispatch() -> smb2_signing_check_pdu() (libcli/smb/smb2_signing.c DEBUG(0, ...))",
 	},
 	{
@@ -298,8 +300,16 @@ var behaviours = []Behaviour{
 	{
 		ID: BehaviourConfigLoadFailsStart,
 		Claim: `smbd refuses to start with an smb.conf that fails to load (an invalid value such as "server min protocol = SMB4"), ` +
-			`logging "Can't load X - run testparm to debug it" at debug level 0, and testparm exits 1 with "Error loading services."`,
-		Source: "source3/smbd/server.c main() -> reload_services() false -> exit_server(\"Can't load ...\"); source3/utils/testparm.c",
+			`logging "Ignoring invalid value 'X' for parameter 'Y'" at debug level 0, and testparm exits 1 with "Error loading services."`,
+		Source: "source3/smbd/server.c main() -> reload_services() false; lib/param/loadparm.c lp_set_enum_parm() DEBUG(0, ...); source3/utils/testparm.c",
+	},
+	{
+		ID:    BehaviourLogCantLoadConfig,
+		Claim: `smbd that cannot load its smb.conf at start logs "Can't load X - run testparm to debug it" at debug level 0 (4.13 writes "error opening config file 'X'" instead)`,
+		// 4.13 writes the other line; the release between 4.14 and 4.17
+		// that changed it is not pinned.
+		Since:  "4.17",
+		Source: "source3/smbd/server.c main() exit_server_cleanly(\"Can't load ...\"); observed by test/behaviours_e2e_test.go",
 	},
 	{
 		ID:     BehaviourLogSelectedNT1Level3,
