@@ -99,3 +99,23 @@ func TestNegotiationTextNamesTheHostRelease(t *testing.T) {
 	out, _ := smbconf.ParseSambaVersion("4.99.1")
 	assert.Contains(t, b.For(out), "not verified on 4.99", "a release outside the matrix is not stated as fact")
 }
+
+// The line a config that does not load leaves in log.smbd is the one the
+// host's release writes (observed by test/behaviours_e2e_test.go).
+func TestCantLoadLineFollowsTheRelease(t *testing.T) {
+	at := func(s string) *Facts {
+		if s == "" {
+			return &Facts{}
+		}
+		v, err := smbconf.ParseSambaVersion(s)
+		require.NoError(t, err)
+		return &Facts{SambaVersion: v}
+	}
+	assert.Equal(t, `"error opening config file '...'"`, cantLoadLine(at("4.13.13")))
+	assert.Equal(t, `"Can't load ... - run testparm to debug it"`, cantLoadLine(at("4.22.11")))
+	for _, s := range []string{"", "4.99.1"} {
+		l := cantLoadLine(at(s))
+		assert.Contains(t, l, "Can't load", s)
+		assert.Contains(t, l, "error opening config file", s)
+	}
+}

@@ -96,11 +96,28 @@ func buildLoadFails(f *Facts, _ Trigger, fd *Finding) {
 	if f.Smbd.Running {
 		fd.Explanation = "The running smbd keeps the settings it loaded before; a restart (or a reboot) will fail and leave the port closed."
 	} else {
-		fd.Explanation = "smbd refuses to start with this file (\"Can't load ... - run testparm to debug it\" in the compiled-in log.smbd)."
+		fd.Explanation = withRange(f, "smbd refuses to start with this file", smbconf.BehaviourConfigLoadFailsStart) +
+			" (" + cantLoadLine(f) + " in the compiled-in log.smbd)."
 		fd.ScoringMessage = "SMB operation failed: [Errno 111] Connection refused"
 	}
 	fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 2, LogConfigLoadFailed, LogInvalidValue))...)
 	fd.Fix = &Fix{Kind: FixManual, Summary: "correct the line named above (a value from smb.conf(5)); restart smbd only after testparm loads the file",
 		Steps: []string{fmt.Sprintf("testparm -s %s >/dev/null && systemctl restart smbd", smbConfForCommands(f))},
 		Why:   "never restart smbd on a file testparm rejects"}
+}
+
+// cantLoadLine is the line smbd writes when its smb.conf does not load at
+// start on this host's release: "Can't load X - run testparm to debug it"
+// where that is known (4.17 and later), 4.13's "error opening config file"
+// where it is known not to be, both otherwise.
+func cantLoadLine(f *Facts) string {
+	const cant, opening = "\"Can't load ... - run testparm to debug it\"", "\"error opening config file '...'\""
+	b, ok := smbconf.LookupBehaviour(smbconf.BehaviourLogCantLoadConfig)
+	switch {
+	case behaviourKnownToHold(f, smbconf.BehaviourLogCantLoadConfig):
+		return cant
+	case ok && f.SambaVersion != (smbconf.SambaVersion{}) && !smbconf.TableFor(f.SambaVersion).Outside && !b.Holds(f.SambaVersion):
+		return opening
+	}
+	return cant + " (" + behaviourRange(f, smbconf.BehaviourLogCantLoadConfig) + "; " + opening + " on 4.13)"
 }

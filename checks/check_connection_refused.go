@@ -16,7 +16,7 @@ import (
 func init() {
 	RegisterPattern(Pattern{ID: PatternConnectionRefused, Deps: StopsConnection, Fires: connectionRefusedFires, Causes: map[string]CauseBuilder{
 		causeSmbdWontStart: func(f *Facts, _ Trigger, fd *Finding) {
-			fd.Summary = "smbd is not running, and smb.conf does not load, so smbd exits at start"
+			fd.Summary = withRange(f, "smbd is not running, and smb.conf does not load, so smbd exits at start", smbconf.BehaviourConfigLoadFailsStart)
 			fd.Explanation = "Samba refuses a configuration with an invalid value; smbd then exits right after it starts and nothing listens on the port."
 			fd.Evidence = append(fd.Evidence, configLoadEvidence(f)...)
 			fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, LogConfigLoadFailed, LogInvalidValue))...)

@@ -52,7 +52,7 @@ func init() {
 		},
 		causeSigningUnsigned: func(f *Facts, t Trigger, fd *Finding) {
 			sv := globalValue(f, "server signing")
-			fd.Summary = "server signing = mandatory, and the client never signs: smbd refuses its IPC$ tree connect"
+			fd.Summary = withRange(f, "server signing = mandatory, and the client never signs: smbd refuses its IPC$ tree connect", smbconf.BehaviourLogBadSignatureLevel0)
 			fd.ScoringMessage = ipcMessage
 			fd.Evidence = append(fd.Evidence, sv.Evidence())
 			fd.Fix = &Fix{Kind: FixConfig, Summary: "set server signing = default, or make the client sign",
