@@ -211,10 +211,14 @@ func smbclientRun(ctx context.Context, c Client, t Target, args ...string) (stri
 }
 
 // smbclientStep reads how far smbclient got from its own messages
-// (source3/client/client.c, source3/libsmb/cliconnect.c).
+// (source3/client/client.c, source3/libsmb/cliconnect.c). The negotiate
+// failure reads "protocol negotiation failed: X" up to 4.17 and "Protocol
+// negotiation to server H (for a protocol between A and B) failed: X" or
+// "Protocol negotiation (with timeout N ms) timed out against server H"
+// in later releases (source3/libsmb/clidfs.c do_connect).
 func smbclientStep(out string, rest string) string {
 	switch {
-	case strings.Contains(out, "protocol negotiation failed"),
+	case strings.Contains(strings.ToLower(out), "protocol negotiation"),
 		strings.Contains(out, "do_connect: Connection to"),
 		strings.Contains(out, "Connection to") && strings.Contains(out, "failed"),
 		strings.Contains(out, "NT_STATUS_IO_TIMEOUT") && !strings.Contains(out, "session setup"):

@@ -63,3 +63,17 @@ func TestSmbclientShares(t *testing.T) {
 	require.Equal(t, []string{"data", "IPC$"}, smbclientShares(out))
 	require.Empty(t, smbclientShares("\n\tSharename       Type      Comment\n\t---------       ----      -------\n"))
 }
+
+// smbclient's negotiate failure is worded differently across releases; each
+// wording is a failed connect, never a failed listing.
+func TestSmbclientStepReadsEveryReleasesNegotiateFailure(t *testing.T) {
+	for _, out := range []string{
+		"protocol negotiation failed: NT_STATUS_CONNECTION_RESET",                                                                  // 4.13, 4.17
+		"Protocol negotiation to server 127.0.0.1 (for a protocol between NT1 and NT1) failed: NT_STATUS_INVALID_NETWORK_RESPONSE", // 4.22, 4.24
+		"Protocol negotiation (with timeout 20000 ms) timed out against server 127.0.0.1",
+	} {
+		require.Equal(t, StepConnect, smbclientStep(out, StepList), out)
+	}
+	require.Equal(t, StepLogin, smbclientStep("session setup failed: NT_STATUS_LOGON_FAILURE", StepList))
+	require.Equal(t, StepList, smbclientStep("Anonymous login successful", StepList))
+}
