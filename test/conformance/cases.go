@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 	"github.com/smb-agent/smb-agent/test/harness"
 )
 
@@ -38,6 +39,55 @@ type Case struct {
 	Clients []string
 	// Subset: part of the short run in `make test`.
 	Subset bool
+	// Behaviour names the Samba behaviour (configs/smbconf/behaviours.go)
+	// the case rests on. On a release it does not hold for, Before gives
+	// the case as that release spells it; a case without Before is not
+	// applicable there, and the suite says so with the behaviour's range.
+	Behaviour string
+	Before    func(Case) Case
+}
+
+// ForRelease is the case as release v runs it, or why it cannot exist on
+// v (na non-empty).
+func (c Case) ForRelease(v smbconf.SambaVersion) (rc Case, na string) {
+	if c.Behaviour == "" {
+		return c, ""
+	}
+	b, ok := smbconf.LookupBehaviour(c.Behaviour)
+	if !ok {
+		return c, fmt.Sprintf("unknown behaviour %q", c.Behaviour)
+	}
+	if b.Holds(v) {
+		return c, ""
+	}
+	if c.Before == nil {
+		return c, fmt.Sprintf("%s: %s (%s)", b.ID, b.Claim, b.Range())
+	}
+	rc = c.Before(c)
+	rc.Behaviour, rc.Before = "", nil
+	return rc, ""
+}
+
+// oldEncryptName spells the case with "smb encrypt", the name of the
+// encryption parameter before "server smb encrypt" (behaviour
+// server-smb-encrypt).
+func oldEncryptName(c Case) Case {
+	re := func(ls []string) []string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, strings.ReplaceAll(l, "server smb encrypt", "smb encrypt"))
+		}
+		return out
+	}
+	c.Global, c.Data = re(c.Global), re(c.Data)
+	c.Why += " (spelled smb encrypt on this release)"
+	return c
+}
+
+// newEncryptName marks a case that uses "server smb encrypt".
+func newEncryptName(c Case) Case {
+	c.Behaviour, c.Before = "server-smb-encrypt", oldEncryptName
+	return c
 }
 
 // Runs reports whether the case runs client c.
@@ -125,12 +175,12 @@ func Cases() []Case {
 			Global: []string{"server min protocol = SMB3", "server max protocol = SMB2_10"}},
 
 		// Encryption.
-		subset(Case{Name: "encrypt-required", Why: "server smb encrypt = required ([global])", Global: []string{"server smb encrypt = required"}}),
-		Case{Name: "encrypt-required-old-name", Why: "smb encrypt = mandatory, the pre-4.15 name and value", Global: []string{"smb encrypt = mandatory"}},
-		Case{Name: "encrypt-required-share", Why: "encryption required on the scored share only", Data: []string{"server smb encrypt = required"}},
+		subset(newEncryptName(Case{Name: "encrypt-required", Why: "server smb encrypt = required ([global])", Global: []string{"server smb encrypt = required"}})),
+		Case{Name: "encrypt-required-old-name", Why: "smb encrypt = mandatory, the old name and value (synonym of server smb encrypt where that exists)", Global: []string{"smb encrypt = mandatory"}},
+		newEncryptName(Case{Name: "encrypt-required-share", Why: "encryption required on the scored share only", Data: []string{"server smb encrypt = required"}}),
 		Case{Name: "encrypt-required-share-old-name", Why: "smb encrypt = required on the share, old name", Data: []string{"smb encrypt = required"}},
-		Case{Name: "encrypt-desired", Why: "server smb encrypt = desired", Global: []string{"server smb encrypt = desired"}},
-		Case{Name: "encrypt-off", Why: "server smb encrypt = off: a client that requires encryption cannot have it", Global: []string{"server smb encrypt = off"}},
+		newEncryptName(Case{Name: "encrypt-desired", Why: "server smb encrypt = desired", Global: []string{"server smb encrypt = desired"}}),
+		newEncryptName(Case{Name: "encrypt-off", Why: "server smb encrypt = off: a client that requires encryption cannot have it", Global: []string{"server smb encrypt = off"}}),
 
 		// Signing.
 		Case{Name: "signing-mandatory", Why: "server signing = mandatory", Global: []string{"server signing = mandatory"}},
@@ -161,7 +211,8 @@ func Cases() []Case {
 		Case{Name: "valid-users-other", Why: "the scored share admits another user only", Data: []string{"valid users = nobody"}},
 		Case{Name: "valid-users-self", Why: "the scored share admits the user", Data: []string{"valid users = root"}},
 		subset(Case{Name: "nt-pipe-support-no", Why: "nt pipe support = no", Global: []string{"nt pipe support = no"}}),
-		Case{Name: "rpc-on-demand-off", Why: "rpc start on demand helpers = no, no samba-dcerpcd running", Global: []string{"rpc start on demand helpers = no"}},
+		Case{Name: "rpc-on-demand-off", Why: "rpc start on demand helpers = no, no samba-dcerpcd running", Global: []string{"rpc start on demand helpers = no"},
+			Behaviour: "rpc-start-on-demand-helpers"},
 		Case{Name: "max-smbd-processes-1", Why: "max smbd processes = 1", Global: []string{"max smbd processes = 1"}},
 
 		// Server state.

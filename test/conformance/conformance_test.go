@@ -20,6 +20,7 @@ import (
 
 	"github.com/smb-agent/smb-agent/checks"
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 	"github.com/smb-agent/smb-agent/test/harness"
 )
 
@@ -226,6 +227,12 @@ func TestConformance(t *testing.T) {
 			t.Fatalf("SAMBA_RELEASE=%s but the smbd on PATH is %q", rel, v)
 		}
 	}
+	// The release the cases run against decides how each case is spelled
+	// and which KNOWN_DIFFERENCES entries hold.
+	release, err := smbconf.ParseSambaVersion(strings.TrimPrefix(smbdVersion(), "smbd "))
+	if err != nil {
+		t.Fatalf("release of the smbd on PATH: %v", err)
+	}
 	full := os.Getenv(envMode) == "full"
 	par := 2
 	if v, err := strconv.Atoi(os.Getenv(envParallel)); err == nil && v > 0 {
@@ -248,10 +255,17 @@ func TestConformance(t *testing.T) {
 		}
 	}
 	var cases []Case
+	var notApplicable []string
 	for _, c := range Cases() {
-		if (full || c.Subset) && (only == nil || only.MatchString(c.Name)) {
-			cases = append(cases, c)
+		if !(full || c.Subset) || (only != nil && !only.MatchString(c.Name)) {
+			continue
 		}
+		rc, na := c.ForRelease(release)
+		if na != "" {
+			notApplicable = append(notApplicable, fmt.Sprintf("%s (%s)", c.Name, na))
+			continue
+		}
+		cases = append(cases, rc)
 	}
 	var cls []Client
 	for _, c := range Clients() {
@@ -283,9 +297,9 @@ func TestConformance(t *testing.T) {
 	fmt.Fprintf(&b, "%-31s %-22s %-8s %-9s %-62s %s\n", "CASE", "CLIENT", "FAILED", "STATUS", "AGENT: FAILS AT (pattern/cause)", "VERDICT")
 	for _, rs := range results {
 		for _, r := range rs {
-			MarkSeen(known, r.Case, r.Client)
+			MarkSeen(known, release, r.Case, r.Client)
 			if r.Verdict != Agree {
-				r.Known = Explain(known, r.Case, r.Client)
+				r.Known = Explain(known, release, r.Case, r.Client)
 			}
 			rows = append(rows, r)
 			fmt.Fprintln(&b, r.String())
@@ -297,7 +311,11 @@ func TestConformance(t *testing.T) {
 		mode = "full"
 	}
 	fmt.Fprintf(&b, "%s\n", sm.Line())
-	fmt.Fprintf(&b, "conformance: against %s (SAMBA_RELEASE=%q)\n", smbdVersion(), os.Getenv("SAMBA_RELEASE"))
+	fmt.Fprintf(&b, "conformance: against %s (SAMBA_RELEASE=%q); clients: %s, impacket %s, go-smb2 in process\n",
+		smbdVersion(), os.Getenv("SAMBA_RELEASE"), smbclientVersion(), impacketVersion())
+	for _, na := range notApplicable {
+		fmt.Fprintf(&b, "conformance: not applicable on %s: %s\n", release.Series(), na)
+	}
 	fmt.Fprintf(&b, "conformance: %s run, %d cases x %d client configurations, %d wrong-step, wall time %.1fs (parallel %d)\n",
 		mode, len(cases), len(cls), sm.WrongStep, wall.Seconds(), par)
 	fmt.Print(b.String())
@@ -316,6 +334,26 @@ func TestConformance(t *testing.T) {
 	for _, k := range Stale(known) {
 		t.Errorf("KNOWN_DIFFERENCES:%d (%s | %s) is stale: every pair it covers agreed in this run", k.Line, k.Case, k.Client)
 	}
+}
+
+// smbclientVersion is the smbclient the smbclient configurations ran: the
+// release's own under SAMBA_RELEASE (its wrapper is first on PATH).
+func smbclientVersion() string {
+	out, err := exec.Command("smbclient", "--version").Output()
+	if err != nil {
+		return "smbclient (version unknown: " + err.Error() + ")"
+	}
+	return "smbclient " + strings.TrimSpace(string(out))
+}
+
+// impacketVersion is the host's impacket (Debian's python3-impacket): a
+// client library, not part of a Samba release.
+func impacketVersion() string {
+	out, err := exec.Command(PythonWithImpacket, "-c", "from impacket import version; print(version.BANNER.split()[1])").Output()
+	if err != nil {
+		return "(version unknown: " + err.Error() + ")"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // smbdVersion is what the smbd on PATH says it is: the release the cases

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smb-agent/smb-agent/checks"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 func TestPredictTakesTheEarliestFailingStepOfTheClient(t *testing.T) {
@@ -43,19 +44,45 @@ func TestCompare(t *testing.T) {
 }
 
 func TestKnownDifferences(t *testing.T) {
-	k, err := ParseKnownDifferences(strings.NewReader("# comment\n\nfile-* | smbclient* | agent gap: x\ndefault | impacket | y\n"))
+	v417, v424 := mustVersion(t, "4.17.12"), mustVersion(t, "4.24.8")
+	k, err := ParseKnownDifferences(strings.NewReader("# comment\n\nfile-* | smbclient* | * | agent gap: x\ndefault | impacket | * | y\n" +
+		"encrypt-* | go-smb2 | 4.22- | z\n"))
 	require.NoError(t, err)
-	require.Len(t, k, 2)
-	MarkSeen(k, "file-missing", "smbclient-nt1")
-	MarkSeen(k, "default", "impacket")
-	require.Same(t, k[0], Explain(k, "file-missing", "smbclient-nt1"))
-	require.Nil(t, Explain(k, "file-missing", "go-smb2"))
+	require.Len(t, k, 3)
+	for _, v := range []smbconf.SambaVersion{v417} {
+		MarkSeen(k, v, "file-missing", "smbclient-nt1")
+		MarkSeen(k, v, "default", "impacket")
+		MarkSeen(k, v, "encrypt-off", "go-smb2")
+	}
+	require.Same(t, k[0], Explain(k, v417, "file-missing", "smbclient-nt1"))
+	require.Nil(t, Explain(k, v417, "file-missing", "go-smb2"))
+	// An entry for later releases neither explains a 4.17 run nor goes
+	// stale in it.
+	require.Nil(t, Explain(k, v417, "encrypt-off", "go-smb2"))
 	require.Equal(t, []*KnownDifference{k[1]}, Stale(k))
+	// In a 4.24 run that agreed on its pair it is stale.
+	MarkSeen(k, v424, "encrypt-off", "go-smb2")
+	require.Equal(t, []*KnownDifference{k[1], k[2]}, Stale(k))
 
-	for _, bad := range []string{"a | b\n", "a | | reason\n", "[ | b | reason\n"} {
+	for _, bad := range []string{"a | b | reason\n", "a | | * | reason\n", "[ | b | * | reason\n", "a | b | | reason\n",
+		"a | b | 4.17.2 | reason\n", "a | b | 4.22-4.13 | reason\n", "a | b | - | reason\n", "a | b | four | reason\n"} {
 		_, err := ParseKnownDifferences(strings.NewReader(bad))
 		require.Error(t, err, bad)
 	}
+	for spec, want := range map[string][2]bool{ // holds for 4.17, 4.24
+		"*": {true, true}, "4.17": {true, false}, "4.22-": {false, true}, "-4.17": {true, false}, "4.13-4.24": {true, true},
+	} {
+		rg, err := parseReleases(spec)
+		require.NoError(t, err, spec)
+		require.Equal(t, want, [2]bool{rg.Holds(v417), rg.Holds(v424)}, spec)
+	}
+}
+
+func mustVersion(t *testing.T, s string) smbconf.SambaVersion {
+	t.Helper()
+	v, err := smbconf.ParseSambaVersion(s)
+	require.NoError(t, err)
+	return v
 }
 
 func TestSmbclientShares(t *testing.T) {
@@ -76,4 +103,47 @@ func TestSmbclientStepReadsEveryReleasesNegotiateFailure(t *testing.T) {
 	}
 	require.Equal(t, StepLogin, smbclientStep("session setup failed: NT_STATUS_LOGON_FAILURE", StepList))
 	require.Equal(t, StepList, smbclientStep("Anonymous login successful", StepList))
+}
+
+// Every case that rests on a release behaviour names one the registry has,
+// and is either spelled for an older release or reported not applicable
+// there with the behaviour's range: never skipped in silence.
+func TestCasesFollowTheBehaviourRegistry(t *testing.T) {
+	v413, v417 := mustVersion(t, "4.13.13"), mustVersion(t, "4.17.12")
+	seen := map[string]bool{}
+	for _, c := range Cases() {
+		if c.Behaviour == "" {
+			continue
+		}
+		b, ok := smbconf.LookupBehaviour(c.Behaviour)
+		require.True(t, ok, "%s: behaviour %q is not in the registry", c.Name, c.Behaviour)
+		seen[c.Name] = true
+		same, na := c.ForRelease(v417)
+		require.Empty(t, na)
+		require.Equal(t, c.Global, same.Global)
+		old, na := c.ForRelease(v413)
+		if c.Before == nil {
+			require.Contains(t, na, b.Range(), c.Name)
+			continue
+		}
+		require.Empty(t, na, c.Name)
+		for _, l := range append(old.Global, old.Data...) {
+			require.NotContains(t, l, "server smb encrypt", c.Name)
+		}
+	}
+	require.True(t, seen["encrypt-desired"] && seen["rpc-on-demand-off"], "%v", seen)
+	c, na := caseNamed(t, "encrypt-desired").ForRelease(v413)
+	require.Empty(t, na)
+	require.Equal(t, []string{"smb encrypt = desired"}, c.Global)
+}
+
+func caseNamed(t *testing.T, name string) Case {
+	t.Helper()
+	for _, c := range Cases() {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no case %s", name)
+	return Case{}
 }
