@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs"
 	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
@@ -16,6 +17,7 @@ import (
 // (docs-xml/smbdotconf/protocol/ntpipesupport.xml; reproduced by
 // TestProbeRPCEndpointMissing and TestDiagnoseRPCEndpointMissing).
 func init() {
+	registerAnswer("probe.anonymous_session_encrypted", ansAnonymousSessionEncrypted)
 	RegisterPattern(Pattern{ID: PatternRPCEndpointMissing, Deps: NeedsConnection, Fires: rpcEndpointMissingFires, Causes: map[string]CauseBuilder{
 		causeNTPipeOff: func(f *Facts, _ Trigger, fd *Finding) {
 			_, cv, _ := rpcPipes(f)
@@ -47,6 +49,21 @@ func init() {
 			fd.Fix = &Fix{Kind: FixManual, Summary: "reinstall the RPC helpers (apt-get install --reinstall samba-common-bin) and clear AppArmor/SELinux denials",
 				Steps: []string{"apt-get install --reinstall samba-common-bin"}}
 		},
+		causeAnonymousEncrypted: func(f *Facts, t Trigger, fd *Finding) {
+			cv := serverEncryptValue(f)
+			who := "the client"
+			if t.Client != nil {
+				who = t.Client.Name
+			}
+			fd.Summary = fmt.Sprintf("smbd flags the anonymous session for encryption (%s = %s), which has no key: %s will not open the srvsvc pipe unencrypted and cannot encrypt it",
+				cv.Param, orUnknown(cv.Printed), who)
+			fd.Explanation = "smbclient -L then prints an empty share list and exits 0; an authenticated session has the keys and is not affected."
+			fd.Evidence = append(fd.Evidence, cv.Evidence())
+			fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("set %s = if_required in [global]", cv.Param),
+				Changes: []Change{configChange(cv, "if_required")},
+				Why:     "smbd then flags no session for encryption; a client that asks for encryption still gets it",
+				Risk:    "SMB3 clients that encrypt only when asked then send unencrypted: keep desired or required on the shares that need it, or give the client an account"}
+		},
 		causeRPCUnexplained: func(f *Facts, _ Trigger, fd *Finding) {
 			fd.Summary = "the srvsvc pipe could not be opened, and smb.conf and the helpers look right"
 			if f.Probe != nil && f.Probe.Shares != nil && f.Probe.Shares.Status == probe.StatusConnectionDisconnected {
@@ -65,21 +82,78 @@ const (
 	causeNTPipeOff       = "nt-pipe-support-off"
 	causeRPCHelperBroken = "rpc-helper-broken"
 	causeRPCUnexplained  = "rpc-unexplained"
+	// causeAnonymousEncrypted: the anonymous session is flagged for
+	// encryption it has no key for.
+	causeAnonymousEncrypted = "anonymous-session-encrypted"
 )
 
 // rpcEndpointMissingFires: the probe could not open the srvsvc pipe, or
-// smb.conf leaves nothing to serve it (and the listing did not work).
+// smb.conf leaves nothing to serve it (and the listing did not work); or,
+// for each client that honours SMB2_SESSION_FLAG_ENCRYPT_DATA, the
+// anonymous session came back flagged for encryption it has no key for.
 func rpcEndpointMissingFires(f *Facts) []Trigger {
 	listing, listed := shareListing(f)
 	failed := listed && listing == "pipe-open-failed"
 	pipes, _, pipesKnown := rpcPipes(f)
 	configBroken := pipesKnown && ((pipes == "on-demand-off" && !dcerpcdRunning(f)) || pipes == "nt-pipe-support-off")
 	if !failed && !(configBroken && !(listed && listing == "ok")) {
-		return nil
+		var ts []Trigger
+		for _, c := range judgedClients(f) {
+			if a, ok := anonymousSessionEncrypted(f, c.Profile); ok && a == "yes" {
+				p := c.Profile
+				ts = append(ts, Trigger{Client: &p, Evidence: []Evidence{probeEvidence(
+					"anonymous session setup at %s: smbd set SMB2_SESSION_FLAG_ENCRYPT_DATA (session flags 0x%04x); the srvsvc listing sent unencrypted on it worked",
+					f.Probe.Login.Dialect, f.Probe.Login.SessionFlags)}})
+			}
+		}
+		return ts
 	}
 	var ev []Evidence
 	if failed {
 		ev = []Evidence{probeEvidence("open of the srvsvc pipe on IPC$: %s", stepText(f.Probe.Shares.Step))}
 	}
 	return []Trigger{{Evidence: ev}}
+}
+
+// anonymousSessionEncrypted is probe.anonymous_session_encrypted for client
+// c. smbd sets SMB2_SESSION_FLAG_ENCRYPT_DATA on an anonymous session when
+// [global] asks for encryption ("desired"), though the session has no key
+// (source3/smbd/smb2_sesssetup.c); a client that encrypts when the server
+// asks then refuses to send the pipe open in the clear and cannot encrypt
+// it (libcli/smb/smbXcli_base.c: NT_STATUS_INVALID_PARAMETER_MIX), while
+// smbd serves an unencrypted open, as the probe's listing shows.
+func anonymousSessionEncrypted(f *Facts, c configs.ClientProfile) (string, bool) {
+	if f.Probe == nil || f.Probe.Login == nil {
+		return "no", true
+	}
+	l := f.Probe.Login
+	if !l.OK() || !l.Anonymous || !l.Encrypted {
+		return "no", true
+	}
+	if listing, ok := shareListing(f); !ok || listing != "ok" {
+		return "no", true
+	}
+	if c.Encryption == configs.EncryptionNone {
+		return "no", true
+	}
+	live, ok := LivePolicy(f.Probe)
+	if !ok {
+		return "", false
+	}
+	n := NegotiateModel(c, live.Min, live.Max)
+	return yesNo(n.OK() && rank(n.Dialect) >= rank("SMB3_00")), true
+}
+
+func ansAnonymousSessionEncrypted(c *answerCtx) (string, bool) {
+	return anonymousSessionEncrypted(c.f, c.client)
+}
+
+// serverEncryptValue is [global]'s encryption setting under the name the
+// release knows: "server smb encrypt" where the behaviour registry says
+// it exists, "smb encrypt" before.
+func serverEncryptValue(f *Facts) configValue {
+	if b, ok := smbconf.LookupBehaviour("server-smb-encrypt"); ok && !b.Holds(f.SambaVersion) {
+		return globalValue(f, "smb encrypt")
+	}
+	return globalValue(f, "server smb encrypt")
 }

@@ -44,6 +44,42 @@ func TestRPCEndpointMissingCauses(t *testing.T) {
 	}
 }
 
+// With server smb encrypt = desired smbd flags the anonymous session
+// SMB2_SESSION_FLAG_ENCRYPT_DATA; the probe's unencrypted listing works, a
+// client that honours the flag (smbclient -N) cannot open the pipe, one
+// without SMB3 (pysmb) never sees the flag (reproduced against smbd by the
+// conformance suite, case encrypt-desired × smbclient-anonymous).
+func TestRPCEndpointMissingAnonymousSessionEncrypted(t *testing.T) {
+	const conf = "[global]\nserver smb encrypt = desired\n"
+	anonymous := func(encrypted bool) factsMod {
+		return withProbe(func(r *probe.Result) {
+			r.Login.User, r.Login.Anonymous, r.Login.Encrypted = "", true, encrypted
+			if encrypted {
+				r.Login.SessionFlags = 0x0004
+			}
+		})
+	}
+	fs := runOne(t, PatternRPCEndpointMissing, newFacts(t, conf, withClients("smbclient", "pysmb"), anonymous(true)))
+	require.Len(t, fs, 1, "%v", causes(fs))
+	fd := fs[0]
+	require.Equal(t, causeAnonymousEncrypted, fd.Cause)
+	require.Equal(t, "smbclient", fd.Client, "pysmb negotiates no SMB3: smbd never flags its session")
+	require.True(t, hasEvidenceAt(fd, testConf, 2), "%+v", fd.Evidence)
+	require.Equal(t, "if_required", fd.Fix.Changes[0].Value)
+	require.Equal(t, "server smb encrypt", fd.Fix.Changes[0].Param)
+
+	// Not flagged, an authenticated session, or a listing that failed for
+	// everyone: not this cause.
+	require.Empty(t, runOne(t, PatternRPCEndpointMissing, newFacts(t, conf, withClients("smbclient"), anonymous(false))))
+	require.Empty(t, runOne(t, PatternRPCEndpointMissing, newFacts(t, conf, withClients("smbclient"),
+		withProbe(func(r *probe.Result) { r.Login.Encrypted = true }))))
+	fs = runOne(t, PatternRPCEndpointMissing, newFacts(t, conf+"nt pipe support = no\n", withClients("smbclient"), anonymous(true),
+		withShares(probe.ClassRPCEndpointMissing, probe.StatusAccessDenied)))
+	require.Len(t, fs, 1)
+	require.Equal(t, causeNTPipeOff, fs[0].Cause)
+	require.Empty(t, fs[0].Client, "a server-side refusal is every client's")
+}
+
 func TestRPCBindFailedCauses(t *testing.T) {
 	bind := withShares(probe.ClassRPCBindFailed, probe.StatusPipeDisconnected)
 	fs := runOne(t, PatternRPCBindFailed, newFacts(t, "[global]\n"))
