@@ -35,6 +35,10 @@ type Target struct {
 	Timeout time.Duration
 	// Dir is a scratch directory for downloads.
 	Dir string
+	// AgentCache is the agent's cache directory (CACHE_DIRECTORY, as the
+	// systemd unit's CacheDirectory= sets it), shared by every case: a
+	// deployed agent asks smbd for its version once, not every run.
+	AgentCache string
 }
 
 func (t Target) addr() string { return net.JoinHostPort(t.Host, strconv.Itoa(t.Port)) }

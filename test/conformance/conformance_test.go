@@ -129,6 +129,9 @@ func predict(ctx context.Context, cfgFile string, s *harness.Smbd, c Client, tg 
 	// The test's PATH: with SAMBA_RELEASE it starts with that release's
 	// smbd/testparm wrappers, which the agent must read its defaults from.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tg.Dir}
+	if tg.AgentCache != "" {
+		cmd.Env = append(cmd.Env, "CACHE_DIRECTORY="+tg.AgentCache)
+	}
 	if !c.Anonymous {
 		cmd.Env = append(cmd.Env, configs.EnvPassword+"="+tg.Password)
 	}
@@ -147,7 +150,7 @@ func predict(ctx context.Context, cfgFile string, s *harness.Smbd, c Client, tg 
 
 // runCase starts one smbd for the case and runs every client and the
 // agent's prediction for it.
-func runCase(ctx context.Context, t *testing.T, cs Case, cls []Client, cfgFile string) []Row {
+func runCase(ctx context.Context, t *testing.T, cs Case, cls []Client, cfgFile, agentCache string) []Row {
 	var rows []Row
 	fail := func(detail string) []Row {
 		for _, c := range cls {
@@ -177,7 +180,7 @@ func runCase(ctx context.Context, t *testing.T, cs Case, cls []Client, cfgFile s
 		}
 	}()
 	tg := Target{Host: "127.0.0.1", Port: s.Port(), Share: "data", File: scoredFile, User: probeUser,
-		Password: probePass, SHA256: sum([]byte(fileContent)), Timeout: clientTimeout, Dir: work}
+		Password: probePass, SHA256: sum([]byte(fileContent)), Timeout: clientTimeout, Dir: work, AgentCache: agentCache}
 	if cs.WrongPassword {
 		tg.Password = wrongPass
 	}
@@ -274,6 +277,7 @@ func TestConformance(t *testing.T) {
 		}
 	}
 	cfgFile := agentConfig(t, Clients())
+	agentCache := t.TempDir()
 
 	start := time.Now()
 	results := make([][]Row, len(cases))
@@ -286,7 +290,7 @@ func TestConformance(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = runCase(ctx, t, cs, cls, cfgFile)
+			results[i] = runCase(ctx, t, cs, cls, cfgFile, agentCache)
 		}()
 	}
 	wg.Wait()
