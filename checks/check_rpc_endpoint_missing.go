@@ -101,9 +101,13 @@ func rpcEndpointMissingFires(f *Facts) []Trigger {
 		for _, c := range judgedClients(f) {
 			if a, ok := anonymousSessionEncrypted(f, c.Profile); ok && a == "yes" {
 				p := c.Profile
+				listing := "the srvsvc listing sent unencrypted on it worked"
+				if f.Probe.Shares.Class != probe.ClassOK {
+					listing = "smbd dropped the connection during the unencrypted srvsvc listing: " + stepText(f.Probe.Shares.Step)
+				}
 				ts = append(ts, Trigger{Client: &p, Evidence: []Evidence{probeEvidence(
-					"anonymous session setup at %s: smbd set SMB2_SESSION_FLAG_ENCRYPT_DATA (session flags 0x%04x); the srvsvc listing sent unencrypted on it worked",
-					f.Probe.Login.Dialect, f.Probe.Login.SessionFlags)}})
+					"anonymous session setup at %s: smbd set SMB2_SESSION_FLAG_ENCRYPT_DATA (session flags 0x%04x); %s",
+					f.Probe.Login.Dialect, f.Probe.Login.SessionFlags, listing)}})
 			}
 		}
 		return ts
@@ -120,8 +124,12 @@ func rpcEndpointMissingFires(f *Facts) []Trigger {
 // [global] asks for encryption ("desired"), though the session has no key
 // (source3/smbd/smb2_sesssetup.c); a client that encrypts when the server
 // asks then refuses to send the pipe open in the clear and cannot encrypt
-// it (libcli/smb/smbXcli_base.c: NT_STATUS_INVALID_PARAMETER_MIX), while
-// smbd serves an unencrypted open, as the probe's listing shows.
+// it (libcli/smb/smbXcli_base.c: NT_STATUS_INVALID_PARAMETER_MIX). smbd
+// mostly serves an unencrypted open, as the probe's listing shows; now and
+// then it drops the connection during that listing instead, logging
+// "Server exit (NT_STATUS_ENCRYPTION_FAILED)" (level 3,
+// source3/smbd/server_exit.c): it tried to encrypt a reply on the session
+// and had no key. A closed listing on such a session is the same cause.
 func anonymousSessionEncrypted(f *Facts, c configs.ClientProfile) (string, bool) {
 	if f.Probe == nil || f.Probe.Login == nil {
 		return "no", true
@@ -130,7 +138,7 @@ func anonymousSessionEncrypted(f *Facts, c configs.ClientProfile) (string, bool)
 	if !l.OK() || !l.Anonymous || !l.Encrypted {
 		return "no", true
 	}
-	if listing, ok := shareListing(f); !ok || listing != "ok" {
+	if listing, ok := shareListing(f); !ok || (listing != "ok" && listing != "closed") {
 		return "no", true
 	}
 	if c.Encryption == configs.EncryptionNone {

@@ -68,6 +68,14 @@ func TestRPCEndpointMissingAnonymousSessionEncrypted(t *testing.T) {
 	require.Equal(t, "if_required", fd.Fix.Changes[0].Value)
 	require.Equal(t, "server smb encrypt", fd.Fix.Changes[0].Param)
 
+	// smbd now and then drops the connection during the listing on such a
+	// session (it fails to encrypt a reply): the same cause.
+	fs = runOne(t, PatternRPCEndpointMissing, newFacts(t, conf, withClients("smbclient"), anonymous(true),
+		withShares(probe.ClassClosed, 0)))
+	require.Len(t, fs, 1, "%v", causes(fs))
+	require.Equal(t, causeAnonymousEncrypted, fs[0].Cause)
+	require.Contains(t, fs[0].Evidence[0].Text, "dropped the connection")
+
 	// Not flagged, an authenticated session, or a listing that failed for
 	// everyone: not this cause.
 	require.Empty(t, runOne(t, PatternRPCEndpointMissing, newFacts(t, conf, withClients("smbclient"), anonymous(false))))
