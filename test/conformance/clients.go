@@ -207,11 +207,36 @@ func smbclientRun(ctx context.Context, c Client, t Target, args ...string) (stri
 		full = append(full, "-U", t.User)
 		env = append(env, "PASSWD="+t.Password)
 	}
+	// A scorer gives up on a client that hangs; so does the suite, after
+	// the longest wait smbclient has of its own (a 20 s negotiate timeout
+	// in later releases) and a margin. smbclient 4.13 speaking NT1 waits
+	// forever once smbd closes the connection right after accepting it.
+	ctx, cancel := context.WithTimeout(ctx, smbclientHang)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, "smbclient", append(full, args...)...)
 	cmd.Env = env
 	cmd.Dir = t.Dir
+	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return string(out), fmt.Errorf("%w: %w after %s", errHung, err, smbclientHang)
+	}
 	return string(out), err
+}
+
+// smbclientHang is how long the suite waits for one smbclient command.
+const smbclientHang = 30 * time.Second
+
+// errHung: the client was killed after waiting smbclientHang.
+var errHung = errors.New("client hung")
+
+// hungStep is where a round that hung stopped: the step smbclient's output
+// shows it in, else the connect (nothing it printed says it got further).
+func hungStep(out, cmdStep string) string {
+	if strings.Contains(out, "login successful") || strings.Contains(out, "Sharename") {
+		return cmdStep
+	}
+	return smbclientStep(out, StepConnect)
 }
 
 // smbclientStep reads how far smbclient got from its own messages
@@ -240,6 +265,9 @@ func smbclientStep(out string, rest string) string {
 
 func runSmbclient(ctx context.Context, c Client, t Target) Outcome {
 	out, err := smbclientRun(ctx, c, t, "-L", "//"+t.Host)
+	if errors.Is(err, errHung) {
+		return Outcome{Failed: hungStep(out, StepList), Detail: err.Error() + ": " + lastLine(out)}
+	}
 	if err != nil {
 		return Outcome{Failed: smbclientStep(out, StepList), Detail: lastLine(out)}
 	}
@@ -250,6 +278,9 @@ func runSmbclient(ctx context.Context, c Client, t Target) Outcome {
 	}
 	local := filepath.Join(t.Dir, "got-"+c.Name)
 	out, err = smbclientRun(ctx, c, t, "//"+t.Host+"/"+t.Share, "-c", "ls; get "+t.File+" "+local)
+	if errors.Is(err, errHung) {
+		return Outcome{Failed: hungStep(out, StepShare), Detail: err.Error() + ": " + lastLine(out)}
+	}
 	if err != nil {
 		step := smbclientStep(out, StepShare)
 		if step == StepShare && (strings.Contains(out, "opening remote file") || strings.Contains(out, "getting file")) {

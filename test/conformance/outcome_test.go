@@ -147,3 +147,12 @@ func caseNamed(t *testing.T, name string) Case {
 	t.Fatalf("no case %s", name)
 	return Case{}
 }
+
+// A hung smbclient failed where its output stops: at the connect when it
+// printed nothing that says it got further.
+func TestHungStep(t *testing.T) {
+	require.Equal(t, StepConnect, hungStep("", StepList))
+	require.Equal(t, StepConnect, hungStep("Protocol negotiation to server 127.0.0.1 (for a protocol between NT1 and NT1) failed: NT_STATUS_CONNECTION_RESET", StepList))
+	require.Equal(t, StepList, hungStep("Anonymous login successful\n\n\tSharename       Type      Comment\n", StepList))
+	require.Equal(t, StepShare, hungStep("Anonymous login successful\n", StepShare))
+}
