@@ -19,6 +19,7 @@ import (
 	smb2 "github.com/hirochachacha/go-smb2"
 
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // Target is what every client of a case is pointed at.
@@ -35,6 +36,9 @@ type Target struct {
 	Timeout time.Duration
 	// Dir is a scratch directory for downloads.
 	Dir string
+	// Release is the Samba release smbd and smbclient come from: it decides
+	// how a client option is spelled (smbclientOptions).
+	Release smbconf.SambaVersion
 	// AgentCache is the agent's cache directory (CACHE_DIRECTORY, as the
 	// systemd unit's CacheDirectory= sets it), shared by every case: a
 	// deployed agent asks smbd for its version once, not every run.
@@ -195,9 +199,7 @@ func runImpacket(ctx context.Context, c Client, t Target) Outcome {
 func smbclientRun(ctx context.Context, c Client, t Target, args ...string) (string, error) {
 	full := []string{"--configfile=/dev/null", "-p", strconv.Itoa(t.Port),
 		"-t", strconv.Itoa(int(t.Timeout / time.Second))}
-	for _, o := range c.options {
-		full = append(full, "--option="+o)
-	}
+	full = append(full, smbclientOptions(c.options, t.Release)...)
 	// PATH as the test has it: with SAMBA_RELEASE the harness puts that
 	// release's wrappers first, smbclient included.
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.Dir}
@@ -237,6 +239,42 @@ func hungStep(out, cmdStep string) string {
 		return cmdStep
 	}
 	return smbclientStep(out, StepConnect)
+}
+
+// olderClientFlags are the command-line forms of client options that a
+// release's parameter table does not have yet: "client smb encrypt =
+// required" was smbclient's -e (--encrypt, which fails when the server
+// cannot encrypt), and where "client use kerberos" does not exist
+// smbclient uses Kerberos only when -k asks for it, so "disabled" is its
+// default ("" = nothing to pass).
+var olderClientFlags = map[string]string{
+	"client smb encrypt = required":  "--encrypt",
+	"client use kerberos = disabled": "",
+}
+
+// smbclientOptions are the arguments that give release v's smbclient the
+// options: --option=X where v's parameter table (configs/smbconf) has the
+// parameter, else its older command-line form.
+func smbclientOptions(options []string, v smbconf.SambaVersion) []string {
+	var out []string
+	for _, o := range options {
+		name, _, _ := strings.Cut(o, "=")
+		if _, ok := smbconf.LookupParamIn(v, strings.TrimSpace(name)); ok || v == (smbconf.SambaVersion{}) {
+			out = append(out, "--option="+o)
+			continue
+		}
+		flag, known := olderClientFlags[o]
+		if !known {
+			// Passed as is: smbclient then refuses it ("Error setting
+			// option"), and the table shows that row failing.
+			out = append(out, "--option="+o)
+			continue
+		}
+		if flag != "" {
+			out = append(out, flag)
+		}
+	}
+	return out
 }
 
 // smbclientStep reads how far smbclient got from its own messages

@@ -150,7 +150,7 @@ func predict(ctx context.Context, cfgFile string, s *harness.Smbd, c Client, tg 
 
 // runCase starts one smbd for the case and runs every client and the
 // agent's prediction for it.
-func runCase(ctx context.Context, t *testing.T, cs Case, cls []Client, cfgFile, agentCache string) []Row {
+func runCase(ctx context.Context, t *testing.T, cs Case, cls []Client, cfgFile, agentCache string, release smbconf.SambaVersion) []Row {
 	var rows []Row
 	fail := func(detail string) []Row {
 		for _, c := range cls {
@@ -180,7 +180,7 @@ func runCase(ctx context.Context, t *testing.T, cs Case, cls []Client, cfgFile, 
 		}
 	}()
 	tg := Target{Host: "127.0.0.1", Port: s.Port(), Share: "data", File: scoredFile, User: probeUser,
-		Password: probePass, SHA256: sum([]byte(fileContent)), Timeout: clientTimeout, Dir: work, AgentCache: agentCache}
+		Password: probePass, SHA256: sum([]byte(fileContent)), Timeout: clientTimeout, Dir: work, AgentCache: agentCache, Release: release}
 	if cs.WrongPassword {
 		tg.Password = wrongPass
 	}
@@ -290,7 +290,7 @@ func TestConformance(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = runCase(ctx, t, cs, cls, cfgFile, agentCache)
+			results[i] = runCase(ctx, t, cs, cls, cfgFile, agentCache, release)
 		}()
 	}
 	wg.Wait()

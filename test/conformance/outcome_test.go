@@ -156,3 +156,12 @@ func TestHungStep(t *testing.T) {
 	require.Equal(t, StepList, hungStep("Anonymous login successful\n\n\tSharename       Type      Comment\n", StepList))
 	require.Equal(t, StepShare, hungStep("Anonymous login successful\n", StepShare))
 }
+
+// A client option the release's smbclient does not have is given in its
+// older form, decided by the release's parameter table.
+func TestSmbclientOptionsFollowTheRelease(t *testing.T) {
+	opts := []string{"client smb encrypt = required", "client use kerberos = disabled", "client signing = required"}
+	require.Equal(t, []string{"--option=client smb encrypt = required", "--option=client use kerberos = disabled", "--option=client signing = required"},
+		smbclientOptions(opts, mustVersion(t, "4.17.12")))
+	require.Equal(t, []string{"--encrypt", "--option=client signing = required"}, smbclientOptions(opts, mustVersion(t, "4.13.13")))
+}
