@@ -55,7 +55,7 @@ func init() {
 			if t.Client != nil {
 				who = t.Client.Name
 			}
-			fd.Summary = fmt.Sprintf("smbd flags the anonymous session for encryption (%s = %s), which has no key: %s will not open the srvsvc pipe unencrypted and cannot encrypt it",
+			fd.Summary = fmt.Sprintf("smbd flags the anonymous session for encryption (%s = %s), but it has no key: %s, which honours the flag, cannot list the shares on it",
 				cv.Param, orUnknown(cv.Printed), who)
 			fd.Explanation = "smbclient -L then prints an empty share list and exits 0; an authenticated session has the keys and is not affected."
 			fd.Evidence = append(fd.Evidence, cv.Evidence())
@@ -102,7 +102,10 @@ func rpcEndpointMissingFires(f *Facts) []Trigger {
 			if a, ok := anonymousSessionEncrypted(f, c.Profile); ok && a == "yes" {
 				p := c.Profile
 				listing := "the srvsvc listing sent unencrypted on it worked"
-				if f.Probe.Shares.Class != probe.ClassOK {
+				switch {
+				case f.Probe.IPC.Class == probe.ClassProtocolError:
+					listing = "smbd answered the unencrypted IPC$ tree connect in a form the agent cannot read: " + stepText(*f.Probe.IPC)
+				case f.Probe.Shares.Class != probe.ClassOK:
 					listing = "smbd dropped the connection during the unencrypted srvsvc listing: " + stepText(f.Probe.Shares.Step)
 				}
 				ts = append(ts, Trigger{Client: &p, Evidence: []Evidence{probeEvidence(
@@ -129,7 +132,9 @@ func rpcEndpointMissingFires(f *Facts) []Trigger {
 // then it drops the connection during that listing instead, logging
 // "Server exit (NT_STATUS_ENCRYPTION_FAILED)" (level 3,
 // source3/smbd/server_exit.c): it tried to encrypt a reply on the session
-// and had no key. A closed listing on such a session is the same cause.
+// and had no key. A closed listing on such a session is the same cause,
+// and so is an IPC$ tree connect whose reply the agent cannot read: Samba
+// 4.13 encrypts its replies on such a session (checks/probe/smb2.go).
 func anonymousSessionEncrypted(f *Facts, c configs.ClientProfile) (string, bool) {
 	if f.Probe == nil || f.Probe.Login == nil {
 		return "no", true
@@ -138,7 +143,8 @@ func anonymousSessionEncrypted(f *Facts, c configs.ClientProfile) (string, bool)
 	if !l.OK() || !l.Anonymous || !l.Encrypted {
 		return "no", true
 	}
-	if listing, ok := shareListing(f); !ok || (listing != "ok" && listing != "closed") {
+	encryptedIPC := f.Probe.IPC != nil && f.Probe.IPC.Class == probe.ClassProtocolError
+	if listing, ok := shareListing(f); !encryptedIPC && (!ok || (listing != "ok" && listing != "closed")) {
 		return "no", true
 	}
 	if c.Encryption == configs.EncryptionNone {

@@ -76,6 +76,16 @@ func TestRPCEndpointMissingAnonymousSessionEncrypted(t *testing.T) {
 	require.Equal(t, causeAnonymousEncrypted, fs[0].Cause)
 	require.Contains(t, fs[0].Evidence[0].Text, "dropped the connection")
 
+	// Samba 4.13 encrypts its reply to the IPC$ tree connect of such a
+	// session: the agent cannot read it, nor can the client.
+	fs = runOne(t, PatternRPCEndpointMissing, newFacts(t, conf, withClients("smbclient"), anonymous(true), withProbe(func(r *probe.Result) {
+		*r.IPC = failStep(probe.ClassProtocolError, 0)
+		r.Shares.Step = probe.Step{Class: probe.ClassSkipped}
+	})))
+	require.Len(t, fs, 1, "%v", causes(fs))
+	require.Equal(t, causeAnonymousEncrypted, fs[0].Cause)
+	require.Contains(t, fs[0].Evidence[0].Text, "IPC$ tree connect")
+
 	// Not flagged, an authenticated session, or a listing that failed for
 	// everyone: not this cause.
 	require.Empty(t, runOne(t, PatternRPCEndpointMissing, newFacts(t, conf, withClients("smbclient"), anonymous(false))))

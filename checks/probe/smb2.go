@@ -343,6 +343,12 @@ func (r *rawConn) roundTrip(cmd uint16, body []byte, extra []byte) ([]byte, NTSt
 			if len(resp) >= 4 && bytes.Equal(resp[:4], smb1Magic) {
 				return nil, 0, frameErr("SMB1 reply to an SMB2 request")
 			}
+			if len(resp) >= 4 && bytes.Equal(resp[:4], transformMagic) {
+				// smbd encrypted its reply to an unencrypted request (an
+				// anonymous session it flagged SMB2_SESSION_FLAG_ENCRYPT_DATA,
+				// Samba 4.13): this client has no key to read it.
+				return nil, 0, frameErr("encrypted reply (SMB2 TRANSFORM_HEADER) to an unencrypted request")
+			}
 			return nil, 0, frameErr("reply of %d bytes is not an SMB2 message", len(resp))
 		}
 		le := binary.LittleEndian
