@@ -247,6 +247,12 @@ var generated = source{
 			Source:      "checks/probe IPC$ + srvsvc enumeration.",
 		},
 		{
+			Key:         "probe.anonymous_session_encrypted",
+			Answers:     []string{"yes", "no"},
+			Description: "yes: the agent's anonymous session setup came back with SMB2_SESSION_FLAG_ENCRYPT_DATA, its unencrypted srvsvc listing on that session worked or smbd dropped the connection during it (smbd logs \"Server exit (NT_STATUS_ENCRYPTION_FAILED)\" at level 3 when it tries to encrypt a reply on the session) or smbd answered the IPC$ tree connect encrypted (seen with Samba 4.13), and the client encrypts when the server asks and reaches SMB3_00 or later with the running smbd: the client has no key for the encryption it is asked for. no: otherwise, including no anonymous session in the probe run.",
+			Source:      "checks/probe anonymous session flags and share listing, and the client profile.",
+		},
+		{
 			Key:         "probe.share_connect",
 			Answers:     []string{"ok", "bad-network-name", "access-denied", "failed"},
 			Description: "Tree connect to the scored share with the scoring credentials.",
@@ -2580,6 +2586,24 @@ var generated = source{
 					},
 				},
 				{
+					ID:      "anonymous-session-encrypted",
+					Summary: "smbd flags the anonymous session for encryption, which the client honours but cannot do without a session key.",
+					Detail:  "With \"server smb encrypt = desired\" in [global] smbd sets SMB2_SESSION_FLAG_ENCRYPT_DATA on every SMB3 session, the anonymous one included, though an anonymous session has no session key to derive encryption keys from (source3/smbd/smb2_sesssetup.c). A client that honours the flag (smbclient -N, libsmbclient) will not send the srvsvc pipe open unencrypted and cannot encrypt it: smbclient -L prints an empty share list and exits 0 (at debug level 10: \"Could not connect to srvsvc pipe: NT_STATUS_INVALID_PARAMETER_MIX\"). smbd serves the same pipe to a client that sends it unencrypted, so a listing without encryption mostly works; now and then smbd drops the connection during it instead (\"Server exit (NT_STATUS_ENCRYPTION_FAILED)\", level 3: it tried to encrypt a reply on the session and had no key). Samba 4.13 (the release it was seen with) encrypts its replies on such a session, so a client that sends unencrypted cannot read the IPC$ tree connect's answer either.",
+					Facts:   []string{"probe.anonymous_session_encrypted"},
+					LogLines: []LogLine{
+						{
+							Text:  "Server exit (NT_STATUS_ENCRYPTION_FAILED)",
+							Level: 3,
+							File:  "log.<workstation>",
+						},
+					},
+					Fix: Fix{
+						Summary: "Set server smb encrypt = if_required in [global] (smbd then flags no session; a client that asks for encryption still gets it), or give the client an account.",
+						Apply:   "reload",
+						Caution: "SMB3 clients that encrypt only when asked then send unencrypted; keep \"desired\" or \"required\" on the shares that need it, or give the client an account (an authenticated session has the keys).",
+					},
+				},
+				{
 					ID:      "rpc-unexplained",
 					Summary: "Config and helpers look right, yet the pipe open failed.",
 					Detail:  "Nothing on the host explains the failure now; it may have been a helper start that took too long on a loaded host. The next listing may pass.",
@@ -2636,8 +2660,23 @@ var generated = source{
 				},
 			},
 			Decision: Decision{
-				Root: "rpc-config",
+				Root: "anonymous-encrypted",
 				Nodes: []Node{
+					{
+						ID:       "anonymous-encrypted",
+						Question: "Is the client's anonymous session flagged for encryption it cannot do, while an unencrypted listing works?",
+						Fact:     "probe.anonymous_session_encrypted",
+						Branches: []Branch{
+							{
+								Answers: []string{"yes"},
+								Cause:   "anonymous-session-encrypted",
+							},
+							{
+								Answers: []string{"no"},
+								Next:    "rpc-config",
+							},
+						},
+					},
 					{
 						ID:       "rpc-config",
 						Question: "Does the config allow RPC pipes to start?",
