@@ -148,6 +148,11 @@ func predict(ctx context.Context, cfgFile string, s *harness.Smbd, c Client, tg 
 	return Predict(&rep, c.Profile), ""
 }
 
+// gathererDeadline is how the agent reports a gatherer that passed its
+// budget ("could not read X: did not finish within 1.25s",
+// checks/gather/gather.go).
+const gathererDeadline = "did not finish within"
+
 // runCase starts one smbd for the case and runs every client and the
 // agent's prediction for it.
 func runCase(ctx context.Context, t *testing.T, cs Case, cls []Client, cfgFile, agentCache string, release smbconf.SambaVersion) []Row {
@@ -204,10 +209,20 @@ func runCase(ctx context.Context, t *testing.T, cs Case, cls []Client, cfgFile, 
 		}
 		o := c.Run(ctx, tg)
 		p, perr := predict(ctx, cfgFile, s, c, tg)
+		// On a 2-core host loaded by other work a local gatherer can pass
+		// its budget (a quarter of the timeout); the agent then says
+		// unknown, as it must. The suite compares verdicts, so it asks
+		// once more, as serve's next round would, and counts the retry in
+		// the table: an unknown that repeats stays a disagreement.
+		retried := false
+		if perr == "" && p.Failed == StepUnknown && strings.Contains(p.Pattern, gathererDeadline) {
+			p, perr = predict(ctx, cfgFile, s, c, tg)
+			retried = true
+		}
 		if perr != "" {
 			p.Pattern = perr
 		}
-		rows = append(rows, Row{Case: cs.Name, Client: c.Name, Profile: c.Profile, Outcome: o, Prediction: p, Verdict: Compare(o, p)})
+		rows = append(rows, Row{Case: cs.Name, Client: c.Name, Profile: c.Profile, Outcome: o, Prediction: p, Verdict: Compare(o, p), Retried: retried})
 	}
 	return rows
 }
@@ -320,8 +335,8 @@ func TestConformance(t *testing.T) {
 	for _, na := range notApplicable {
 		fmt.Fprintf(&b, "conformance: not applicable on %s: %s\n", release.Series(), na)
 	}
-	fmt.Fprintf(&b, "conformance: %s run, %d cases x %d client configurations, %d wrong-step, wall time %.1fs (parallel %d)\n",
-		mode, len(cases), len(cls), sm.WrongStep, wall.Seconds(), par)
+	fmt.Fprintf(&b, "conformance: %s run, %d cases x %d client configurations, %d wrong-step, %d agent runs repeated after a gatherer deadline, wall time %.1fs (parallel %d)\n",
+		mode, len(cases), len(cls), sm.WrongStep, sm.Retried, wall.Seconds(), par)
 	fmt.Print(b.String())
 
 	for _, r := range rows {

@@ -193,6 +193,9 @@ type Row struct {
 	Verdict               Verdict
 	// Known is the KNOWN_DIFFERENCES entry that explains a disagreement.
 	Known *KnownDifference
+	// Retried: the agent's first run said unknown because a gatherer
+	// passed its budget, and this prediction is its second run.
+	Retried bool
 }
 
 // String is the row as printed in the table.
@@ -209,12 +212,17 @@ func (r Row) String() string {
 	if r.Known != nil {
 		v += " [known]"
 	}
+	if r.Retried {
+		v += " [agent retried]"
+	}
 	return fmt.Sprintf("%-31s %-22s %-8s %-9s %-62s %s", r.Case, r.Client, r.Outcome.Failed, r.Prediction.Status, pred, v)
 }
 
 // Summary counts the rows: agreements and each kind of disagreement.
 type Summary struct {
 	N, Agree, FalseAlarms, Missed, WrongStep int
+	// Retried counts predictions from the agent's second run.
+	Retried int
 }
 
 // Summarize counts rows.
@@ -222,6 +230,9 @@ func Summarize(rows []Row) Summary {
 	var s Summary
 	for _, r := range rows {
 		s.N++
+		if r.Retried {
+			s.Retried++
+		}
 		switch r.Verdict {
 		case Agree:
 			s.Agree++
