@@ -166,7 +166,7 @@ func ansAnonymousSessionEncrypted(c *answerCtx) (string, bool) {
 // release knows: "server smb encrypt" where the behaviour registry says
 // it exists, "smb encrypt" before.
 func serverEncryptValue(f *Facts) configValue {
-	if b, ok := smbconf.LookupBehaviour("server-smb-encrypt"); ok && !b.Holds(f.SambaVersion) {
+	if b, ok := smbconf.LookupBehaviour(smbconf.BehaviourServerSMBEncrypt); ok && !b.Holds(f.SambaVersion) {
 		return globalValue(f, "smb encrypt")
 	}
 	return globalValue(f, "server smb encrypt")

@@ -86,7 +86,7 @@ func oldEncryptName(c Case) Case {
 
 // newEncryptName marks a case that uses "server smb encrypt".
 func newEncryptName(c Case) Case {
-	c.Behaviour, c.Before = "server-smb-encrypt", oldEncryptName
+	c.Behaviour, c.Before = smbconf.BehaviourServerSMBEncrypt, oldEncryptName
 	return c
 }
 
@@ -212,7 +212,7 @@ func Cases() []Case {
 		Case{Name: "valid-users-self", Why: "the scored share admits the user", Data: []string{"valid users = root"}},
 		subset(Case{Name: "nt-pipe-support-no", Why: "nt pipe support = no", Global: []string{"nt pipe support = no"}}),
 		Case{Name: "rpc-on-demand-off", Why: "rpc start on demand helpers = no, no samba-dcerpcd running", Global: []string{"rpc start on demand helpers = no"},
-			Behaviour: "rpc-start-on-demand-helpers"},
+			Behaviour: smbconf.BehaviourRPCStartOnDemand},
 		Case{Name: "max-smbd-processes-1", Why: "max smbd processes = 1", Global: []string{"max smbd processes = 1"}},
 
 		// Server state.
