@@ -87,6 +87,12 @@ func init() {
 		smbconf.BehaviourLogSelectedNT1Level3: func(s *behaviourSeen) (bool, string) {
 			return s.all("nt1-accepted", "selected-nt1-not-logged-at-2", "selected-nt1-logged-at-3")
 		},
+		smbconf.BehaviourDcerpcdUnrunnableDenied: func(s *behaviourSeen) (bool, string) {
+			return s.all("dcerpcd-unrunnable-pipe-denied", "dcerpcd-unrunnable-not-logged-at-2", "dcerpcd-unrunnable-logged-at-3")
+		},
+		smbconf.BehaviourLogRpcdUnrunnableLevel0: func(s *behaviourSeen) (bool, string) {
+			return s.all("rpcd-unrunnable-pipe-not-found", "rpcd-unrunnable-logged-at-0")
+		},
 		smbconf.BehaviourPipeDirFailsStart: func(s *behaviourSeen) (bool, string) {
 			return s.all("bad-ncalrpc-dir-start-fails", "pipe-dir-failure-logged-at-0")
 		},
@@ -106,6 +112,7 @@ var claimScenarios = []struct {
 	{"pipe-disconnected", scenarioPipeDisconnected}, {"signing", scenarioSigning},
 	{"ncalrpc-dir", scenarioNcalrpcDir}, {"config-load", scenarioConfigLoad}, {"selected-nt1", scenarioSelectedNT1},
 	{"share-hosts", scenarioShareHosts}, {"rpc-idle", scenarioRPCIdle},
+	{"dcerpcd-unrunnable", scenarioDcerpcdUnrunnable}, {"rpcd-unrunnable", scenarioRpcdUnrunnable},
 }
 
 // scenarioShareHosts: a share whose own hosts deny excludes the client,
@@ -569,4 +576,64 @@ func firstLine(logs, sub string) string {
 		}
 	}
 	return "none"
+}
+
+// pipeOpenSrvsvc opens the srvsvc pipe on IPC$ as u, once.
+func pipeOpenSrvsvc(ctx context.Context, addr string, u harness.User) error {
+	return withSession(ctx, addr, u, func(ss *smb2.Session) error {
+		ipc, err := ss.WithContext(ctx).Mount("IPC$")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = ipc.Umount() }()
+		f, err := ipc.OpenFile("srvsvc", os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	})
+}
+
+// scenarioDcerpcdUnrunnable: samba-dcerpcd replaced (for this smbd only)
+// by a file without execute permission; the srvsvc pipe opened at log
+// level 2, then at 3.
+func scenarioDcerpcdUnrunnable(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "2", Users: []harness.User{behaviourUser},
+		Unrunnable: []string{"/usr/libexec/samba/samba-dcerpcd"}}
+	srv := harness.StartT(t, cfg)
+	const line = "status[NT_STATUS_ACCESS_DENIED]"
+	err := pipeOpenSrvsvc(ctx, srv.Addr(), behaviourUser)
+	s.set("dcerpcd-unrunnable-pipe-denied", errors.Is(err, os.ErrPermission),
+		"samba-dcerpcd not executable, open srvsvc: %s", errText(err))
+	n2 := waitCount(srv, line, 0)
+	s.set("dcerpcd-unrunnable-not-logged-at-2", n2 == 0, "log level 2: %d %q lines", n2, line)
+	cfg.LogLevel = "3"
+	require.NoError(t, srv.WriteConf(cfg))
+	err = pipeOpenSrvsvc(ctx, srv.Addr(), behaviourUser)
+	n3 := waitCount(srv, line, n2)
+	s.set("dcerpcd-unrunnable-logged-at-3", errors.Is(err, os.ErrPermission) && n3 > n2,
+		"log level 3, open srvsvc: %s; %d %q lines", errText(err), n3, line)
+}
+
+// scenarioRpcdUnrunnable: rpcd_classic (which serves srvsvc) replaced
+// (for this smbd only) by a file without execute permission; the srvsvc
+// pipe opened at log level 0.
+func scenarioRpcdUnrunnable(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "0", Users: []harness.User{behaviourUser},
+		Unrunnable: []string{"/usr/libexec/samba/rpcd_classic"}}
+	srv := harness.StartT(t, cfg)
+	err := pipeOpenSrvsvc(ctx, srv.Addr(), behaviourUser)
+	s.set("rpcd-unrunnable-pipe-not-found", errors.Is(err, os.ErrNotExist),
+		"rpcd_classic not executable, open srvsvc: %s", errText(err))
+	const line = "sys_popenv: ERROR executing command"
+	logf := filepath.Join(srv.Dir(), "log", "log.samba-dcerpcd")
+	var b []byte
+	for i := 0; i < 40; i++ {
+		if b, _ = os.ReadFile(logf); strings.Contains(string(b), line) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.set("rpcd-unrunnable-logged-at-0", strings.Contains(string(b), line),
+		"log level 0, log.samba-dcerpcd: %s", firstLine(string(b), line))
 }

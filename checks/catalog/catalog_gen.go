@@ -2564,7 +2564,7 @@ var generated = source{
 				{
 					ID:      "rpc-helper-broken",
 					Summary: "samba-dcerpcd or rpcd_classic is missing, not executable, or fails to start.",
-					Detail:  "A removed or damaged package, a noexec mount, an AppArmor/SELinux denial or an unusable \"ncalrpc dir\" stops the helper chain. A missing samba-dcerpcd fails the pipe open with ACCESS_DENIED (level 3 only); a broken rpcd_classic logs \"sys_popenv: ERROR executing command\" in log.samba-dcerpcd.",
+					Detail:  "A removed or damaged package, a noexec mount, an AppArmor/SELinux denial or an unusable \"ncalrpc dir\" stops the helper chain. A missing samba-dcerpcd fails the pipe open with ACCESS_DENIED, logged by smbd at level 3 only (Samba 4.16 and later, checked up to 4.24); a broken rpcd_classic fails it with OBJECT_NAME_NOT_FOUND and samba-dcerpcd logs \"sys_popenv: ERROR executing command\" at level 0 in log.samba-dcerpcd (Samba 4.16 and later, checked up to 4.24).",
 					Facts:   []string{"process.rpc_helpers_ok", "log.dcerpcd_error"},
 					LogLines: []LogLine{
 						{
@@ -2584,6 +2584,7 @@ var generated = source{
 							},
 						},
 					},
+					Behaviours: []string{"dcerpcd-unrunnable-access-denied-level3", "log-rpcd-unrunnable-sys-popenv-level0"},
 				},
 				{
 					ID:      "anonymous-session-encrypted",

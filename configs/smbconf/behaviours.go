@@ -69,6 +69,8 @@ const (
 	BehaviourConfigLoadFailsStart     = "config-load-failure-fails-start"
 	BehaviourLogCantLoadConfig        = "log-cant-load-config-level0"
 	BehaviourLogSelectedNT1Level3     = "log-selected-protocol-nt1-level3"
+	BehaviourDcerpcdUnrunnableDenied  = "dcerpcd-unrunnable-access-denied-level3"
+	BehaviourLogRpcdUnrunnableLevel0  = "log-rpcd-unrunnable-sys-popenv-level0"
 )
 
 // behaviours is the registry; IDs are unique (TestBehavioursWellFormed).
@@ -291,6 +293,20 @@ var behaviours = []Behaviour{
 		Claim:  `samba-dcerpcd and its rpcd_* workers started on demand by smbd exit by themselves once idle (after about a minute), so "none running" is normal between clients`,
 		Since:  "4.16",
 		Source: "source3/rpc_server/rpc_host.c (on-demand samba-dcerpcd exits when idle); observed by test/behaviours_e2e_test.go with SMB_AGENT_SLOW=1",
+	},
+	{
+		ID: BehaviourDcerpcdUnrunnableDenied,
+		Claim: `when smbd cannot run samba-dcerpcd (missing or not executable), the client's open of an RPC pipe (srvsvc) ` +
+			`fails with ACCESS_DENIED and smbd logs only "status[NT_STATUS_ACCESS_DENIED]" at debug level 3, nothing at level 2`,
+		Since:  "4.16",
+		Source: "source3/rpc_client/local_np.c local_np_connect_send() (starting samba-dcerpcd fails: ACCESS_DENIED); source3/smbd/smb2_server.c smbd_smb2_request_error_ex() DBG_NOTICE",
+	},
+	{
+		ID: BehaviourLogRpcdUnrunnableLevel0,
+		Claim: `when samba-dcerpcd cannot run an rpcd_* helper (rpcd_classic missing or not executable), it logs ` +
+			`"sys_popenv: ERROR executing command '.../rpcd_classic'" at debug level 0 in log.samba-dcerpcd, and the pipe open fails with OBJECT_NAME_NOT_FOUND`,
+		Since:  "4.16",
+		Source: "lib/util/sys_popen.c sys_popenv() DEBUG(0, ...); source3/rpc_server/rpc_host.c rpc_server_get_endpoints_send() (rpcd_* --list-interfaces)",
 	},
 	{
 		ID:     BehaviourPipeDirFailsStart,

@@ -62,6 +62,13 @@ type Config struct {
 	Port int
 	// StartTimeout bounds the wait for smbd to listen (default 15s).
 	StartTimeout time.Duration
+	// Unrunnable are paths as Samba sees them (for example
+	// /usr/libexec/samba/samba-dcerpcd) that this smbd and its children
+	// find replaced by an empty file without execute permission: smbd
+	// runs in a private mount namespace with the file bind-mounted over
+	// each path that exists, so the host's and the release root's files
+	// stay untouched. Needs unshare and nsenter (util-linux).
+	Unrunnable []string
 }
 
 // Smbd is a running (or stopped) smbd started by Start.
@@ -360,8 +367,12 @@ func (s *Smbd) start() error {
 		s.mu.Unlock()
 		return fmt.Errorf("open smbd.out: %w", err)
 	}
-	cmd := exec.Command(smbdBinary, "--foreground", "--no-process-group",
-		"-s", s.ConfPath(), "-l", filepath.Join(s.dir, "log"))
+	cmd, err := s.smbdCommand()
+	if err != nil {
+		out.Close()
+		s.mu.Unlock()
+		return err
+	}
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), s.cfg.ExtraEnv...)
