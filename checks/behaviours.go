@@ -25,16 +25,6 @@ func behaviourRange(f *Facts, id string) string {
 	return b.For(f.SambaVersion)
 }
 
-// behaviourQualifier is behaviour id's qualifier for a text that does not
-// know the host's release (the negotiation model runs without Facts).
-func behaviourQualifier(id string) string {
-	b, ok := smbconf.LookupBehaviour(id)
-	if !ok {
-		return "not checked on any Samba release"
-	}
-	return b.Qualifier()
-}
-
 // behaviourFor is behaviour id's qualifier for release v (zero: the
 // releases checked), for texts built without Facts.
 func behaviourFor(id string, v smbconf.SambaVersion) string {

@@ -73,7 +73,7 @@ func TestLoggingFollowsTheReleasesOfferClass(t *testing.T) {
 
 func TestBehaviourRangeOfAnUnknownID(t *testing.T) {
 	assert.Equal(t, "not checked on any Samba release", behaviourRange(newFacts(t, "[global]\n"), "no-such-behaviour"))
-	assert.Equal(t, "not checked on any Samba release", behaviourQualifier("no-such-behaviour"))
+	assert.Equal(t, "not checked on any Samba release", behaviourFor("no-such-behaviour", smbconf.SambaVersion{}))
 }
 
 // The negotiation model's texts name the releases of the behaviour they

@@ -306,7 +306,7 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 		if rank(d) < rank("SMB3_00") {
 			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client negotiates %s, which has no encryption (SMB3_00 or later needed): smbd refuses the session setup with ACCESS_DENIED (%s)", d, behaviourFor(smbconf.BehaviourEncryptRequiredRefuses, s.Release))
 		} else {
-			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client cannot encrypt at %s: smbd refuses the session setup with ACCESS_DENIED", d)
+			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client cannot encrypt at %s: smbd refuses the session setup with ACCESS_DENIED (%s)", d, behaviourFor(smbconf.BehaviourEncryptRequiredRefuses, s.Release))
 		}
 		return v
 	}

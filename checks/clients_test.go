@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 func preset(t *testing.T, name string) configs.ClientProfile {
@@ -193,4 +194,18 @@ func TestObservedClientsSkipsTheAgentsOwnProbes(t *testing.T) {
 		names = append(names, p.Name)
 	}
 	require.Equal(t, []string{"observed:192.0.2.10", "observed:127.0.0.1"}, names)
+}
+
+// A client at SMB3 that cannot encrypt, against required encryption: the
+// refusal names the releases it was observed on.
+func TestJudgeClientSMB3WithoutEncryptionNamesTheRange(t *testing.T) {
+	p := preset(t, "smbclient")
+	p.Encryption = configs.EncryptionNone
+	v := JudgeClient(p, ServerPolicy{View: "config", Min: "SMB2_02", Max: "SMB3_11", NTLMAuth: "ntlmv2-only",
+		KnownEncrypt: true, KnownNTLM: true, KnownSigning: true, EncryptRequired: true})
+	require.Equal(t, BlockEncryption, v.Blocker, v.Why)
+	require.Contains(t, v.Why, "cannot encrypt at SMB3_11")
+	b, ok := smbconf.LookupBehaviour(smbconf.BehaviourEncryptRequiredRefuses)
+	require.True(t, ok)
+	require.Contains(t, v.Why, "("+b.For(smbconf.SambaVersion{})+")")
 }

@@ -113,6 +113,7 @@ var claimScenarios = []struct {
 	{"ncalrpc-dir", scenarioNcalrpcDir}, {"config-load", scenarioConfigLoad}, {"selected-nt1", scenarioSelectedNT1},
 	{"share-hosts", scenarioShareHosts}, {"rpc-idle", scenarioRPCIdle},
 	{"dcerpcd-unrunnable", scenarioDcerpcdUnrunnable}, {"rpcd-unrunnable", scenarioRpcdUnrunnable},
+	{"encryption-smb3-no-cap", scenarioEncryptionSMB3NoCap},
 }
 
 // scenarioShareHosts: a share whose own hosts deny excludes the client,
@@ -636,4 +637,35 @@ func scenarioRpcdUnrunnable(ctx context.Context, t *testing.T, s *behaviourSeen)
 	}
 	s.set("rpcd-unrunnable-logged-at-0", strings.Contains(string(b), line),
 		"log level 0, log.samba-dcerpcd: %s", firstLine(string(b), line))
+}
+
+// smb3NoEncryptionLogin is impacket logging in at SMB3_00 without
+// offering SMB2_GLOBAL_CAP_ENCRYPTION (MS-SMB2 2.2.3), a client that
+// cannot encrypt; it prints "ok" or the error.
+const smb3NoEncryptionLogin = `import sys
+import impacket.smb3
+impacket.smb3.SMB2_GLOBAL_CAP_ENCRYPTION = 0
+from impacket.smbconnection import SMBConnection
+from impacket.smb3structs import SMB2_DIALECT_30
+c = SMBConnection("127.0.0.1", "127.0.0.1", sess_port=int(sys.argv[1]), preferredDialect=SMB2_DIALECT_30)
+try:
+    c.login(sys.argv[2], sys.argv[3])
+    print("ok")
+except Exception as e:
+    print(e)
+`
+
+// scenarioEncryptionSMB3NoCap: encryption required, a login at SMB3_00
+// by a client that does not offer encryption.
+func scenarioEncryptionSMB3NoCap(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "1", Users: []harness.User{behaviourUser}, Global: []string{"smb encrypt = required"}}
+	srv := harness.StartT(t, cfg)
+	py := harness.Tool(t, conformance.PythonWithImpacket, "python3-impacket")
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(cctx, py, "-c", smb3NoEncryptionLogin, strconv.Itoa(srv.Port()), behaviourUser.Name, behaviourUser.Password).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	got := strings.TrimSpace(string(out))
+	s.set("encrypt-required-refuses-smb3-without-encryption", strings.Contains(got, "STATUS_ACCESS_DENIED"),
+		"encryption required, login at SMB3_00 without the encryption capability: %s", got)
 }

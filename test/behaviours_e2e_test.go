@@ -135,7 +135,7 @@ var behaviourObservers = map[string]func(*behaviourSeen) (bool, string){
 		return s.all("ntlm-disabled-blocks-ntlmv2")
 	},
 	smbconf.BehaviourEncryptRequiredRefuses: func(s *behaviourSeen) (bool, string) {
-		return s.all("encrypt-required-refuses-smb2_02", "encrypt-required-admits-smb3")
+		return s.all("encrypt-required-refuses-smb2_02", "encrypt-required-admits-smb3", "encrypt-required-refuses-smb3-without-encryption")
 	},
 	smbconf.BehaviourLogEncryptRequiredLvl1: func(s *behaviourSeen) (bool, string) {
 		return s.all("encrypt-refusal-not-logged-at-0", "encrypt-refusal-logged-at-1")

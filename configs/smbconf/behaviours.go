@@ -201,8 +201,9 @@ var behaviours = []Behaviour{
 	{
 		ID: BehaviourEncryptRequiredRefuses,
 		Claim: `with encryption required ([global] "server smb encrypt = required", or its synonym "smb encrypt") smbd refuses ` +
-			`the session setup of a client that negotiated SMB2_02 or SMB2_10 (no encryption) with ACCESS_DENIED, and admits SMB3`,
-		Source: "source3/smbd/smb2_sesssetup.c smbd_smb2_auth_generic_return() (encryption_required and dialect < SMB3_00)",
+			`the session setup of a client that negotiated SMB2_02 or SMB2_10 (no encryption), or SMB3 without offering encryption, ` +
+			`with ACCESS_DENIED, and admits SMB3 with encryption`,
+		Source: "source3/smbd/smb2_sesssetup.c smbd_smb2_auth_generic_return() (encryption required and no cipher negotiated: dialect < SMB3_00, or no SMB2_GLOBAL_CAP_ENCRYPTION / encryption context)",
 	},
 	{
 		ID:     BehaviourLogEncryptRequiredLvl1,
