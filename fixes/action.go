@@ -91,7 +91,8 @@ const (
 	srcParentHosts   = "[global] hosts allow/deny is checked in the new child before its reload, against the parent's copy; only reload-config refreshes it"
 	srcParentLimit   = "the parent compares its child count with its own copy of max smbd processes before forking (source3/smbd/server.c smbd_accept_connection); reload-config refreshes it"
 	srcSockets       = "the listening sockets are bound once in open_sockets_smbd() at start; reload-config and SIGHUP do not rebind them (source3/smbd/server.c: smb ports changed and reloaded, the new port stayed closed until a restart)"
-	srcStartOnly     = "read once when smbd starts (directories, pid file, passdb backend and server role are set up in main() before the accept loop, source3/smbd/server.c; pid directory, lock directory and passdb backend edited and reloaded kept their old values until a restart)"
+	srcStartOnly     = "read once when smbd starts (directories, pid file and passdb backend are set up in main() before the accept loop, source3/smbd/server.c; pid directory, lock directory and passdb backend edited and reloaded kept their old values until a restart)"
+	srcServerRole    = "each new child re-reads server role and authenticates as the new role at the next connection, with no reload (source3/auth/auth.c picks auth methods by lp_server_role()); only main() checks the role, at start (source3/smbd/server.c refuses active directory domain controller), so a restart is what proves smbd runs with it"
 	srcOnDemand      = "local_np_connect() runs in the smbd child and reads rpc start on demand helpers from the child's re-read config (source3/rpc_client/local_np.c: set from no to yes, the next share listing worked with no reload)"
 	srcShare         = "share parameters are applied at tree connect by the child, which has re-read smb.conf (source3/smbd/service.c make_connection_snum)"
 	srcUnknownGlobal = "not in the table: reload-config makes the parent and every child re-read smb.conf, which covers every global parameter except those bound at start"
@@ -108,6 +109,7 @@ var ruleBehaviour = map[string]string{
 	srcOnDemand:      smbconf.BehaviourOnDemandPerConnection,
 	srcParentLimit:   smbconf.BehaviourMaxProcessesNeedReload,
 	srcStartOnly:     smbconf.BehaviourStartOnlySettings,
+	srcServerRole:    smbconf.BehaviourServerRolePerConnection,
 }
 
 // qualifier is behaviour id's release range for a text that does not know
@@ -163,7 +165,7 @@ var actionTable = map[string]actionRule{
 	"private dir":           {ActionRestart, srcStartOnly},
 	"ncalrpc dir":           {ActionRestart, srcStartOnly},
 	"passdb backend":        {ActionRestart, srcStartOnly},
-	"server role":           {ActionRestart, srcStartOnly},
+	"server role":           {ActionRestart, srcServerRole},
 }
 
 // ActionFor returns the action a change of param in section needs, and the

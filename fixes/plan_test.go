@@ -245,6 +245,14 @@ func TestActionFor(t *testing.T) {
 	b, ok := smbconf.LookupBehaviour(smbconf.BehaviourGlobalHostsNeedReload)
 	require.True(t, ok)
 	require.Contains(t, why, "("+b.Qualifier()+")")
+	// server role: new connections take it at once, the restart is for
+	// main()'s start-time check; the text says so, with its releases.
+	act, why := ActionFor("global", "server role")
+	require.Equal(t, ActionRestart, act)
+	require.Contains(t, why, "at the next connection, with no reload")
+	rb, ok := smbconf.LookupBehaviour(smbconf.BehaviourServerRolePerConnection)
+	require.True(t, ok)
+	require.Contains(t, why, "("+rb.Qualifier()+")")
 	for src, id := range ruleBehaviour {
 		_, ok := smbconf.LookupBehaviour(id)
 		require.True(t, ok, "rule source %q rests on unknown behaviour %q", src, id)

@@ -93,6 +93,9 @@ func init() {
 		smbconf.BehaviourLogRpcdUnrunnableLevel0: func(s *behaviourSeen) (bool, string) {
 			return s.all("rpcd-unrunnable-pipe-not-found", "rpcd-unrunnable-logged-at-0")
 		},
+		smbconf.BehaviourServerRolePerConnection: func(s *behaviourSeen) (bool, string) {
+			return s.all("member-role-applies-without-reload", "standalone-role-back-without-reload", "ad-dc-role-refused-at-start")
+		},
 		smbconf.BehaviourPipeDirFailsStart: func(s *behaviourSeen) (bool, string) {
 			return s.all("bad-ncalrpc-dir-start-fails", "pipe-dir-failure-logged-at-0")
 		},
@@ -113,7 +116,7 @@ var claimScenarios = []struct {
 	{"ncalrpc-dir", scenarioNcalrpcDir}, {"config-load", scenarioConfigLoad}, {"selected-nt1", scenarioSelectedNT1},
 	{"share-hosts", scenarioShareHosts}, {"rpc-idle", scenarioRPCIdle},
 	{"dcerpcd-unrunnable", scenarioDcerpcdUnrunnable}, {"rpcd-unrunnable", scenarioRpcdUnrunnable},
-	{"encryption-smb3-no-cap", scenarioEncryptionSMB3NoCap},
+	{"encryption-smb3-no-cap", scenarioEncryptionSMB3NoCap}, {"server-role", scenarioServerRole},
 }
 
 // scenarioShareHosts: a share whose own hosts deny excludes the client,
@@ -668,4 +671,30 @@ func scenarioEncryptionSMB3NoCap(ctx context.Context, t *testing.T, s *behaviour
 	got := strings.TrimSpace(string(out))
 	s.set("encrypt-required-refuses-smb3-without-encryption", strings.Contains(got, "STATUS_ACCESS_DENIED"),
 		"encryption required, login at SMB3_00 without the encryption capability: %s", got)
+}
+
+// scenarioServerRole: a standalone smbd whose passdb account logs in;
+// "server role = member server" written with no reload, then removed
+// with no reload; then "server role = active directory domain
+// controller" and a restart at log level 0.
+func scenarioServerRole(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{LogLevel: "0", Users: []harness.User{behaviourUser}, StartTimeout: 5 * time.Second}
+	srv := harness.StartT(t, cfg)
+	standalone := cfg
+	cfg.Global = []string{"server role = member server", "security = ads", "realm = EXAMPLE.TEST", "workgroup = EXAMPLE"}
+	require.NoError(t, srv.WriteConf(cfg))
+	err := login(ctx, srv.Addr(), behaviourUser)
+	var re *smb2.ResponseError
+	member := errors.As(err, &re) && probe.NTStatus(re.Code) == probe.StatusNoLogonServers
+	s.set("member-role-applies-without-reload", member, "server role = member server (no winbindd), no reload, local account login: %s", errText(err))
+	require.NoError(t, srv.WriteConf(standalone))
+	err = login(ctx, srv.Addr(), behaviourUser)
+	s.set("standalone-role-back-without-reload", err == nil, "server role line removed, no reload, login: %s", errText(err))
+
+	cfg.Global = []string{"server role = active directory domain controller"}
+	require.NoError(t, srv.WriteConf(cfg))
+	rerr := srv.Restart()
+	const line = "not compatible with running smbd standalone"
+	s.set("ad-dc-role-refused-at-start", rerr != nil && strings.Contains(srv.Logs(), line),
+		"server role = active directory domain controller, restart: %s; log level 0: %s", errText(rerr), firstLine(srv.Logs(), line))
 }

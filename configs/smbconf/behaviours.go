@@ -71,6 +71,7 @@ const (
 	BehaviourLogSelectedNT1Level3     = "log-selected-protocol-nt1-level3"
 	BehaviourDcerpcdUnrunnableDenied  = "dcerpcd-unrunnable-access-denied-level3"
 	BehaviourLogRpcdUnrunnableLevel0  = "log-rpcd-unrunnable-sys-popenv-level0"
+	BehaviourServerRolePerConnection  = "server-role-applies-per-connection"
 )
 
 // behaviours is the registry; IDs are unique (TestBehavioursWellFormed).
@@ -308,6 +309,13 @@ var behaviours = []Behaviour{
 			`"sys_popenv: ERROR executing command '.../rpcd_classic'" at debug level 0 in log.samba-dcerpcd, and the pipe open fails with OBJECT_NAME_NOT_FOUND`,
 		Since:  "4.16",
 		Source: "lib/util/sys_popen.c sys_popenv() DEBUG(0, ...); source3/rpc_server/rpc_host.c rpc_server_get_endpoints_send() (rpcd_* --list-interfaces)",
+	},
+	{
+		ID: BehaviourServerRolePerConnection,
+		Claim: `a changed "server role" applies to the next connection with no reload: each new child re-reads smb.conf and ` +
+			`authenticates as the new role (member server without winbindd: a local account's login fails with NO_LOGON_SERVERS); ` +
+			`only the refusal to run as "active directory domain controller" ("not compatible with running smbd standalone", level 0) waits for a restart`,
+		Source: "source3/smbd/smb2_process.c smbd_process() -> reload_services(); source3/auth/auth.c make_auth3_context_for_ntlm() (auth methods by lp_server_role()); source3/smbd/server.c main() (ROLE_ACTIVE_DIRECTORY_DC check)",
 	},
 	{
 		ID:     BehaviourPipeDirFailsStart,
