@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,7 +49,8 @@ func init() {
 		},
 		smbconf.BehaviourStartOnlySettings: func(s *behaviourSeen) (bool, string) {
 			return s.all("reload-keeps-pid-file", "reload-keeps-lock-directory", "lock-move-breaks-new-connections", "reload-keeps-passdb",
-				"restart-applies-pid-directory", "restart-applies-passdb")
+				"restart-applies-pid-directory", "restart-applies-passdb",
+				"reload-keeps-parent-directories", "reload-half-moves-new-connections", "restart-applies-directories")
 		},
 		smbconf.BehaviourReloadKeepsSessions: func(s *behaviourSeen) (bool, string) {
 			return s.all("hosts-refused-after-reload", "session-survives-reload")
@@ -109,7 +111,7 @@ var claimScenarios = []struct {
 	name string
 	run  func(context.Context, *testing.T, *behaviourSeen)
 }{
-	{"guest", scenarioGuest}, {"non-smb", scenarioNonSMB}, {"start-only", scenarioStartOnly},
+	{"guest", scenarioGuest}, {"non-smb", scenarioNonSMB}, {"start-only", scenarioStartOnly}, {"start-only-dirs", scenarioStartOnlyDirs},
 	{"sessions-stay", scenarioSessionsStay}, {"max-processes-helpers", scenarioMaxProcessesHelpers},
 	{"no-log-level", scenarioNoLogLevel}, {"client-encryption", scenarioClientEncryption},
 	{"pipe-disconnected", scenarioPipeDisconnected}, {"signing", scenarioSigning},
@@ -235,7 +237,8 @@ func waitCount(srv *harness.Smbd, line string, before int) int {
 }
 
 // scenarioStartOnly: pid directory, lock directory and passdb backend
-// moved to new, empty places; reload-config, then a restart.
+// moved to new, empty places; reload-config, then a restart (the other
+// directories: scenarioStartOnlyDirs).
 func scenarioStartOnly(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	cfg := harness.Config{Users: []harness.User{behaviourUser}, Shares: []harness.Share{{Name: "data"}}}
 	srv := harness.StartT(t, cfg)
@@ -277,6 +280,93 @@ func scenarioStartOnly(ctx context.Context, t *testing.T, s *behaviourSeen) {
 	s.set("restart-applies-pid-directory", perr == nil, "after a restart, smbd.pid in the new pid directory: %v", perr == nil)
 	err = login(ctx, srv.Addr(), behaviourUser)
 	s.set("restart-applies-passdb", err != nil, "after a restart, login with the account only the old passdb has: %s", errText(err))
+}
+
+// scenarioStartOnlyDirs: state directory, cache directory, private dir
+// and ncalrpc dir moved to new, empty places; a connection after
+// reload-config, then a restart. What the parent smbd holds open
+// (/proc/PID/fd) says which directories it uses.
+func scenarioStartOnlyDirs(ctx context.Context, t *testing.T, s *behaviourSeen) {
+	cfg := harness.Config{Users: []harness.User{behaviourUser}, Shares: []harness.Share{{Name: "data"}}}
+	srv := harness.StartT(t, cfg)
+	d := srv.Dir()
+	// samba-dcerpcd running, as on a server that has served a listing: one
+	// started after the reload would create its sockets in the new place.
+	require.NoError(t, listShares(ctx, srv.Addr(), behaviourUser))
+	// smbcontrol finds smbd through the messaging directories, which
+	// 4.13 keeps under the private dir: it reads the smb.conf smbd
+	// started with.
+	started := filepath.Join(d, "started.conf")
+	b, err := os.ReadFile(srv.ConfPath())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(started, b, 0o644))
+	moved := []struct{ param, dir string }{
+		{"state directory", "state2"}, {"cache directory", "cache2"}, {"private dir", "private2"}, {"ncalrpc dir", "ncalrpc2"},
+	}
+	for _, m := range moved {
+		require.NoError(t, os.MkdirAll(filepath.Join(d, m.dir), 0o755))
+		cfg.Global = append(cfg.Global, m.param+" = "+filepath.Join(d, m.dir))
+	}
+	require.NoError(t, srv.WriteConf(cfg))
+	reloadConfigVia(ctx, t, srv, started)
+
+	lerr := login(ctx, srv.Addr(), behaviourUser)
+	rerr := errors.New("not tried: the login failed")
+	if lerr == nil {
+		rerr = listSharesOnce(ctx, srv.Addr(), behaviourUser)
+	}
+	oldOpen := openUnder(srv.PID(), d, "state", "private")
+	newOpen := openUnder(srv.PID(), d, "state2", "cache2", "private2")
+	sockets := entriesUnder(filepath.Join(d, "ncalrpc2", "np"))
+	s.set("reload-keeps-parent-directories", len(oldOpen) > 0 && len(newOpen) == 0 && len(sockets) == 0,
+		"after reload-config, the parent smbd has open in the old state/private dirs: %v; in the new state/cache/private dirs: %v; pipe sockets in the new ncalrpc dir: %v",
+		oldOpen, newOpen, sockets)
+	childFiles := append(entriesUnder(filepath.Join(d, "state2")), entriesUnder(filepath.Join(d, "private2"))...)
+	s.set("reload-half-moves-new-connections", lerr != nil || rerr != nil || len(childFiles) > 0,
+		"after reload-config, a new login: %s; a share listing: %s; files new children made in the new state/private dirs: %v",
+		errText(lerr), errText(rerr), childFiles)
+
+	require.NoError(t, srv.Restart())
+	rerr = listShares(ctx, srv.Addr(), behaviourUser)
+	newOpen = openUnder(srv.PID(), d, "state2", "private2")
+	cache := entriesUnder(filepath.Join(d, "cache2"))
+	sockets = entriesUnder(filepath.Join(d, "ncalrpc2", "np"))
+	s.set("restart-applies-directories", rerr == nil && len(newOpen) >= 2 && len(cache) > 0 && slices.Contains(sockets, "srvsvc"),
+		"after a restart, the parent smbd has open in the new state/private dirs: %v; the new cache dir holds: %v; a share listing: %s; pipe sockets in the new ncalrpc dir: %v",
+		newOpen, cache, errText(rerr), sockets)
+}
+
+// openUnder is the files process pid has open under the named
+// subdirectories of dir, as dir-relative paths. It matches on dir's base
+// name: a release root shows the same directory under another prefix.
+func openUnder(pid int, dir string, subs ...string) []string {
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	base := "/" + filepath.Base(dir) + "/"
+	var out []string
+	for _, fd := range fds {
+		l, err := os.Readlink(fd)
+		i := strings.Index(l, base)
+		if err != nil || i < 0 {
+			continue
+		}
+		rel := l[i+len(base):]
+		for _, sub := range subs {
+			if strings.HasPrefix(rel, sub+"/") {
+				out = append(out, rel)
+			}
+		}
+	}
+	return out
+}
+
+// entriesUnder is the names in dir (none when it is missing).
+func entriesUnder(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	out := make([]string, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
 }
 
 // scenarioSessionsStay: a session with a share open, then [global] hosts

@@ -241,10 +241,14 @@ var behaviours = []Behaviour{
 	},
 	{
 		ID: BehaviourStartOnlySettings,
-		Claim: `pid directory, lock directory and passdb backend are read once when smbd starts: ` +
-			`after an edit and reload-config the running smbd keeps the old pid file, lock directory and passdb (and a moved lock directory ` +
-			`makes every new connection fail, since each new child re-reads it); only a restart applies them`,
-		Source: "source3/smbd/server.c main(): pidfile_create(), locking_init(), initialize_password_db() before the accept loop",
+		Claim: `pid directory, lock directory, passdb backend, state directory, cache directory, private dir and ncalrpc dir ` +
+			`are set up once when smbd starts: after an edit and reload-config the parent smbd keeps the old pid file, lock directory, ` +
+			`passdb, state/private tdbs and cache, and samba-dcerpcd its old pipe sockets; new connections' children re-read some ` +
+			`and are left half-moved (a moved lock directory makes every new connection fail; new children open account_policy/secrets ` +
+			`tdbs in the new state/private dir, or are reset on 4.13; a moved ncalrpc dir leaves RPC pipes unreachable from 4.16); ` +
+			`only a restart applies them`,
+		Source: "source3/smbd/server.c main(): pidfile_create(), locking_init(), initialize_password_db(), secrets_init(), " +
+			"share_info_db_init() before the accept loop; source3/rpc_client/local_np.c connects to lp_ncalrpc_dir()/np",
 	},
 	{
 		ID: BehaviourReloadKeepsSessions,
