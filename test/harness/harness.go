@@ -377,7 +377,10 @@ func (s *Smbd) start() error {
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), s.cfg.ExtraEnv...)
 	timeout := s.cfg.StartTimeout
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary killed by its -timeout (a panic that runs no
+	// Cleanup) or by SIGKILL takes its smbd with it instead of leaving it
+	// serving on a loopback port for the rest of the machine's life.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		s.mu.Unlock()
