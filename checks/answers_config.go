@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/smb-agent/smb-agent/configs"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // Answer functions of the config.* facts (see answers.go).
@@ -392,10 +393,15 @@ func ansIPCUserDenied(c *answerCtx) (string, bool) {
 	return yesNo(d), true
 }
 
-// rpcPipes is config.rpc_pipes with the line responsible.
+// rpcPipes is config.rpc_pipes with the line responsible. "rpc start on
+// demand helpers" counts only on a release that has it: before
+// samba-dcerpcd it is an unknown parameter smbd ignores.
 func rpcPipes(f *Facts) (string, configValue, bool) {
 	nps := globalValue(f, "nt pipe support")
-	od := globalValue(f, "rpc start on demand helpers")
+	var od configValue
+	if releaseDoes(f, smbconf.BehaviourRPCStartOnDemand) {
+		od = globalValue(f, "rpc start on demand helpers")
+	}
 	if !nps.OK && !od.OK {
 		return "", configValue{}, false
 	}
@@ -456,10 +462,10 @@ func shareState(f *Facts, p configs.ClientProfile) (shareJudgement, bool) {
 			}
 		}
 	}
-	if enc := lookup(f, name, "server smb encrypt"); enc.OK && isRequired(enc.Printed) &&
+	if enc := lookup(f, name, encryptParam(f)); enc.OK && isRequired(enc.Printed) &&
 		(p.Encryption == configs.EncryptionNone || rank(p.MaxDialect) < rank("SMB3_00")) {
 		return shareJudgement{State: "encrypt-required", Value: enc,
-			Why: fmt.Sprintf("[%s] requires encryption (server smb encrypt = required) and %s cannot encrypt", name, p.Name)}, true
+			Why: fmt.Sprintf("[%s] requires encryption (%s = required) and %s cannot encrypt", name, enc.Param, p.Name)}, true
 	}
 	if br := lookup(f, name, "browseable"); br.OK && !boolValue(br) {
 		return shareJudgement{State: "hidden", Why: fmt.Sprintf("[%s] has browseable = no: NetShareEnum leaves it out of the listing", name), Value: br}, true

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // Answer functions of the process.* facts (see answers.go).
@@ -102,7 +103,14 @@ func dcerpcdRunning(f *Facts) bool {
 	return false
 }
 
+// notInRelease answers a question about samba-dcerpcd on a release without
+// it: smbd serves RPC pipes itself there, so its absence explains nothing.
+const notInRelease = "not-in-release"
+
 func ansDcerpcdRunning(c *answerCtx) (string, bool) {
+	if !releaseDoes(c.f, smbconf.BehaviourSambaDcerpcd) {
+		return notInRelease, true
+	}
 	if c.f.Smbd.Err != "" && len(c.f.Smbd.Dcerpcd) == 0 {
 		return "", false
 	}
@@ -110,6 +118,9 @@ func ansDcerpcdRunning(c *answerCtx) (string, bool) {
 }
 
 func ansRPCHelpersOK(c *answerCtx) (string, bool) {
+	if !releaseDoes(c.f, smbconf.BehaviourSambaDcerpcd) {
+		return notInRelease, true
+	}
 	if c.f.RPCHelpers == nil {
 		return "", false
 	}
@@ -121,7 +132,13 @@ func ansRPCHelpersOK(c *answerCtx) (string, bool) {
 	return "yes", true
 }
 
+// ansRPCWorkerDied: the process serving srvsvc is an rpcd_classic worker
+// of samba-dcerpcd where the release has it, else the smbd child of the
+// connection itself.
 func ansRPCWorkerDied(c *answerCtx) (string, bool) {
+	if !releaseDoes(c.f, smbconf.BehaviourSambaDcerpcd) {
+		return ansChildDied(c)
+	}
 	for _, p := range c.f.Smbd.Dcerpcd {
 		if isStoppedOrStuck(p) {
 			return "yes", true

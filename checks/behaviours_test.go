@@ -29,22 +29,26 @@ func versionNotes(fd Finding) []string {
 }
 
 // A finding that rests on samba-dcerpcd names the releases that do it, and
-// says so where the host's release does not, or was not checked.
+// says so where the host's release does not, or was not checked. On 4.13
+// the on-demand line is unknown (ignored), so it is no cause there.
 func TestFindingsNameTheReleaseRangeOfWhatTheyState(t *testing.T) {
 	conf := "[global]\nrpc start on demand helpers = no\n"
 	pipeFails := withShares(probe.ClassRPCEndpointMissing, probe.StatusConnectionRefused)
 	for _, tc := range []struct {
-		release, explanation, note string
+		release, cause, explanation, note string
 	}{
-		{"4.17.12", "(Samba 4.16 and later)", ""},
-		{"4.24.8", "(Samba 4.16 and later)", ""},
-		{"4.13.13", "(Samba 4.16 and later; not Samba 4.13)", "Samba 4.13.13 does not do this: smbd does not serve RPC pipes itself"},
-		{"4.26.0", "(checked on Samba 4.17 to 4.24; not verified on 4.26)", "Samba 4.26.0 was not checked for this"},
+		{"4.17.12", causeOnDemandOff, "(Samba 4.16 and later)", ""},
+		{"4.24.8", causeOnDemandOff, "(Samba 4.16 and later)", ""},
+		{"4.13.13", causeRPCUnexplained, "", "Samba 4.13.13 does not do this: smbd does not serve RPC pipes itself"},
+		{"4.26.0", causeOnDemandOff, "(checked on Samba 4.17 to 4.24; not verified on 4.26)", "Samba 4.26.0 was not checked for this"},
 	} {
 		t.Run(tc.release, func(t *testing.T) {
 			fs := runOne(t, PatternRPCEndpointMissing, newFacts(t, conf, pipeFails, release(t, tc.release)))
 			require.Len(t, fs, 1)
-			assert.Contains(t, fs[0].Explanation, tc.explanation)
+			assert.Equal(t, tc.cause, fs[0].Cause)
+			if tc.explanation != "" {
+				assert.Contains(t, fs[0].Explanation, tc.explanation)
+			}
 			notes := strings.Join(versionNotes(fs[0]), "\n")
 			if tc.note == "" {
 				assert.NotContains(t, notes, "samba-dcerpcd", "release %s does it: no note", tc.release)

@@ -70,6 +70,7 @@ func viewsFor(f *Facts, p configs.ClientProfile) protocolViews {
 	}
 	live, liveOK := LivePolicy(f.Probe)
 	live.Release = f.SambaVersion
+	live.EncryptParam = encryptParam(f)
 	if c, known := tcpConnected(f); !known || !c {
 		liveOK = false
 	}
@@ -215,10 +216,10 @@ func protocolSummary(p configs.ClientProfile, v *Verdict, pol ServerPolicy, view
 	}
 	switch v.Blocker {
 	case BlockEncryption:
-		return fmt.Sprintf("%s cannot encrypt, and %s requires encryption (server smb encrypt = required): session setup is refused", who, src)
+		return fmt.Sprintf("%s cannot encrypt, and %s requires encryption (%s = required): session setup is refused", who, src, pol.encryptName())
 	case BlockClientCrypt:
 		if pol.EncryptOff {
-			return fmt.Sprintf("%s requires encryption, and %s offers none (server smb encrypt = off): the client drops the session", who, src)
+			return fmt.Sprintf("%s requires encryption, and %s offers none (%s = off): the client drops the session", who, src, pol.encryptName())
 		}
 		return fmt.Sprintf("%s requires encryption, and %s accepts only dialects without it (up to %s): the client drops the session", who, src, pol.Max)
 	case BlockNTLMBlocked:
@@ -250,9 +251,9 @@ func protocolEvidence(f *Facts, c clientRef, v *Verdict, view string) []Evidence
 	var ev []Evidence
 	switch v.Blocker {
 	case BlockEncryption:
-		ev = append(ev, globalValue(f, "server smb encrypt").Evidence())
+		ev = append(ev, globalValue(f, encryptParam(f)).Evidence())
 	case BlockClientCrypt:
-		ev = append(ev, globalValue(f, "server smb encrypt").Evidence())
+		ev = append(ev, globalValue(f, encryptParam(f)).Evidence())
 		if cv := globalValue(f, "server max protocol"); cv.OK {
 			ev = append(ev, cv.Evidence())
 		}
@@ -387,15 +388,16 @@ func protocolFix(f *Facts, cause string, all []configs.ClientProfile, cfg Server
 			Changes: []Change{configChange(minV, need), removeChange(maxV)},
 			Why:     "the minimum is above the maximum, so nothing connects; the clients need " + need + " as minimum and the default maximum"}
 	case causeEncryptionReq:
-		ev := globalValue(f, "server smb encrypt")
-		return &Fix{Kind: FixConfig, Summary: "set server smb encrypt = desired in [global]",
-			Changes: []Change{configChange(ev, "desired")},
+		enc := encryptParam(f)
+		return &Fix{Kind: FixConfig, Summary: "set " + enc + " = desired in [global]",
+			Changes: []Change{configChange(globalValue(f, enc), "desired")},
 			Why:     "desired still encrypts every client that can (SMB3), and lets clients without SMB3 (pysmb) in; keep required only on shares the scoring client never reads",
-			Risk:    "clients that cannot encrypt get unencrypted sessions; set server smb encrypt = required on the shares that must stay encrypted"}
+			Risk:    "clients that cannot encrypt get unencrypted sessions; set " + enc + " = required on the shares that must stay encrypted"}
 	case causeClientEncryption:
 		if cfg.EncryptOff {
-			return &Fix{Kind: FixConfig, Summary: "set server smb encrypt = desired in [global]",
-				Changes: []Change{configChange(globalValue(f, "server smb encrypt"), "desired")},
+			enc := encryptParam(f)
+			return &Fix{Kind: FixConfig, Summary: "set " + enc + " = desired in [global]",
+				Changes: []Change{configChange(globalValue(f, enc), "desired")},
 				Why:     "desired offers encryption to every SMB3 client (the one that requires it gets it) and still admits clients without SMB3 (pysmb)"}
 		}
 		fx := &Fix{Kind: FixConfig, Summary: "remove server max protocol (the default allows up to SMB3_11, which can encrypt)",

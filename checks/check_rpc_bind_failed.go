@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // rpc-bind-failed: "Failed to list shares: Unable to bind to Server Service
@@ -14,6 +15,13 @@ import (
 func init() {
 	RegisterPattern(Pattern{ID: PatternRPCBindFailed, Deps: NeedsConnection, Fires: rpcBindFailedFires, Causes: map[string]CauseBuilder{
 		causeRPCWorkerDied: func(f *Facts, _ Trigger, fd *Finding) {
+			if !releaseDoes(f, smbconf.BehaviourSambaDcerpcd) {
+				fd.Summary = "the smbd child serving the connection, which serves srvsvc itself on this release, died, hangs or restarted during the bind"
+				fd.Explanation = withRange(f, "samba-dcerpcd and its rpcd_classic workers serve RPC pipes", smbconf.BehaviourSambaDcerpcd) + "; before, each smbd child answers the RPC pipes of its own connection."
+				fd.Fix = &Fix{Kind: FixManual, Summary: "find why the smbd child dies (dmesg OOM kills, PANIC lines in the smbd logs, a stopped process) and fix that",
+					Steps: []string{"ps -o pid,stat,lstart,args -C smbd", "dmesg | grep -i -e oom -e smbd"}}
+				return
+			}
 			fd.Summary = "the RPC worker serving srvsvc (rpcd_classic / samba-dcerpcd) died, hangs or restarted during the bind"
 			fd.Fix = &Fix{Kind: FixManual, Summary: "find why the worker dies (dmesg OOM kills, panic lines in log.rpcd_classic, a stopped process) and fix that",
 				Steps: []string{"ps -o pid,stat,lstart,args -C samba-dcerpcd,rpcd_classic", "dmesg | grep -i -e oom -e rpcd"}}

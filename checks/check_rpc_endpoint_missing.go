@@ -66,7 +66,10 @@ func init() {
 		},
 		causeRPCUnexplained: func(f *Facts, _ Trigger, fd *Finding) {
 			fd.Summary = "the srvsvc pipe could not be opened, and smb.conf and the helpers look right"
-			if f.Probe != nil && f.Probe.Shares != nil && f.Probe.Shares.Status == probe.StatusConnectionDisconnected {
+			if !releaseDoes(f, smbconf.BehaviourSambaDcerpcd) {
+				fd.Summary = "the srvsvc pipe could not be opened, and smb.conf looks right (on this release smbd serves the pipe itself)"
+			}
+			if f.Probe != nil && f.Probe.Shares != nil && f.Probe.Shares.Status == probe.StatusConnectionDisconnected && releaseDoes(f, smbconf.BehaviourSambaDcerpcd) {
 				fd.Explanation = "STATUS_CONNECTION_DISCONNECTED on the pipe open means samba-dcerpcd died while starting; one known trigger is smbd started with a relative -s path, which the helper cannot resolve from its own directory."
 			}
 			fd.Fix = &Fix{Kind: FixConfig, Summary: "raise the log level to catch the next failure (log level = 1 smb2:3 rpc_srv:3)",

@@ -118,7 +118,7 @@ func buildShareFinding(f *Facts, t Trigger, fd *Finding) {
 	case causeShareEncrypt:
 		c := configChange(j.Value, "desired")
 		c.Section = f.Share
-		fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("set server smb encrypt = desired in [%s]", f.Share),
+		fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("set %s = desired in [%s]", j.Value.Param, f.Share),
 			Changes: []Change{c},
 			Why:     "desired still encrypts every client that can; only clients without SMB3 (pysmb) get unencrypted access to this share",
 			Risk:    "if the share's data must never travel unencrypted, change the engine's client instead"}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/smb-agent/smb-agent/checks/probe"
+	"github.com/smb-agent/smb-agent/configs/smbconf"
 )
 
 // timeout: two messages, two layers (pysmb smb/SMBConnection.py: the
@@ -43,6 +44,18 @@ func init() {
 		causeRPCDHung: func(f *Facts, _ Trigger, fd *Finding) {
 			fd.ScoringMessage = msgSMBTimeout
 			fd.Summary = "login works, but the share listing hangs in the RPC worker (srvsvc)"
+			if !releaseDoes(f, smbconf.BehaviourSambaDcerpcd) {
+				fd.Summary = "login works, but the share listing hangs in the smbd child, which serves srvsvc itself on this release"
+				fd.Explanation = withRange(f, "samba-dcerpcd and its rpcd_classic workers serve RPC pipes", smbconf.BehaviourSambaDcerpcd) + "; before, each smbd child answers the RPC pipes of its own connection."
+				for _, p := range f.Smbd.Children {
+					if isStoppedOrStuck(p) {
+						fd.Evidence = append(fd.Evidence, Evidence{Kind: "process", Text: fmt.Sprintf("smbd child pid %d state %s", p.PID, p.State)})
+					}
+				}
+				fd.Fix = &Fix{Kind: FixManual, Summary: "continue or kill the stuck smbd child (state T or D); find out who stopped it first",
+					Steps: []string{"ps -o pid,stat,lstart,args -C smbd"}}
+				return
+			}
 			for _, p := range f.Smbd.Dcerpcd {
 				fd.Evidence = append(fd.Evidence, Evidence{Kind: "process", Text: fmt.Sprintf("%s pid %d state %s", p.Comm, p.PID, p.State)})
 			}

@@ -246,6 +246,9 @@ type ServerPolicy struct {
 	Min, Max string
 	// EncryptRequired: [global] server smb encrypt = required.
 	EncryptRequired bool
+	// EncryptParam is the release's name of that setting (encryptParam);
+	// "" means "server smb encrypt".
+	EncryptParam string
 	// EncryptOff: server smb encrypt = off (testparm prints No): smbd
 	// offers encryption at no dialect (no SMB2_GLOBAL_CAP_ENCRYPTION, no
 	// cipher in the 3.1.1 context).
@@ -304,9 +307,9 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 	if s.KnownEncrypt && s.EncryptRequired && (rank(d) < rank("SMB3_00") || p.Encryption == configs.EncryptionNone) {
 		v.Blocker, v.Status = BlockEncryption, "STATUS_ACCESS_DENIED"
 		if rank(d) < rank("SMB3_00") {
-			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client negotiates %s, which has no encryption (SMB3_00 or later needed): smbd refuses the session setup with ACCESS_DENIED (%s)", d, behaviourFor(smbconf.BehaviourEncryptRequiredRefuses, s.Release))
+			v.Why = fmt.Sprintf("encryption is required ([global] %s = required) and the client negotiates %s, which has no encryption (SMB3_00 or later needed): smbd refuses the session setup with ACCESS_DENIED (%s)", s.encryptName(), d, behaviourFor(smbconf.BehaviourEncryptRequiredRefuses, s.Release))
 		} else {
-			v.Why = fmt.Sprintf("encryption is required ([global] server smb encrypt = required) and the client cannot encrypt at %s: smbd refuses the session setup with ACCESS_DENIED (%s)", d, behaviourFor(smbconf.BehaviourEncryptRequiredRefuses, s.Release))
+			v.Why = fmt.Sprintf("encryption is required ([global] %s = required) and the client cannot encrypt at %s: smbd refuses the session setup with ACCESS_DENIED (%s)", s.encryptName(), d, behaviourFor(smbconf.BehaviourEncryptRequiredRefuses, s.Release))
 		}
 		return v
 	}
@@ -321,7 +324,7 @@ func judgeNegotiated(p configs.ClientProfile, s ServerPolicy, n Negotiation) Ver
 		if rank(d) < rank("SMB3_00") {
 			v.Why = fmt.Sprintf("the client requires encryption and negotiates %s with this server, which has no encryption (SMB3_00 or later needed): it sets up the session, then refuses to use it unencrypted (Samba's smbclient: %s)", d, behaviourFor(smbconf.BehaviourClientEncryptRefusesSMB2, s.Release))
 		} else {
-			v.Why = fmt.Sprintf("the client requires encryption and the server offers none at %s (server smb encrypt = off): it sets up the session, then refuses to use it unencrypted", d)
+			v.Why = fmt.Sprintf("the client requires encryption and the server offers none at %s (%s = off): it sets up the session, then refuses to use it unencrypted", d, s.encryptName())
 		}
 		return v
 	}
@@ -486,6 +489,14 @@ func isDC(f *Facts) bool {
 	return strings.Contains(r, "domain controller")
 }
 
+// encryptName is the name of the server's encryption setting in texts.
+func (s ServerPolicy) encryptName() string {
+	if s.EncryptParam != "" {
+		return s.EncryptParam
+	}
+	return paramServerSMBEncrypt
+}
+
 // ConfigPolicy is the server policy smb.conf gives (with the Samba
 // version's defaults); ok is false without a usable config.
 func ConfigPolicy(f *Facts) (ServerPolicy, bool) {
@@ -499,8 +510,9 @@ func ConfigPolicy(f *Facts) (ServerPolicy, bool) {
 		s.Min = "LANMAN1" // "default": smbd compares against -1, i.e. everything
 	}
 	s.Max, _ = canonicalProtocol(maxV.Printed, f.SambaVersion)
-	s.EncryptRequired = isRequired(globalValue(f, "server smb encrypt").Printed)
-	s.EncryptOff = isOff(globalValue(f, "server smb encrypt").Printed)
+	s.EncryptParam = encryptParam(f)
+	s.EncryptRequired = isRequired(globalValue(f, s.EncryptParam).Printed)
+	s.EncryptOff = isOff(globalValue(f, s.EncryptParam).Printed)
 	sign := globalValue(f, "server signing").Printed
 	s.SigningMandatory = isRequired(sign) || (strings.EqualFold(sign, "default") && isDC(f))
 	s.NTLMAuth = strings.ToLower(globalValue(f, "ntlm auth").Printed)

@@ -246,14 +246,35 @@ func TestProbeIPCUnavailableForInvalidUser(t *testing.T) {
 
 func TestProbeRPCEndpointMissing(t *testing.T) {
 	t.Parallel()
-	// No samba-dcerpcd and smbd may not start one: opening srvsvc fails,
-	// pysmb's "Unable to locate Server Service RPC endpoint".
-	s := startScenario(t, "rpc start on demand helpers = no")
-	r := runProbe(t, probeOpts(s.Port()))
-	require.Equal(t, probe.ClassOK, r.IPC.Class)
-	require.Equal(t, probe.ClassRPCEndpointMissing, r.Shares.Class)
-	require.NotZero(t, r.Shares.Status)
-	require.Equal(t, probe.ClassOK, r.Share.Class)
+	t.Run("rpc start on demand helpers = no", func(t *testing.T) {
+		t.Parallel()
+		s := startScenario(t, "rpc start on demand helpers = no")
+		r := runProbe(t, probeOpts(s.Port()))
+		require.Equal(t, probe.ClassOK, r.IPC.Class)
+		require.Equal(t, probe.ClassOK, r.Share.Class)
+		if b, ok := releaseHas(t, "rpc-start-on-demand-helpers"); !ok {
+			// Before samba-dcerpcd the parameter is unknown (ignored with
+			// a warning) and smbd serves srvsvc in the connection's own
+			// child: the listing works.
+			require.Equal(t, probe.ClassOK, r.Shares.Class, "%s: %s; this release has no such setting", b.Range(), b.Claim)
+			return
+		}
+		// No samba-dcerpcd and smbd may not start one: opening srvsvc
+		// fails, pysmb's "Unable to locate Server Service RPC endpoint".
+		require.Equal(t, probe.ClassRPCEndpointMissing, r.Shares.Class)
+		require.NotZero(t, r.Shares.Status)
+	})
+	t.Run("nt pipe support = no", func(t *testing.T) {
+		t.Parallel()
+		// Every release: smbd refuses named-pipe opens on IPC$
+		// (source3/smbd/smb2_create.c, "nt pipe support").
+		s := startScenario(t, "nt pipe support = no")
+		r := runProbe(t, probeOpts(s.Port()))
+		require.Equal(t, probe.ClassOK, r.IPC.Class)
+		require.Equal(t, probe.ClassRPCEndpointMissing, r.Shares.Class)
+		require.NotZero(t, r.Shares.Status)
+		require.Equal(t, probe.ClassOK, r.Share.Class)
+	})
 }
 
 func TestProbeLoginWrongPassword(t *testing.T) {
@@ -342,7 +363,7 @@ func TestProbeEncryptionRequired(t *testing.T) {
 	t.Parallel()
 	// SMB2_02 and SMB2_10 cannot encrypt: smbd "reject session with
 	// dialect[0x0202] as encryption is required" (STATUS_ACCESS_DENIED).
-	s := startScenario(t, "server smb encrypt = required")
+	s := startScenario(t, encryptParam(t)+" = required")
 	o := probeOpts(s.Port())
 	o.DialectLogins = probe.SMB2Dialects
 	r := runProbe(t, o)

@@ -146,20 +146,20 @@ var generated = source{
 		},
 		{
 			Key:         "process.dcerpcd_running",
-			Answers:     []string{"yes", "no"},
-			Description: "yes when a samba-dcerpcd process for this configuration runs.",
-			Source:      "/proc/*/cmdline (samba-dcerpcd --configfile=...).",
+			Answers:     []string{"yes", "no", "not-in-release"},
+			Description: "yes when a samba-dcerpcd process for this configuration runs; not-in-release when the Samba release has no samba-dcerpcd (smbd serves RPC pipes itself; configs/smbconf/behaviours.go \"samba-dcerpcd\").",
+			Source:      "/proc/*/cmdline (samba-dcerpcd --configfile=...); the release.",
 		},
 		{
 			Key:         "process.rpc_helpers_ok",
-			Answers:     []string{"yes", "no"},
-			Description: "yes: samba-dcerpcd and rpcd_classic exist and are executable (Debian: /usr/libexec/samba/, package samba-common-bin).",
-			Source:      "stat of the binaries.",
+			Answers:     []string{"yes", "no", "not-in-release"},
+			Description: "yes: samba-dcerpcd and rpcd_classic exist and are executable (Debian: /usr/libexec/samba/, package samba-common-bin); not-in-release when the Samba release has no such helpers (smbd serves RPC pipes itself).",
+			Source:      "stat of the binaries; the release.",
 		},
 		{
 			Key:         "process.rpc_worker_died",
 			Answers:     []string{"yes", "no"},
-			Description: "yes: rpcd_classic or samba-dcerpcd died or restarted recently (new PIDs between runs, a panic in log.rpcd_classic or log.samba-dcerpcd, an OOM kill, a process stuck in state T).",
+			Description: "yes: the process serving RPC died or restarted recently: rpcd_classic or samba-dcerpcd where the release has them (new PIDs between runs, a panic in log.rpcd_classic or log.samba-dcerpcd, an OOM kill, a process stuck in state T), the smbd child serving the connection where it serves RPC itself (a child stuck in state T or D, a panic in its log).",
 			Source:      "process table over time, logs, kernel log.",
 		},
 		{
@@ -2707,7 +2707,7 @@ var generated = source{
 								Cause:   "on-demand-helpers-off",
 							},
 							{
-								Answers: []string{"yes"},
+								Answers: []string{"yes", "not-in-release"},
 								Next:    "helpers",
 							},
 						},
@@ -2724,6 +2724,10 @@ var generated = source{
 							{
 								Answers: []string{"yes"},
 								Next:    "helper-log",
+							},
+							{
+								Answers: []string{"not-in-release"},
+								Next:    "probe",
 							},
 						},
 					},
@@ -3316,7 +3320,7 @@ var generated = source{
 								See:     "rpc-endpoint-missing",
 							},
 							{
-								Answers: []string{"yes"},
+								Answers: []string{"yes", "not-in-release"},
 								Next:    "listing",
 							},
 						},
