@@ -172,6 +172,9 @@ func TestDiagnoseHealthy(t *testing.T) {
 
 func TestDiagnoseProtocolMismatch(t *testing.T) {
 	t.Parallel()
+	// "server smb encrypt" since 4.14, "smb encrypt" before: the scenario
+	// uses the release's name, and the fix must name it too.
+	enc := encryptParam(t)
 	for _, tc := range []struct {
 		name, line, cause string
 		global            []string
@@ -186,7 +189,7 @@ func TestDiagnoseProtocolMismatch(t *testing.T) {
 		// An SMB1-only server against a client offering SMB2_02-SMB2_10.
 		{"max NT1 vs SMB2_02-SMB2_10 client", "server max protocol = NT1", "server-max-below-client-min",
 			[]string{"server min protocol = NT1", "server max protocol = NT1"}, []string{"--client-dialects", "SMB2_02-SMB2_10"}, ""},
-		{"encryption required", "server smb encrypt = required", "encryption-required", []string{"server smb encrypt = required"}, nil, "desired"},
+		{"encryption required", enc + " = required", "encryption-required", []string{enc + " = required"}, nil, "desired"},
 		{"ntlm auth disabled", "ntlm auth = disabled", "ntlm-disabled", []string{"ntlm auth = disabled"}, nil, "ntlmv2-only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,6 +204,9 @@ func TestDiagnoseProtocolMismatch(t *testing.T) {
 			require.NotNil(t, f.Fix)
 			if tc.fix != "" {
 				require.Equal(t, tc.fix, f.Fix.Changes[0].Value)
+			}
+			if tc.cause == "encryption-required" {
+				require.Equal(t, enc, f.Fix.Changes[0].Param, "the release's name of the setting")
 			}
 			require.False(t, f.Fix.EnablesSMB1, "never NT1 for these clients")
 			require.NotEmpty(t, f.Decision)
@@ -413,12 +419,41 @@ func TestDiagnoseIPCUnavailable(t *testing.T) {
 
 func TestDiagnoseRPCEndpointMissing(t *testing.T) {
 	t.Parallel()
-	s := startDiag(t, harness.Config{Global: []string{"rpc start on demand helpers = no"}})
-	r := diagnose(t, diagArgs(s)...)
-	require.Equal(t, 2, r.code)
-	f := finding(t, r, "rpc-endpoint-missing", "on-demand-helpers-off")
-	requireEvidenceAt(t, f, s.ConfPath(), confLine(t, s.ConfPath(), "rpc start on demand helpers = no"))
-	require.Equal(t, "SMB operation failed: Failed to list shares: Unable to locate Server Service RPC endpoint", f.ScoringMessage)
+	const msg = "SMB operation failed: Failed to list shares: Unable to locate Server Service RPC endpoint"
+	t.Run("rpc start on demand helpers = no", func(t *testing.T) {
+		t.Parallel()
+		s := startDiag(t, harness.Config{Global: []string{"rpc start on demand helpers = no"}})
+		r := diagnose(t, diagArgs(s)...)
+		line := confLine(t, s.ConfPath(), "rpc start on demand helpers = no")
+		if b, ok := releaseHas(t, "rpc-start-on-demand-helpers"); !ok {
+			// Outside the range the parameter is unknown: smbd ignores the
+			// line and serves srvsvc itself, so the listing works and the
+			// only finding is the ignored line.
+			require.Equal(t, 1, r.code, "%s: %s; here the line is ignored", b.Range(), b.Claim)
+			f := finding(t, r, "config-invalid", "ignored-settings")
+			requireEvidenceAt(t, f, s.ConfPath(), line)
+			for _, x := range r.report.Findings {
+				require.NotEqual(t, "rpc-endpoint-missing", x.Pattern, "%+v", x)
+			}
+			return
+		}
+		require.Equal(t, 2, r.code)
+		f := finding(t, r, "rpc-endpoint-missing", "on-demand-helpers-off")
+		requireEvidenceAt(t, f, s.ConfPath(), line)
+		require.Equal(t, msg, f.ScoringMessage)
+	})
+	t.Run("nt pipe support = no", func(t *testing.T) {
+		t.Parallel()
+		// Every release refuses named pipes with this line, whether smbd
+		// serves them itself or through samba-dcerpcd.
+		s := startDiag(t, harness.Config{Global: []string{"nt pipe support = no"}})
+		r := diagnose(t, diagArgs(s)...)
+		require.Equal(t, 2, r.code)
+		f := finding(t, r, "rpc-endpoint-missing", "nt-pipe-support-off")
+		requireEvidenceAt(t, f, s.ConfPath(), confLine(t, s.ConfPath(), "nt pipe support = no"))
+		require.Equal(t, msg, f.ScoringMessage)
+		require.True(t, f.Fix.Changes[0].Remove, "back to the default (yes)")
+	})
 }
 
 func TestDiagnoseLoginFailed(t *testing.T) {
@@ -626,8 +661,34 @@ func rpcWorkers(t *testing.T, s *harness.Smbd) []int {
 	return out
 }
 
+// The process that serves srvsvc is the release's: rpcd_classic workers of
+// samba-dcerpcd where the release has it, else none (the smbd child of the
+// connection answers the pipe itself). The rpc scenarios stage their
+// failures on that process.
+func TestRPCServedByTheReleasesProcess(t *testing.T) {
+	t.Parallel()
+	b, has := releaseHas(t, "samba-dcerpcd")
+	s := startDiag(t, harness.Config{})
+	require.NoError(t, s.WarmRPC(harness.User{Name: probeUser, Password: probePass}, 20*time.Second), "a share listing works on every release")
+	var workers []int
+	for i := 0; i < 40 && len(workers) == 0; i++ {
+		workers = rpcWorkers(t, s)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if has {
+		require.NotEmpty(t, workers, "%s: %s", b.Range(), b.Claim)
+		return
+	}
+	require.Empty(t, workers, "outside %s smbd serves RPC pipes itself", b.Range())
+	r := diagnose(t, diagArgs(s)...)
+	require.Equal(t, 0, r.code, "no samba-dcerpcd is no finding on this release: %+v", r.report.Findings)
+}
+
 func TestDiagnoseRPCBindFailed(t *testing.T) {
 	t.Parallel()
+	if b, ok := releaseHas(t, "samba-dcerpcd"); !ok {
+		t.Skipf("samba-dcerpcd is %s (%s): no rpcd_classic worker to kill on this release, which serves srvsvc in the connection's own smbd child (TestRPCServedByTheReleasesProcess asserts it)", b.Range(), b.Claim)
+	}
 	// The seed's "Unable to bind to Server Service RPC endpoint": the srvsvc
 	// pipe opens, and the rpcd_classic worker behind it dies before it
 	// answers the bind (staged here as a worker that hangs, then is killed,

@@ -601,7 +601,8 @@ func TestFixRefusals(t *testing.T) {
 
 // TestFixOtherPatterns: the safe fixes of other patterns, applied and
 // proven: a stopped smbd is started; rpc start on demand helpers = no
-// (no samba-dcerpcd running) is set back to yes, with no smbd action.
+// (no samba-dcerpcd running) and nt pipe support = no are set back to
+// yes, with no smbd action.
 func TestFixOtherPatterns(t *testing.T) {
 	t.Parallel()
 	t.Run("smbd stopped", func(t *testing.T) {
@@ -626,9 +627,34 @@ func TestFixOtherPatterns(t *testing.T) {
 		snap := snapshot(t, s.ConfPath())
 		r := e.run(t, requireAgent(t), nil, append(diagArgs(s), "--apply", "--yes")...)
 		require.Equal(t, 0, r.code)
+		if b, ok := releaseHas(t, "rpc-start-on-demand-helpers"); !ok {
+			// An unknown parameter here: nothing to fix for RPC, and the
+			// ignored line is a person's to correct (shown, not applied).
+			require.Contains(t, r.stdout, "config-invalid/ignored-settings", "%s: %s", b.Range(), b.Claim)
+			require.NotContains(t, r.stdout, "rpc-endpoint-missing")
+			require.Contains(t, r.stdout, "Nothing to apply.")
+			requireSame(t, snap)
+			return
+		}
 		got, _ := os.ReadFile(s.ConfPath())
 		// The line goes: the default (yes) applies.
 		require.Equal(t, strings.Replace(string(snap[s.ConfPath()]), "   rpc start on demand helpers = no\n", "", 1), string(got))
+		d := diagnose(t, diagArgs(s)...)
+		require.Equal(t, 0, d.code, "%+v", d.report.Findings)
+	})
+	t.Run("nt pipe support = no", func(t *testing.T) {
+		t.Parallel()
+		// Every release: the line goes, the next connection's child reads
+		// the default and opens srvsvc (no reload, no restart).
+		s := harness.StartT(t, harness.Config{Global: []string{"nt pipe support = no"},
+			Users: []harness.User{{Name: probeUser, Password: probePass}}, Shares: []harness.Share{{Name: "data"}}})
+		e := newFixEnv(t, "")
+		snap := snapshot(t, s.ConfPath())
+		r := e.run(t, requireAgent(t), nil, append(diagArgs(s), "--apply", "--yes")...)
+		require.Equal(t, 0, r.code)
+		require.Contains(t, r.stdout, "rpc-endpoint-missing/nt-pipe-support-off")
+		got, _ := os.ReadFile(s.ConfPath())
+		require.Equal(t, strings.Replace(string(snap[s.ConfPath()]), "   nt pipe support = no\n", "", 1), string(got))
 		d := diagnose(t, diagArgs(s)...)
 		require.Equal(t, 0, d.code, "%+v", d.report.Findings)
 	})
