@@ -4,7 +4,8 @@ package test
 // a free port, its configuration and the shipped rules written by the test
 // into a temp dir) scrapes three `agent serve` processes, one per real
 // smbd: healthy, `server min protocol = SMB3` (protocol-mismatch) and
-// `rpc start on demand helpers = no` (rpc-endpoint-missing). The test then
+// `rpc start on demand helpers = no` (rpc-endpoint-missing; `nt pipe
+// support = no` on a release without that parameter). The test then
 // asks Prometheus's HTTP API what an operator's Grafana and Alertmanager
 // would see.
 
@@ -83,7 +84,7 @@ scrape_configs:
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+listen, "--log.level=warn")
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir}
+	cmd.Env = []string{"PATH=" + harness.ReleasePath("/usr/sbin:/usr/bin:/sbin:/bin"), "HOME=" + dir}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -221,13 +222,14 @@ func TestFleetOnPrometheus(t *testing.T) {
 		Users:  []harness.User{{Name: probeUser, Password: probePass}},
 		Shares: []harness.Share{{Name: "data"}},
 	}
+	rpcOffLine, _ := rpcOffScenario(t)
 	hosts := []struct {
 		name   string
 		global []string
 	}{
 		{"healthy", nil},
 		{"protocol-mismatch", []string{"server min protocol = SMB3"}},
-		{"rpc-endpoint-missing", []string{"rpc start on demand helpers = no"}},
+		{"rpc-endpoint-missing", []string{rpcOffLine}},
 	}
 	instance := map[string]string{}
 	var targets []string

@@ -373,7 +373,8 @@ func TestPageInBrowser(t *testing.T) {
 	chromium := requireChromium(t)
 	healthy := &pageHost{name: "healthy"}
 	smb3 := &pageHost{name: "min protocol SMB3", cfg: harness.Config{Global: []string{"server min protocol = SMB3"}}}
-	rpcOff := &pageHost{name: "rpc helpers off", cfg: harness.Config{Global: []string{"rpc start on demand helpers = no"}}}
+	rpcOffLine, rpcOffCause := rpcOffScenario(t)
+	rpcOff := &pageHost{name: "rpc helpers off", cfg: harness.Config{Global: []string{rpcOffLine}}}
 	hostile := &pageHost{name: "hostile share name",
 		cfg:   harness.Config{Shares: []harness.Share{{Name: "data"}, {Name: hostileShare, Lines: []string{"available = no"}}}},
 		extra: []string{"--share", hostileShare}}
@@ -451,7 +452,7 @@ func TestPageInBrowser(t *testing.T) {
 		saveShot(t, "page-rpc-endpoint-missing.jpg", shot)
 		require.Equal(t, "critical", dom.Status)
 		require.Contains(t, dom.Patterns, "rpc-endpoint-missing")
-		require.Contains(t, dom.Causes, "on-demand-helpers-off")
+		require.Contains(t, dom.Causes, rpcOffCause)
 		require.Contains(t, dom.Text, "Unable to locate Server Service RPC endpoint")
 		for _, id := range catalogNodes(t, "rpc-endpoint-missing") {
 			require.Contains(t, dom.Nodes, id)

@@ -56,3 +56,16 @@ func encryptParam(t *testing.T) string {
 	}
 	return "smb encrypt"
 }
+
+// rpcOffScenario is a smb.conf line that makes the srvsvc pipe open fail on
+// the release under test, and the rpc-endpoint-missing cause the agent
+// must name: "rpc start on demand helpers = no" where the release has that
+// parameter (rpc-start-on-demand-helpers), else "nt pipe support = no",
+// which every release honours.
+func rpcOffScenario(t *testing.T) (line, cause string) {
+	t.Helper()
+	if _, ok := releaseHas(t, "rpc-start-on-demand-helpers"); ok {
+		return "rpc start on demand helpers = no", "on-demand-helpers-off"
+	}
+	return "nt pipe support = no", "nt-pipe-support-off"
+}
