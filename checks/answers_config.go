@@ -462,7 +462,10 @@ func shareState(f *Facts, p configs.ClientProfile) (shareJudgement, bool) {
 			}
 		}
 	}
-	if enc := lookup(f, name, encryptParam(f)); enc.OK && isRequired(enc.Printed) &&
+	// Only the share's own line: a [global] requirement refuses the session
+	// setup before any tree connect, and protocol-mismatch fixes it there
+	// (a second fix would add the line to the share as well).
+	if enc := lookup(f, name, encryptParam(f)); enc.OK && isRequired(enc.Printed) && enc.Origin != globalValue(f, enc.Param).Origin &&
 		(p.Encryption == configs.EncryptionNone || rank(p.MaxDialect) < rank("SMB3_00")) {
 		return shareJudgement{State: "encrypt-required", Value: enc,
 			Why: fmt.Sprintf("[%s] requires encryption (%s = required) and %s cannot encrypt", name, enc.Param, p.Name)}, true

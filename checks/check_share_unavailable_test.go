@@ -27,6 +27,8 @@ func TestShareUnavailableCauses(t *testing.T) {
 		{name: "share hosts deny", conf: "[global]\n[data]\npath = /srv/data\nhosts deny = 10.0.0.0/8\n", mods: []factsMod{withRemoteIP("10.0.0.5")}, cause: causeShareHostDenied, severity: Critical, line: 4},
 		{name: "share requires encryption", conf: "[global]\n[data]\npath = /srv/data\nserver smb encrypt = required\n", cause: causeShareEncrypt, severity: Critical, line: 4},
 		{name: "share encryption fine for smbclient", conf: "[global]\n[data]\npath = /srv/data\nserver smb encrypt = required\n", mods: []factsMod{withClients("smbclient")}},
+		// Required in [global] refuses the session setup: protocol-mismatch.
+		{name: "global encryption is not the share's", conf: "[global]\nserver smb encrypt = required\n[data]\npath = /srv/data\n"},
 		{name: "hidden", conf: "[global]\n[data]\npath = /srv/data\nbrowseable = no\n", cause: causeShareHidden, severity: Warning, line: 4},
 		{name: "refused by ACL", conf: "[global]\n[data]\npath = /srv/data\n", mods: []factsMod{withShareStep(probe.ClassShareDenied, probe.StatusAccessDenied)}, cause: causeShareACL, severity: Critical},
 	} {

@@ -268,7 +268,9 @@ func resolveChanges(c *smbconf.Config, changes []checks.Change) ([]Edit, error) 
 			sec = "global"
 		}
 		param := ch.Param
-		if p, ok := smbconf.LookupParam(param); ok {
+		// The release's own table: its canonical name may differ from the
+		// default table's ("smb encrypt" is not a synonym before 4.14).
+		if p, ok := c.LookupParam(param); ok {
 			param = p.Canonical().Name
 		}
 		cur, known := c.Lookup(sec, param)

@@ -132,6 +132,29 @@ func TestPlanIncludedFileAndSynonym(t *testing.T) {
 	require.Equal(t, []string{inc}, p.Changed())
 }
 
+// TestPlanReleaseName: a change is resolved in the release's own table.
+// Before 4.14 "smb encrypt" is the parameter itself, and "server smb
+// encrypt" (its canonical name in later tables) is unknown there.
+func TestPlanReleaseName(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "smb.conf")
+	require.NoError(t, os.WriteFile(path, []byte("[global]\n   smb encrypt = required\n"), 0o644))
+	old := time.Now().Add(-time.Minute)
+	require.NoError(t, os.Chtimes(path, old, old))
+	v413 := smbconf.SambaVersion{Major: 4, Minor: 13, Patch: 13}
+	c, err := smbconf.Load(path, smbconf.LoadOptions{Version: v413})
+	require.NoError(t, err)
+	f := &checks.Facts{SmbConfPath: path, Config: c, SambaVersion: v413, Smbd: checks.SmbdFacts{Running: true, ConfigPath: path}}
+	fd := configFix("protocol-mismatch", "encryption-required", checks.Critical,
+		checks.Change{Section: "global", Param: "smb encrypt", Value: "desired"})
+	p, err := MakePlan(report(fd), f, PlanOptions{})
+	require.NoError(t, err)
+	require.Empty(t, p.Refused)
+	require.Len(t, p.Files, 1)
+	require.Equal(t, "smb encrypt", p.Fixes[0].Edits[0].Param)
+	require.Equal(t, "[global]\n   smb encrypt = desired\n", string(p.Files[0].After))
+}
+
 // TestPlanEditKind: an edit says whether it rewrites the line in effect
 // (under the spelling written there), adds one, or removes one, as the
 // editor did it; the line's value cannot mislead it ("log level" printed

@@ -642,6 +642,24 @@ func TestFixOtherPatterns(t *testing.T) {
 		d := diagnose(t, diagArgs(s)...)
 		require.Equal(t, 0, d.code, "%+v", d.report.Findings)
 	})
+	t.Run("encryption required", func(t *testing.T) {
+		t.Parallel()
+		// The release's name of the setting ("smb encrypt" before 4.14):
+		// the fix edits that line and writes no name the release ignores;
+		// the next connection's child reads it (no reload, no restart).
+		enc := encryptParam(t)
+		s := harness.StartT(t, harness.Config{Global: []string{enc + " = required"},
+			Users: []harness.User{{Name: probeUser, Password: probePass}}, Shares: []harness.Share{{Name: "data"}}})
+		e := newFixEnv(t, "")
+		snap := snapshot(t, s.ConfPath())
+		r := e.run(t, requireAgent(t), nil, append(diagArgs(s), "--apply", "--yes")...)
+		require.Equal(t, 0, r.code)
+		require.Contains(t, r.stdout, "protocol-mismatch/encryption-required")
+		got, _ := os.ReadFile(s.ConfPath())
+		require.Equal(t, strings.Replace(string(snap[s.ConfPath()]), "   "+enc+" = required\n", "   "+enc+" = desired\n", 1), string(got))
+		d := diagnose(t, diagArgs(s)...)
+		require.Equal(t, 0, d.code, "%+v", d.report.Findings)
+	})
 	t.Run("nt pipe support = no", func(t *testing.T) {
 		t.Parallel()
 		// Every release: the line goes, the next connection's child reads
