@@ -84,6 +84,15 @@ func diagnoseWrapped(t *testing.T, wrap []string, args ...string) diagRun {
 	return r
 }
 
+// why is what a failed assertion on r should print: its findings, or,
+// without a report (exit 3), its stderr.
+func (r diagRun) why() string {
+	if r.report == nil {
+		return fmt.Sprintf("exit %d, no report: %s", r.code, r.stderr)
+	}
+	return fmt.Sprintf("%+v", r.report.Findings)
+}
+
 // diagArgs are the flags of a scorer-like run against s.
 func diagArgs(s *harness.Smbd, extra ...string) []string {
 	return append([]string{"--smb-conf", s.ConfPath(), "--target", s.Addr(), "--user", probeUser, "--share", "data", "--timeout", "5s"}, extra...)

@@ -355,7 +355,7 @@ func TestFixPysmbApply(t *testing.T) {
 	require.Equal(t, strings.Replace(string(snap[file]), line, "server min protocol = SMB2_02", 1), string(got))
 	require.NoError(t, smbclientList(s, "SMB2_02"))
 	d := diagnose(t, diagArgs(s)...)
-	require.Equal(t, 0, d.code, "%+v", d.report.Findings)
+	require.Equal(t, 0, d.code, d.why())
 }
 
 func firstLineWith(s, text string) string {
@@ -438,7 +438,7 @@ func TestFixRestart(t *testing.T) {
 				require.Contains(t, string(got), "interfaces = 127.0.0.1 ::1")
 				require.NotEqual(t, pid, s.PID(), "smbd was restarted")
 				d := diagnose(t, args[:len(args)-6]...)
-				require.Equal(t, 0, d.code, "%+v", d.report.Findings)
+				require.Equal(t, 0, d.code, d.why())
 				return
 			}
 			require.Equal(t, fixes.ResultRolledBack, last.Result, last.Error)
@@ -640,7 +640,7 @@ func TestFixOtherPatterns(t *testing.T) {
 		// The line goes: the default (yes) applies.
 		require.Equal(t, strings.Replace(string(snap[s.ConfPath()]), "   rpc start on demand helpers = no\n", "", 1), string(got))
 		d := diagnose(t, diagArgs(s)...)
-		require.Equal(t, 0, d.code, "%+v", d.report.Findings)
+		require.Equal(t, 0, d.code, d.why())
 	})
 	t.Run("encryption required", func(t *testing.T) {
 		t.Parallel()
@@ -658,7 +658,7 @@ func TestFixOtherPatterns(t *testing.T) {
 		got, _ := os.ReadFile(s.ConfPath())
 		require.Equal(t, strings.Replace(string(snap[s.ConfPath()]), "   "+enc+" = required\n", "   "+enc+" = desired\n", 1), string(got))
 		d := diagnose(t, diagArgs(s)...)
-		require.Equal(t, 0, d.code, "%+v", d.report.Findings)
+		require.Equal(t, 0, d.code, d.why())
 	})
 	t.Run("nt pipe support = no", func(t *testing.T) {
 		t.Parallel()
@@ -674,6 +674,6 @@ func TestFixOtherPatterns(t *testing.T) {
 		got, _ := os.ReadFile(s.ConfPath())
 		require.Equal(t, strings.Replace(string(snap[s.ConfPath()]), "   nt pipe support = no\n", "", 1), string(got))
 		d := diagnose(t, diagArgs(s)...)
-		require.Equal(t, 0, d.code, "%+v", d.report.Findings)
+		require.Equal(t, 0, d.code, d.why())
 	})
 }
