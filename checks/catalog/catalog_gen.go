@@ -2621,7 +2621,7 @@ var generated = source{
 					Title:     "Is on-demand start allowed?",
 					Command:   "testparm -s {{.SmbConf}} --parameter-name='rpc start on demand helpers'",
 					Expect:    "Yes (the default).",
-					Interpret: "No means a standalone samba-dcerpcd must run (next steps); otherwise this is the cause.",
+					Interpret: "No means a standalone samba-dcerpcd must run (next steps); otherwise this is the cause. A release without samba-dcerpcd does not know the parameter (testparm says so): there it is no cause.",
 					ReadOnly:  true,
 				},
 				{
@@ -2635,7 +2635,7 @@ var generated = source{
 					Title:     "Do the helpers exist and run?",
 					Command:   "ls -l /usr/libexec/samba/samba-dcerpcd /usr/libexec/samba/rpcd_classic",
 					Expect:    "Both present with x permissions (Debian; other distributions use another libexec path).",
-					Interpret: "Missing or not executable = rpc-helper-broken.",
+					Interpret: "Missing or not executable = rpc-helper-broken, on a release with samba-dcerpcd; a release without it has neither binary, and smbd serves the pipe itself.",
 					ReadOnly:  true,
 				},
 				{
