@@ -670,33 +670,10 @@ func rpcWorkers(t *testing.T, s *harness.Smbd) []int {
 	return out
 }
 
-// The process that serves srvsvc is the release's: rpcd_classic workers of
-// samba-dcerpcd where the release has it, else none (the smbd child of the
-// connection answers the pipe itself). The rpc scenarios stage their
-// failures on that process.
-func TestRPCServedByTheReleasesProcess(t *testing.T) {
-	t.Parallel()
-	b, has := releaseHas(t, "samba-dcerpcd")
-	s := startDiag(t, harness.Config{})
-	require.NoError(t, s.WarmRPC(harness.User{Name: probeUser, Password: probePass}, 20*time.Second), "a share listing works on every release")
-	var workers []int
-	for i := 0; i < 40 && len(workers) == 0; i++ {
-		workers = rpcWorkers(t, s)
-		time.Sleep(50 * time.Millisecond)
-	}
-	if has {
-		require.NotEmpty(t, workers, "%s: %s", b.Range(), b.Claim)
-		return
-	}
-	require.Empty(t, workers, "outside %s smbd serves RPC pipes itself", b.Range())
-	r := diagnose(t, diagArgs(s)...)
-	require.Equal(t, 0, r.code, "no samba-dcerpcd is no finding on this release: %+v", r.report.Findings)
-}
-
 func TestDiagnoseRPCBindFailed(t *testing.T) {
 	t.Parallel()
 	if b, ok := releaseHas(t, "samba-dcerpcd"); !ok {
-		t.Skipf("samba-dcerpcd is %s (%s): no rpcd_classic worker to kill on this release, which serves srvsvc in the connection's own smbd child (TestRPCServedByTheReleasesProcess asserts it)", b.Range(), b.Claim)
+		t.Skipf("samba-dcerpcd is %s (%s): no rpcd_classic worker to kill on this release, which serves srvsvc in the connection's own smbd child (TestBehaviours observes which; TestDiagnoseRPCEndpointMissing/nt_pipe_support_=_no is this release's RPC failure)", b.Range(), b.Claim)
 	}
 	// The seed's "Unable to bind to Server Service RPC endpoint": the srvsvc
 	// pipe opens, and the rpcd_classic worker behind it dies before it
