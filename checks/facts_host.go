@@ -177,7 +177,7 @@ const (
 	LogNegotiateOffer        = "negotiate-offer"         // "Requested protocol [X]", smb2:3 (smb2_negprot.c:1106, or smb1_negprot.c with SMB1 on); level 3 of the default class on 4.13 (behaviour registry)
 	LogNoProtocol            = "no-protocol"             // "No protocol supported !", smb2:3 (smb2_negprot.c:1153)
 	LogNegotiateNotSupported = "negotiate-not-supported" // native SMB2 NEGOTIATE below min/above max: NT_STATUS_NOT_SUPPORTED at smb2_negprot.c, smb2:3
-	LogAuthFailure           = "auth-failure"            // "Auth: [...] status [NT_STATUS_...]" (auth_audit:2), "check_ntlm_password ... FAILED" (auth:2)
+	LogAuthFailure           = "auth-failure"            // "Auth: [...] status [NT_STATUS_...]" (auth_audit:2), "check_ntlm_password ... FAILED" (auth:2); one line per failed login at every level (the gatherer pairs the two)
 	LogNTLMv1Refused         = "ntlmv1-refused"          // "NTLMv1 passwords NOT PERMITTED" (ntlm auth = ntlmv2-only), level 2
 	LogAccountDisabled       = "account-disabled"        // "sam_account_ok: Account for user 'X' was disabled.", level 1
 	LogDenied                = "denied"                  // "Denied connection from H (IP)", level 0 (hosts allow/deny)

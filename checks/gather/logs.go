@@ -713,6 +713,7 @@ type offerGroup struct {
 // file name gives (log.<ip>), used when a line names none.
 func (s *logScan) scan(file string, entries []logEntry, fileIP string) {
 	groups := map[int]*offerGroup{}
+	attempts := authAttempts{}
 	for _, e := range entries {
 		if !e.time.IsZero() && !s.since.IsZero() && e.time.Before(s.since) {
 			continue
@@ -735,6 +736,15 @@ func (s *logScan) scan(file string, entries []logEntry, fileIP string) {
 		ll.User, ll.Status = authDetails(kind, first)
 		if kind == checks.LogAuthFailure && (ll.Status == "NT_STATUS_OK" || ll.Status == "") && strings.Contains(first, "Auth: [") {
 			continue // a successful authentication (auth_audit:3+)
+		}
+		if kind == checks.LogAuthFailure {
+			if i, same := attempts.match(e.pid, ll, len(s.lines)); same {
+				// The auth_audit line of an attempt already counted by its
+				// check_ntlm_password line: it replaces that line, as it
+				// names the client's address.
+				s.lines[i] = ll
+				continue
+			}
 		}
 		s.lines = append(s.lines, ll)
 
@@ -764,6 +774,68 @@ func (s *logScan) scan(file string, entries []logEntry, fileIP string) {
 			s.offers = append(s.offers, o)
 		}
 	}
+}
+
+// authAttemptWindow bounds how far apart the two lines smbd writes for
+// one failed login can be; it writes them from the same call chain, a few
+// microseconds apart.
+const authAttemptWindow = time.Second
+
+// authAttempts pairs the two lines smbd writes for one failed login when
+// both debug classes are at level 2 or above ("log level = 2" and up):
+// "check_ntlm_password: ... FAILED with error NT_STATUS_X" (class auth,
+// source3/auth/auth.c auth_check_ntlm_password) and then "Auth: [...] user
+// [D]\[u] ... status [NT_STATUS_X]" (class auth_audit,
+// auth/auth_log.c log_authentication_event_human_readable). Each release
+// writes the Auth line at auth_audit:2 and the check_ntlm_password line at
+// auth:2, so a count of lines would double with the log level; pairing
+// them makes the count of auth-failure lines the count of failed logins
+// at every level.
+type authAttempts struct {
+	// pending holds, per smbd process, the check_ntlm_password lines
+	// not yet paired, oldest first (a connection's logins are sequential,
+	// but one file interleaves connections when no pid is known).
+	pending map[int][]pendingAuth
+}
+
+type pendingAuth struct {
+	index int // in logScan.lines
+	line  checks.LogLine
+}
+
+// match records ll, an auth-failure line about to be appended at index
+// next. For an Auth line that completes a pending check_ntlm_password
+// line of the same process, user and status, it returns that line's index
+// and true: the caller replaces the line instead of adding one.
+func (a *authAttempts) match(pid int, ll checks.LogLine, next int) (int, bool) {
+	if a.pending == nil {
+		a.pending = map[int][]pendingAuth{}
+	}
+	if !strings.Contains(ll.Text, "Auth: [") {
+		a.pending[pid] = append(a.pending[pid], pendingAuth{index: next, line: ll})
+		return 0, false
+	}
+	q := a.pending[pid]
+	for j, p := range q {
+		if sameAuthAttempt(p.line, ll) {
+			a.pending[pid] = append(q[:j:j], q[j+1:]...)
+			return p.index, true
+		}
+	}
+	return 0, false
+}
+
+// sameAuthAttempt: check is a check_ntlm_password line, audit the Auth
+// line that may follow it for the same login.
+func sameAuthAttempt(check, audit checks.LogLine) bool {
+	if !strings.EqualFold(check.User, audit.User) || check.Status != audit.Status {
+		return false
+	}
+	if check.Time.IsZero() || audit.Time.IsZero() {
+		return true // `debug timestamp = no`: order alone pairs them
+	}
+	d := audit.Time.Sub(check.Time)
+	return d >= 0 && d <= authAttemptWindow
 }
 
 // finish sorts by time and keeps the most recent lines of each kind.

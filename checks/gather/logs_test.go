@@ -45,6 +45,21 @@ func kinds(lines []checks.LogLine) map[string]int {
 	return m
 }
 
+// checkThreeFailedLogins checks the authlevel3-* fixtures: one line per
+// failed login, each the Auth line with the client's address.
+func checkThreeFailedLogins(t *testing.T, lf checks.LogFacts) {
+	var got []string
+	for _, l := range lf.Lines {
+		require.True(t, strings.HasPrefix(l.Text, "Auth: ["), l.Text)
+		got = append(got, l.User+" "+l.Status+" "+l.ClientIP)
+	}
+	require.Equal(t, []string{
+		"root NT_STATUS_WRONG_PASSWORD 127.0.0.1",
+		"root NT_STATUS_WRONG_PASSWORD 127.0.0.1",
+		"gxnobody NT_STATUS_NO_SUCH_USER 127.0.0.1",
+	}, got)
+}
+
 func TestGatherLogsFixtures(t *testing.T) {
 	offer := []string{"NT LM 0.12", "SMB 2.002"}
 	tests := []struct {
@@ -82,14 +97,18 @@ func TestGatherLogsFixtures(t *testing.T) {
 		{
 			// level 2: check_ntlm_password and the NTLMv1 refusal; the JSON
 			// line that follows each Auth line is not a line of its own.
+			// Two failed logins (ntlmv1, wrong) wrote a check_ntlm_password
+			// and an Auth line each: two auth-failure lines, the Auth ones.
 			dir:   "level2",
-			kinds: map[string]int{checks.LogNTLMv1Refused: 1, checks.LogAuthFailure: 4},
+			kinds: map[string]int{checks.LogNTLMv1Refused: 1, checks.LogAuthFailure: 2},
 			check: func(t *testing.T, lf checks.LogFacts) {
 				require.Equal(t, checks.LogNTLMv1Refused, lf.Lines[0].Kind)
 				require.Equal(t, "root", lf.Lines[0].User)
 				require.Equal(t, "ntlm_password_check: NTLMv1 passwords NOT PERMITTED for user root", lf.Lines[0].Text)
 				require.Equal(t, "root", lf.Lines[1].User)
 				require.Equal(t, "NT_STATUS_WRONG_PASSWORD", lf.Lines[1].Status)
+				require.Equal(t, []int{6, 11}, []int{lf.Lines[1].Line, lf.Lines[2].Line}, "the Auth lines")
+				require.Equal(t, "127.0.0.1", lf.Lines[2].ClientIP)
 				for _, l := range lf.Lines {
 					require.NotContains(t, l.Text, `"timestamp"`)
 				}
@@ -152,6 +171,21 @@ func TestGatherLogsFixtures(t *testing.T) {
 				{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:32.256603"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 2},
 				{ClientIP: "127.0.0.1", Time: fixtureTime(t, "2026/11/25 06:27:32.269095"), Dialects: offer, NoProtocol: true, File: "log.127.0.0.1", Line: 8, Offset: 518}, // the header of the second client's first line
 			},
+		},
+		{
+			// "log level = 3" on Samba 4.13 and 4.24 (test/
+			// TestGatherCountsFailedLoginsOnceAtEveryLevel): two wrong
+			// passwords and an unknown user, each written as a
+			// check_ntlm_password line and an Auth line. Three failed
+			// logins are three auth-failure lines, the Auth ones.
+			dir:   "authlevel3-4.13",
+			kinds: map[string]int{checks.LogAuthFailure: 3},
+			check: checkThreeFailedLogins,
+		},
+		{
+			dir:   "authlevel3-4.24",
+			kinds: map[string]int{checks.LogAuthFailure: 3},
+			check: checkThreeFailedLogins,
 		},
 		{
 			// `debug timestamp = no`: no header, no time
@@ -511,4 +545,64 @@ func TestNoJournalFiles(t *testing.T) {
 	require.False(t, noJournalFiles(dirs), "a journal file that was not closed cleanly")
 	require.NoError(t, os.WriteFile(run, nil, 0o644))
 	require.False(t, noJournalFiles([]string{run + "/x"}), "unreadable: journalctl decides")
+}
+
+// The pairing of a failed login's check_ntlm_password and Auth lines, on
+// the wording Samba 4.13 to 4.24 write (testdata/logs/authlevel3-*).
+func TestAuthFailureCountsLogins(t *testing.T) {
+	check := func(ts, user, status string) string {
+		return "[2026/12/04 18:25:52." + ts + ",  2] source3/auth/auth.c:353(auth_check_ntlm_password)\n" +
+			"  check_ntlm_password:  Authentication for user [" + user + "] -> [" + user + "] FAILED with error " + status + ", authoritative=1\n"
+	}
+	audit := func(ts, user, status, port string) string {
+		return "[2026/12/04 18:25:52." + ts + ",  2] auth/auth_log.c:860(log_authentication_event_human_readable)\n" +
+			"  Auth: [SMB2,(null)] user [AGENTSRV]\\[" + user + "] at [Fri, 04 Dec 2026 18:25:52." + ts + " UTC] with [NTLMv2] status [" + status +
+			"] workstation [] remote host [ipv4:127.0.0.1:" + port + "] mapped to [AGENTSRV]\\[" + user + "]. local host [ipv4:127.0.0.1:445]\n"
+	}
+	const wrong, nouser = "NT_STATUS_WRONG_PASSWORD", "NT_STATUS_NO_SUCH_USER"
+	tests := []struct {
+		name string
+		log  string
+		want []string // user status line-kind of each auth-failure line
+	}{
+		{"log level 2: two lines, one login",
+			check("100000", "root", wrong) + audit("100020", "root", wrong, "1"),
+			[]string{"root " + wrong + " Auth"}},
+		{"auth_audit:2 only",
+			audit("100020", "root", wrong, "1") + audit("200020", "root", wrong, "2"),
+			[]string{"root " + wrong + " Auth", "root " + wrong + " Auth"}},
+		{"auth:2 only: the check_ntlm_password line is the login",
+			check("100000", "root", wrong) + check("200000", "root", wrong),
+			[]string{"root " + wrong + " check", "root " + wrong + " check"}},
+		{"two connections interleaved in one file, no pid",
+			check("100000", "root", wrong) + check("100010", "gxnobody", nouser) + audit("100020", "root", wrong, "1") + audit("100030", "gxnobody", nouser, "2"),
+			[]string{"root " + wrong + " Auth", "gxnobody " + nouser + " Auth"}},
+		{"same user twice interleaved",
+			check("100000", "root", wrong) + check("100010", "root", wrong) + audit("100020", "root", wrong, "1") + audit("100030", "root", wrong, "2"),
+			[]string{"root " + wrong + " Auth", "root " + wrong + " Auth"}},
+		{"an Auth line of another status is another login",
+			check("100000", "root", wrong) + audit("100020", "root", "NT_STATUS_ACCOUNT_DISABLED", "1"),
+			[]string{"root " + wrong + " check", "root NT_STATUS_ACCOUNT_DISABLED Auth"}},
+		{"lines further apart than one attempt are two logins",
+			check("100000", "root", wrong) + strings.Replace(audit("100020", "root", wrong, "1"), "18:25:52.100020,", "18:25:59.100020,", 1),
+			[]string{"root " + wrong + " check", "root " + wrong + " Auth"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &logScan{}
+			sc.scan("log.smbd", parseLogEntries(splitRawLines([]byte(tc.log), 0), time.UTC), "")
+			lines, _ := sc.finish()
+			var got []string
+			for _, l := range lines {
+				require.Equal(t, checks.LogAuthFailure, l.Kind)
+				k := "check"
+				if strings.HasPrefix(l.Text, "Auth: [") {
+					k = "Auth"
+					require.Equal(t, "127.0.0.1", l.ClientIP)
+				}
+				got = append(got, l.User+" "+l.Status+" "+k)
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
 }
