@@ -500,7 +500,7 @@ func TestLogLinesCappedPerKind(t *testing.T) {
 }
 
 func FuzzParseSambaLog(f *testing.F) {
-	for _, p := range []string{"level3/log.127.0.0.1", "loadfail/log.smbd", "syslogfmt/log.127.0.0.1", "prefix/log.127.0.0.1", "notime/log.127.0.0.1"} {
+	for _, p := range []string{"level3/log.127.0.0.1", "level2/log.127.0.0.1", "authlevel3-4.24/log.smbd", "loadfail/log.smbd", "syslogfmt/log.127.0.0.1", "prefix/log.127.0.0.1", "notime/log.127.0.0.1"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "logs", p))
 		if err != nil {
 			f.Fatal(err)
