@@ -134,7 +134,19 @@ func ansShareConnect(c *answerCtx) (string, bool) {
 		return "bad-network-name", true
 	case probe.ClassShareDenied, probe.ClassAccessDenied:
 		return "access-denied", true
-	case probe.ClassSkipped:
+	case probe.ClassClosed, probe.ClassReset:
+		return "dropped", true
+	case probe.ClassProtocolError:
+		// The probe's own client never encrypts: on a session smbd
+		// flagged SMB2_SESSION_FLAG_ENCRYPT_DATA, an unreadable answer is
+		// smbd's encrypted reply (checks/probe/smb2.go; Samba 4.13 does
+		// this on an anonymous session).
+		if l := c.f.Probe.Login; l != nil && l.Encrypted {
+			return "encrypted-reply", true
+		}
+	case probe.ClassSkipped, probe.ClassTimeout:
+		// A tree connect without an answer in time is timeout's finding,
+		// not a refusal.
 		return "", false
 	}
 	return "failed", true

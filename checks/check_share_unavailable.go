@@ -14,9 +14,11 @@ import (
 // configured one by one, so this is usually one section of smb.conf.
 func init() {
 	b := func(f *Facts, t Trigger, fd *Finding) { buildShareFinding(f, t, fd) }
+	registerAnswer("probe.share_guest_refused", ansShareGuestRefused)
 	RegisterPattern(Pattern{ID: PatternShareUnavailable, Deps: NeedsConnection, Fires: shareUnavailableFires, Causes: map[string]CauseBuilder{
 		causeShareMissing: b, causeShareFlag: b, causeSharePath: b, causeShareUserDenied: b,
 		causeShareHostDenied: b, causeShareEncrypt: b, causeShareHidden: b, causeShareACL: b,
+		causeShareGuest: b, causeShareDropped: b, causeShareRefused: b,
 	}})
 }
 
@@ -30,7 +32,35 @@ const (
 	causeShareEncrypt    = "share-encrypt-required"
 	causeShareHidden     = "share-hidden"
 	causeShareACL        = "share-acl-denied"
+	causeShareGuest      = "share-guest-not-allowed"
+	causeShareDropped    = "share-connection-dropped"
+	causeShareRefused    = "share-connect-refused"
 )
+
+// shareGuestRefused is probe.share_guest_refused: the probe's session was
+// anonymous (SMB2_SESSION_FLAG_IS_NULL) or guest (SMB2_SESSION_FLAG_IS_GUEST)
+// and the share lacks guest ok = yes. smbd then refuses the tree connect
+// with ACCESS_DENIED before the share ACL is read
+// (source3/smbd/smb2_service.c, create_connection_session_info).
+func shareGuestRefused(f *Facts) (answer string, guestOK configValue, known bool) {
+	if f.Probe == nil || f.Probe.Login == nil {
+		return "", guestOK, false
+	}
+	l := f.Probe.Login
+	if !l.Anonymous && !l.Guest {
+		return "no", guestOK, true
+	}
+	guestOK = lookup(f, f.Share, "guest ok")
+	if !guestOK.OK {
+		return "", guestOK, false
+	}
+	return yesNo(!boolValue(guestOK)), guestOK, true
+}
+
+func ansShareGuestRefused(c *answerCtx) (string, bool) {
+	a, _, ok := shareGuestRefused(c.f)
+	return a, ok
+}
 
 // shareUnavailableFires: smb.conf refuses the scored share to a judged
 // client (one trigger; one per client when only encryption separates
@@ -126,6 +156,30 @@ func buildShareFinding(f *Facts, t Trigger, fd *Finding) {
 		fd.Explanation = "The tree connect works, but NetShareEnum leaves the share out: an engine that looks its share up in the listing does not find it."
 		fd.Fix = &Fix{Kind: FixConfig, Summary: fmt.Sprintf("remove %s from [%s]", j.Value.Param, f.Share),
 			Changes: []Change{removeChange(j.Value)}}
+	case causeShareGuest:
+		kind := "a guest"
+		if f.Probe.Login.Anonymous {
+			kind = "an anonymous"
+		}
+		_, guestOK, _ := shareGuestRefused(f)
+		fd.Summary = fmt.Sprintf("the probe's session is %s one and share %s does not allow guests: smbd refuses the tree connect whatever the share ACL says", kind, f.Share)
+		fd.Evidence = append(fd.Evidence, guestOK.Evidence())
+		// Least permissive first: an account keeps the share closed to
+		// everyone else; guest ok opens it to anyone who reaches the port.
+		fd.Fix = &Fix{Kind: FixManual, Summary: "make the client log in with an account the share allows (give the engine its user and password)",
+			Steps: []string{fmt.Sprintf("only if anonymous access to [%s] is intended: set guest ok = yes in [%s] (never map to guest in [global] for this)", f.Share, f.Share)},
+			Why:   "an account keeps the share closed to everyone else; guest ok = yes opens it to anyone who reaches the port",
+			Risk:  "guest ok = yes lets every client read the share, and write it unless it is read only"}
+	case causeShareDropped:
+		fd.Summary = fmt.Sprintf("smbd dropped the connection during the tree connect to share %s instead of answering: the connection's smbd ended (killed or crashed), not a refusal", f.Share)
+		// A crash or an OOM kill already in the logs is the likely reason;
+		// the probe's own drop is not in the snapshot, which precedes it.
+		fd.Evidence = append(fd.Evidence, logEvidence(logLines(f, 3, "panic", "smbd-panic", "oom"))...)
+		fd.Fix = &Fix{Kind: FixManual, Summary: "find why the connection's smbd ended (PANIC or INTERNAL ERROR in the logs, the share's root preexec / preexec scripts, an OOM kill) and remove that cause",
+			Steps: []string{fmt.Sprintf("grep -rHE 'PANIC|INTERNAL ERROR|Server exit|preexec' %s", catalogVars(f).LogDir)}}
+	case causeShareRefused:
+		fd.Summary = fmt.Sprintf("smbd refused the tree connect to share %s with %s", f.Share, shareStatusName(f))
+		fd.Fix = &Fix{Kind: FixManual, Summary: "look up the NT status and the smbd log of the connection for the reason"}
 	case causeShareACL:
 		fd.Summary = fmt.Sprintf("smb.conf allows %s on share %s, but the tree connect is refused: the share ACL or the directory's permissions", orUnknown(f.User), f.Share)
 		fd.Fix = &Fix{Kind: FixManual, Summary: "grant the user access in the share ACL (sharesec) and read/execute on the directory",
@@ -175,4 +229,16 @@ func editDistance1(a, b string) bool {
 		return a[i+1:] == b[i+1:]
 	}
 	return a[i+1:] == b[i:]
+}
+
+// shareStatusName is the NT status of the probe's tree connect, or what the
+// probe saw instead.
+func shareStatusName(f *Facts) string {
+	if f.Probe == nil || f.Probe.Share == nil {
+		return "an unknown status"
+	}
+	if n := f.Probe.Share.StatusName; n != "" {
+		return n
+	}
+	return string(f.Probe.Share.Class)
 }

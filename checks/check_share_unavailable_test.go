@@ -31,6 +31,14 @@ func TestShareUnavailableCauses(t *testing.T) {
 		{name: "global encryption is not the share's", conf: "[global]\nserver smb encrypt = required\n[data]\npath = /srv/data\n"},
 		{name: "hidden", conf: "[global]\n[data]\npath = /srv/data\nbrowseable = no\n", cause: causeShareHidden, severity: Warning, line: 4},
 		{name: "refused by ACL", conf: "[global]\n[data]\npath = /srv/data\n", mods: []factsMod{withShareStep(probe.ClassShareDenied, probe.StatusAccessDenied)}, cause: causeShareACL, severity: Critical},
+		// What the probe saw at the tree connect decides, not the failure
+		// alone.
+		{name: "connection dropped", conf: "[global]\n[data]\npath = /srv/data\n", mods: []factsMod{withShareStep(probe.ClassClosed, 0)}, cause: causeShareDropped, severity: Critical},
+		{name: "connection reset", conf: "[global]\n[data]\npath = /srv/data\n", mods: []factsMod{withShareStep(probe.ClassReset, 0)}, cause: causeShareDropped, severity: Critical},
+		{name: "anonymous without guest ok", conf: "[global]\n[data]\npath = /srv/data\n", mods: []factsMod{withShareStep(probe.ClassShareDenied, probe.StatusAccessDenied), withSessionKind(true, false)}, cause: causeShareGuest, severity: Critical},
+		{name: "guest without guest ok", conf: "[global]\n[data]\npath = /srv/data\nguest ok = no\n", mods: []factsMod{withShareStep(probe.ClassShareDenied, probe.StatusAccessDenied), withSessionKind(false, true)}, cause: causeShareGuest, severity: Critical, line: 4},
+		{name: "anonymous with guest ok: the ACL", conf: "[global]\n[data]\npath = /srv/data\nguest ok = yes\n", mods: []factsMod{withShareStep(probe.ClassShareDenied, probe.StatusAccessDenied), withSessionKind(true, false)}, cause: causeShareACL, severity: Critical},
+		{name: "other status", conf: "[global]\n[data]\npath = /srv/data\n", mods: []factsMod{withShareStep(probe.ClassError, probe.StatusRequestNotAccepted)}, cause: causeShareRefused, severity: Critical},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := runOne(t, PatternShareUnavailable, newFacts(t, tc.conf, tc.mods...))
@@ -55,4 +63,43 @@ func TestShareMissingSuggestsSimilar(t *testing.T) {
 	fs := runOne(t, PatternShareUnavailable, newFacts(t, "[global]\n[dta]\npath = /x\n"))
 	require.Len(t, fs, 1)
 	require.Contains(t, fs[0].Explanation, "[dta]")
+}
+
+func withSessionKind(anonymous, guest bool) factsMod {
+	return withProbe(func(r *probe.Result) { r.Login.Anonymous, r.Login.Guest = anonymous, guest })
+}
+
+// The guest fix is the least permissive one: log in with an account;
+// guest ok only as a conditional step, never map to guest.
+func TestShareGuestFixIsLeastPermissive(t *testing.T) {
+	fs := runOne(t, PatternShareUnavailable, newFacts(t, "[global]\n[data]\npath = /srv/data\n",
+		withShareStep(probe.ClassShareDenied, probe.StatusAccessDenied), withSessionKind(true, false)))
+	fd, _ := requireCause(t, fs, causeShareGuest)
+	require.NotNil(t, fd.Fix)
+	require.Empty(t, fd.Fix.Changes, "no config change is proposed: the account is the fix")
+	require.Contains(t, fd.Fix.Summary, "log in with an account")
+	require.Contains(t, fd.Summary, "anonymous")
+}
+
+// An unreadable (encrypted) reply on a session flagged for encryption is
+// the anonymous-session-encrypted cause of rpc-endpoint-missing, not a
+// refusal of the share.
+func TestShareEncryptedReplyIsRPCEndpointMissing(t *testing.T) {
+	f := newFacts(t, "[global]\nserver smb encrypt = desired\n[data]\npath = /srv/data\n", withClients("smbclient"),
+		withShareStep(probe.ClassProtocolError, 0), withProbe(func(r *probe.Result) {
+			r.Login.User, r.Login.Anonymous, r.Login.Encrypted, r.Login.SessionFlags = "", true, true, 0x0004
+			r.IPC.Class = probe.ClassProtocolError
+		}))
+	fs := runOne(t, PatternShareUnavailable, f)
+	require.Len(t, fs, 1)
+	require.Equal(t, CauseUnexplained, fs[0].Cause, "alone, share-unavailable points elsewhere")
+	last := fs[0].Decision[len(fs[0].Decision)-1]
+	require.Equal(t, "see rpc-endpoint-missing", last.Answer)
+	var got []string
+	for _, fd := range Evaluate(f).Findings {
+		got = append(got, fd.Pattern+"/"+fd.Cause)
+	}
+	require.Contains(t, got, PatternRPCEndpointMissing+"/"+causeAnonymousEncrypted)
+	require.NotContains(t, got, PatternShareUnavailable+"/"+causeShareACL)
+	require.NotContains(t, got, PatternShareUnavailable+"/"+CauseUnexplained)
 }

@@ -254,9 +254,15 @@ var generated = source{
 		},
 		{
 			Key:         "probe.share_connect",
-			Answers:     []string{"ok", "bad-network-name", "access-denied", "failed"},
-			Description: "Tree connect to the scored share with the scoring credentials.",
+			Answers:     []string{"ok", "bad-network-name", "access-denied", "dropped", "encrypted-reply", "failed"},
+			Description: "Tree connect to the scored share with the scoring credentials, as the probe saw it: smbd's NT status (ok, bad-network-name, access-denied, failed for any other status), dropped (smbd closed or reset the connection instead of answering), encrypted-reply (smbd encrypted its answer on a session flagged for encryption, which the probe's own unencrypted client cannot read).",
 			Source:      "checks/probe share tree connect.",
+		},
+		{
+			Key:         "probe.share_guest_refused",
+			Answers:     []string{"yes", "no"},
+			Description: "yes: the probe's session was anonymous or mapped to guest and the scored share does not have guest ok = yes, which smbd refuses with ACCESS_DENIED whatever the share ACL says.",
+			Source:      "checks/probe session flags and smb.conf guest ok of the share.",
 		},
 		{
 			Key:         "log.hosts_denied",
@@ -4214,6 +4220,59 @@ var generated = source{
 						},
 					},
 				},
+				{
+					ID:      "share-guest-not-allowed",
+					Summary: "The session is anonymous or guest, and the share does not allow guests.",
+					Detail:  "smbd refuses a guest or anonymous session's tree connect to a share without \"guest ok = yes\" with NT_STATUS_ACCESS_DENIED and logs \"guest user (from session setup) not permitted to access this share\" at level 1 (source3/smbd/smb2_service.c, create_connection_session_info). The share ACL is not consulted, so changing it does not help.",
+					Facts:   []string{"probe.share_guest_refused", "probe.share_connect"},
+					LogLines: []LogLine{
+						{
+							Text:  "guest user (from session setup) not permitted to access this share",
+							Level: 1,
+							File:  "log.<workstation>",
+						},
+					},
+					Fix: Fix{
+						Summary: "Make the client log in with an account that the share allows; set guest ok = yes on the share only if anonymous access to its data is intended.",
+						Apply:   "manual",
+						Caution: "guest ok = yes lets anyone who reaches the port read (and, without read only, write) the share; never add map to guest in [global] for this.",
+					},
+				},
+				{
+					ID:      "share-connection-dropped",
+					Summary: "smbd dropped the connection during the tree connect instead of answering it.",
+					Detail:  "The connection's smbd process ended (killed, crashed, or exited on an internal error) while serving the tree connect, so the client saw the connection close rather than an NT status. A share's root preexec or preexec script that kills or crashes it does this; so does an smbd PANIC. No ACL or smb.conf list is involved.",
+					Facts:   []string{"probe.share_connect"},
+					LogLines: []LogLine{
+						{
+							Text: "PANIC",
+							File: "log.<workstation>",
+						},
+					},
+					Fix: Fix{
+						Summary: "Find why the connection's smbd ended (PANIC or INTERNAL ERROR in the logs, the share's root preexec / preexec scripts, the kernel log for an OOM kill or a crash) and remove that cause.",
+						Apply:   "manual",
+						Steps: []Step{
+							{
+								Title:     "Why smbd ended",
+								Command:   "grep -rHE 'PANIC|INTERNAL ERROR|Server exit|preexec' {{.LogDir}}",
+								Expect:    "Nothing for the time of the failed connection.",
+								Interpret: "A PANIC or INTERNAL ERROR names the crash; a preexec line names the script the share runs.",
+								ReadOnly:  true,
+							},
+						},
+					},
+				},
+				{
+					ID:      "share-connect-refused",
+					Summary: "smbd refused the tree connect with a status other than access denied or bad network name.",
+					Detail:  "The NT status in the evidence names the refusal (for example NT_STATUS_REQUEST_NOT_ACCEPTED when smbd has no room for another tree connect); it is not a share ACL or smb.conf list decision.",
+					Facts:   []string{"probe.share_connect"},
+					Fix: Fix{
+						Summary: "Look up the NT status in the evidence and the smbd log of the connection for the reason.",
+						Apply:   "manual",
+					},
+				},
 			},
 			Commands: []Step{
 				{
@@ -4305,15 +4364,38 @@ var generated = source{
 							},
 							{
 								Answers: []string{"access-denied"},
-								Cause:   "share-acl-denied",
+								Next:    "guest",
+							},
+							{
+								Answers: []string{"dropped"},
+								Cause:   "share-connection-dropped",
+							},
+							{
+								Answers: []string{"encrypted-reply"},
+								See:     "rpc-endpoint-missing",
 							},
 							{
 								Answers: []string{"failed"},
-								Cause:   "share-acl-denied",
+								Cause:   "share-connect-refused",
 							},
 							{
 								Answers: []string{"ok"},
 								See:     "file-check-failed",
+							},
+						},
+					},
+					{
+						ID:       "guest",
+						Question: "Was the session anonymous or guest, on a share without guest ok?",
+						Fact:     "probe.share_guest_refused",
+						Branches: []Branch{
+							{
+								Answers: []string{"yes"},
+								Cause:   "share-guest-not-allowed",
+							},
+							{
+								Answers: []string{"no"},
+								Cause:   "share-acl-denied",
 							},
 						},
 					},

@@ -1,0 +1,64 @@
+package test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smb-agent/smb-agent/test/harness"
+)
+
+// TestDiagnoseShareConnect: what smbd did at the scored share's tree
+// connect decides the cause, not the failure alone. A dropped connection,
+// an anonymous session on a share without guest ok and a share ACL that
+// denies the user all fail the tree connect; only the last is an ACL.
+func TestDiagnoseShareConnect(t *testing.T) {
+	t.Parallel()
+	t.Run("dropped", func(t *testing.T) {
+		t.Parallel()
+		// smbd runs "root preexec" (lib/util/smbrun.c: sh -c, with shell
+		// metacharacters escaped, hence a script) in a child of the
+		// connection's smbd and waits for it: killing that smbd drops the
+		// connection in the middle of the tree connect.
+		script := filepath.Join(t.TempDir(), "kill-smbd")
+		require.NoError(t, os.WriteFile(script, []byte(killConnectionSmbd), 0o755))
+		s := startDiag(t, harness.Config{Shares: []harness.Share{{Name: "data", Lines: []string{"root preexec = " + script}}}})
+		r := diagnose(t, diagArgs(s)...)
+		require.Equal(t, 2, r.code, r.why())
+		f := finding(t, r, "share-unavailable", "share-connection-dropped")
+		t.Logf("%+v", f)
+	})
+	t.Run("anonymous", func(t *testing.T) {
+		t.Parallel()
+		s := startDiag(t, harness.Config{})
+		r := diagnose(t, "--smb-conf", s.ConfPath(), "--target", s.Addr(), "--guest", "--share", "data", "--timeout", "5s")
+		require.Equal(t, 2, r.code, r.why())
+		f := finding(t, r, "share-unavailable", "share-guest-not-allowed")
+		t.Logf("%+v", f)
+	})
+	t.Run("acl", func(t *testing.T) {
+		t.Parallel()
+		s := startDiag(t, harness.Config{})
+		out, err := exec.Command("sharesec", "-s", s.ConfPath(), "data", "--replace=S-1-1-0:DENIED/0x0/FULL").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		r := diagnose(t, diagArgs(s)...)
+		require.Equal(t, 2, r.code, r.why())
+		finding(t, r, "share-unavailable", "share-acl-denied")
+	})
+}
+
+// killConnectionSmbd kills the nearest smbd among the script's ancestors
+// (sh may or may not sit between them), never one above it.
+const killConnectionSmbd = `#!/bin/sh
+p=$PPID
+while [ "$p" -gt 1 ]; do
+	case "$(cat /proc/$p/comm)" in
+	smbd*) kill -9 "$p"; exit 0 ;;
+	esac
+	p=$(cut -d' ' -f4 /proc/$p/stat)
+done
+exit 1
+`
