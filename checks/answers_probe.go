@@ -134,15 +134,18 @@ func ansShareConnect(c *answerCtx) (string, bool) {
 		return "bad-network-name", true
 	case probe.ClassShareDenied, probe.ClassAccessDenied:
 		return "access-denied", true
-	case probe.ClassClosed, probe.ClassReset:
-		return "dropped", true
-	case probe.ClassProtocolError:
-		// The probe's own client never encrypts: on a session smbd
-		// flagged SMB2_SESSION_FLAG_ENCRYPT_DATA, an unreadable answer is
-		// smbd's encrypted reply (checks/probe/smb2.go; Samba 4.13 does
-		// this on an anonymous session).
-		if l := c.f.Probe.Login; l != nil && l.Encrypted {
-			return "encrypted-reply", true
+	case probe.ClassClosed, probe.ClassReset, probe.ClassProtocolError:
+		// An anonymous session has no key, yet smbd flags it
+		// SMB2_SESSION_FLAG_ENCRYPT_DATA under "desired": Samba 4.13
+		// encrypts its replies, which the probe's unencrypted client
+		// cannot read (checks/probe/smb2.go), later releases exit with
+		// NT_STATUS_ENCRYPTION_FAILED when they try (source3/smbd/
+		// server_exit.c). Neither is a refusal of the share.
+		if l := r.Login; l != nil && l.Anonymous && l.Encrypted {
+			return "encryption-failed", true
+		}
+		if r.Share.Class != probe.ClassProtocolError {
+			return "dropped", true
 		}
 	case probe.ClassSkipped, probe.ClassTimeout:
 		// A tree connect without an answer in time is timeout's finding,

@@ -84,9 +84,17 @@ func TestShareGuestFixIsLeastPermissive(t *testing.T) {
 // An unreadable (encrypted) reply on a session flagged for encryption is
 // the anonymous-session-encrypted cause of rpc-endpoint-missing, not a
 // refusal of the share.
+// Later releases drop the connection instead (NT_STATUS_ENCRYPTION_FAILED):
+// on such a session that is the same cause, not share-connection-dropped.
 func TestShareEncryptedReplyIsRPCEndpointMissing(t *testing.T) {
+	for _, c := range []probe.Class{probe.ClassProtocolError, probe.ClassClosed} {
+		t.Run(string(c), func(t *testing.T) { testShareEncryptionFailed(t, c) })
+	}
+}
+
+func testShareEncryptionFailed(t *testing.T, c probe.Class) {
 	f := newFacts(t, "[global]\nserver smb encrypt = desired\n[data]\npath = /srv/data\n", withClients("smbclient"),
-		withShareStep(probe.ClassProtocolError, 0), withProbe(func(r *probe.Result) {
+		withShareStep(c, 0), withProbe(func(r *probe.Result) {
 			r.Login.User, r.Login.Anonymous, r.Login.Encrypted, r.Login.SessionFlags = "", true, true, 0x0004
 			r.IPC.Class = probe.ClassProtocolError
 		}))

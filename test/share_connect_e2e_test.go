@@ -26,7 +26,7 @@ func TestDiagnoseShareConnect(t *testing.T) {
 		script := filepath.Join(t.TempDir(), "kill-smbd")
 		require.NoError(t, os.WriteFile(script, []byte(killConnectionSmbd), 0o755))
 		s := startDiag(t, harness.Config{Shares: []harness.Share{{Name: "data", Lines: []string{"root preexec = " + script}}}})
-		r := diagnose(t, diagArgs(s)...)
+		r := diagnose(t, shareConnectArgs(s)...)
 		require.Equal(t, 2, r.code, r.why())
 		f := finding(t, r, "share-unavailable", "share-connection-dropped")
 		t.Logf("%+v", f)
@@ -34,17 +34,32 @@ func TestDiagnoseShareConnect(t *testing.T) {
 	t.Run("anonymous", func(t *testing.T) {
 		t.Parallel()
 		s := startDiag(t, harness.Config{})
-		r := diagnose(t, "--smb-conf", s.ConfPath(), "--target", s.Addr(), "--guest", "--share", "data", "--timeout", "5s")
+		r := diagnose(t, "--smb-conf", s.ConfPath(), "--target", s.Addr(), "--guest", "--share", "data", "--timeout", shareConnectTimeout)
 		require.Equal(t, 2, r.code, r.why())
 		f := finding(t, r, "share-unavailable", "share-guest-not-allowed")
 		t.Logf("%+v", f)
+	})
+	t.Run("encrypted reply", func(t *testing.T) {
+		t.Parallel()
+		// smbd flags the anonymous session for encryption ("desired"); a
+		// release that then encrypts its replies (4.13) answers the
+		// probe's unencrypted tree connect in a form it cannot read. That
+		// is rpc-endpoint-missing's anonymous-session-encrypted, never a
+		// refusal of the share.
+		s := startDiag(t, harness.Config{Global: []string{"smb encrypt = desired"}, Shares: []harness.Share{{Name: "data", Lines: []string{"guest ok = yes"}}}})
+		r := diagnose(t, "--smb-conf", s.ConfPath(), "--target", s.Addr(), "--guest", "--client", "smbclient", "--share", "data", "--timeout", shareConnectTimeout)
+		require.NotNil(t, r.report, r.why())
+		finding(t, r, "rpc-endpoint-missing", "anonymous-session-encrypted")
+		for _, f := range r.report.Findings {
+			require.NotEqual(t, "share-unavailable", f.Pattern, r.why())
+		}
 	})
 	t.Run("acl", func(t *testing.T) {
 		t.Parallel()
 		s := startDiag(t, harness.Config{})
 		out, err := exec.Command("sharesec", "-s", s.ConfPath(), "data", "--replace=S-1-1-0:DENIED/0x0/FULL").CombinedOutput()
 		require.NoError(t, err, "%s", out)
-		r := diagnose(t, diagArgs(s)...)
+		r := diagnose(t, shareConnectArgs(s)...)
 		require.Equal(t, 2, r.code, r.why())
 		finding(t, r, "share-unavailable", "share-acl-denied")
 	})
@@ -62,3 +77,14 @@ while [ "$p" -gt 1 ]; do
 done
 exit 1
 `
+
+// shareConnectTimeout bounds each probe step; longer than diagArgs' so that
+// a loaded machine (a slow samba-dcerpcd start) does not turn the scenario
+// into a timeout finding. A passing run takes about a second.
+const shareConnectTimeout = "15s"
+
+func shareConnectArgs(s *harness.Smbd) []string {
+	args := diagArgs(s)
+	args[len(args)-1] = shareConnectTimeout
+	return args
+}

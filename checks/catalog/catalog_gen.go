@@ -254,8 +254,8 @@ var generated = source{
 		},
 		{
 			Key:         "probe.share_connect",
-			Answers:     []string{"ok", "bad-network-name", "access-denied", "dropped", "encrypted-reply", "failed"},
-			Description: "Tree connect to the scored share with the scoring credentials, as the probe saw it: smbd's NT status (ok, bad-network-name, access-denied, failed for any other status), dropped (smbd closed or reset the connection instead of answering), encrypted-reply (smbd encrypted its answer on a session flagged for encryption, which the probe's own unencrypted client cannot read).",
+			Answers:     []string{"ok", "bad-network-name", "access-denied", "dropped", "encryption-failed", "failed"},
+			Description: "Tree connect to the scored share with the scoring credentials, as the probe saw it: smbd's NT status (ok, bad-network-name, access-denied, failed for any other status), dropped (smbd closed or reset the connection instead of answering), encryption-failed (on an anonymous session smbd flagged for encryption, which has no key: an encrypted answer the probe's unencrypted client cannot read, as Samba 4.13 sends, or a connection smbd dropped with NT_STATUS_ENCRYPTION_FAILED).",
 			Source:      "checks/probe share tree connect.",
 		},
 		{
@@ -4371,7 +4371,7 @@ var generated = source{
 								Cause:   "share-connection-dropped",
 							},
 							{
-								Answers: []string{"encrypted-reply"},
+								Answers: []string{"encryption-failed"},
 								See:     "rpc-endpoint-missing",
 							},
 							{
