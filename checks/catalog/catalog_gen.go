@@ -4307,7 +4307,7 @@ var generated = source{
 					Title:     "Connect to the share as the engine does",
 					Command:   "smbclient //{{.Host}}/{{.Share}} -p {{.Port}} -U {{.User}} --option='client min protocol=NT1' --option='client max protocol=SMB2_02' -c ls",
 					Expect:    "A directory listing.",
-					Interpret: "NT_STATUS_BAD_NETWORK_NAME = missing share or path. NT_STATUS_ACCESS_DENIED = user, host or encryption rules, or the share ACL.",
+					Interpret: "NT_STATUS_BAD_NETWORK_NAME = missing share or path. NT_STATUS_ACCESS_DENIED = user, host or encryption rules, a guest or anonymous session on a share without guest ok, or the share ACL. A closed connection (NT_STATUS_CONNECTION_RESET / END_OF_FILE) = smbd ended during the tree connect.",
 					ReadOnly:  true,
 				},
 			},
