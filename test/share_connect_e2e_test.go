@@ -57,7 +57,9 @@ func TestDiagnoseShareConnect(t *testing.T) {
 	t.Run("acl", func(t *testing.T) {
 		t.Parallel()
 		s := startDiag(t, harness.Config{})
-		out, err := exec.Command("sharesec", "-s", s.ConfPath(), "data", "--replace=S-1-1-0:DENIED/0x0/FULL").CombinedOutput()
+		// The release under test's sharesec writes the share_info.tdb its
+		// smbd reads.
+		out, err := exec.Command(releaseTool(t, "sharesec"), "-s", s.ConfPath(), "data", "--replace=S-1-1-0:DENIED/0x0/FULL").CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		r := diagnose(t, shareConnectArgs(s)...)
 		require.Equal(t, 2, r.code, r.why())
@@ -87,4 +89,18 @@ func shareConnectArgs(s *harness.Smbd) []string {
 	args := diagArgs(s)
 	args[len(args)-1] = shareConnectTimeout
 	return args
+}
+
+// releaseTool is the path of a Samba tool of the release under test (the
+// host's without SAMBA_RELEASE).
+func releaseTool(t *testing.T, name string) string {
+	t.Helper()
+	for _, dir := range filepath.SplitList(harness.ReleasePath("/usr/sbin:/usr/bin:/sbin:/bin")) {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	t.Fatalf("%s not found (Debian package samba)", name)
+	return ""
 }
