@@ -29,7 +29,7 @@ func TestDiagnoseShareConnect(t *testing.T) {
 		r := diagnose(t, shareConnectArgs(s)...)
 		require.Equal(t, 2, r.code, r.why())
 		f := finding(t, r, "share-unavailable", "share-connection-dropped")
-		t.Logf("%+v", f)
+		require.Contains(t, f.Summary, "dropped the connection")
 	})
 	t.Run("anonymous", func(t *testing.T) {
 		t.Parallel()
@@ -37,7 +37,21 @@ func TestDiagnoseShareConnect(t *testing.T) {
 		r := diagnose(t, "--smb-conf", s.ConfPath(), "--target", s.Addr(), "--guest", "--share", "data", "--timeout", shareConnectTimeout)
 		require.Equal(t, 2, r.code, r.why())
 		f := finding(t, r, "share-unavailable", "share-guest-not-allowed")
-		t.Logf("%+v", f)
+		require.Contains(t, f.Summary, "anonymous")
+		require.Empty(t, f.Fix.Changes, "the fix is an account, not a config change")
+	})
+	t.Run("guest", func(t *testing.T) {
+		t.Parallel()
+		// An unknown user mapped to guest gets a guest session, which a
+		// share without guest ok refuses like an anonymous one.
+		s := startDiag(t, harness.Config{Global: []string{"map to guest = bad user"}})
+		args := shareConnectArgs(s)
+		args[5] = "nosuchscorer" // --user
+		r := diagnose(t, args...)
+		require.Equal(t, 2, r.code, r.why())
+		f := finding(t, r, "share-unavailable", "share-guest-not-allowed")
+		require.Contains(t, f.Summary, "guest")
+		require.Empty(t, f.Fix.Changes, "the fix is an account, not a config change")
 	})
 	t.Run("encrypted reply", func(t *testing.T) {
 		t.Parallel()
