@@ -108,7 +108,7 @@ conformance: deps samba
 # timers (the on-demand RPC helpers' idle exit, about a minute).
 SAMBA_RELEASES   := 4.13 4.17 4.22 4.24
 SAMBA_TEST_PKGS  := ./configs/smbconf/ ./test/ ./test/harness/
-SAMBA_TEST_RUN   ?= TestDiff|TestConfigDiffE2E|TestDiagnose|TestFix|TestRelease|TestBehaviour
+SAMBA_TEST_RUN   ?= TestDiff|TestConfigDiffE2E|TestDiagnose|TestFix|TestRelease|TestBehaviour|TestGather
 test-samba: deps
 	@case " $(SAMBA_RELEASES) " in *" $(VERSION) "*) ;; \
 	  *) echo "make test-samba VERSION=X: X is one of $(SAMBA_RELEASES)"; exit 2;; esac
