@@ -590,22 +590,7 @@ func login(ctx context.Context, addr string, u harness.User) error {
 func withSession(ctx context.Context, addr string, u harness.User, f func(*smb2.Session) error) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(cctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if dl, ok := cctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
-	dialer := &smb2.Dialer{Initiator: &smb2.NTLMInitiator{User: u.Name, Password: u.Password}}
-	sess, err := dialer.DialContext(cctx, c)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = sess.Logoff() }()
-	return f(sess)
+	return harness.WithSession(cctx, addr, u, f)
 }
 
 func dialRefused(ctx context.Context, addr string) bool {

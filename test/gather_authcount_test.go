@@ -2,7 +2,6 @@ package test
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,15 +82,5 @@ func goSMB2Login(t *testing.T, addr, user, password string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioBudget)
 	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	require.NoError(t, err)
-	defer c.Close()
-	dl, _ := ctx.Deadline()
-	_ = c.SetDeadline(dl)
-	sess, err := (&smb2.Dialer{Initiator: &smb2.NTLMInitiator{User: user, Password: password}}).DialContext(ctx, c)
-	if err == nil {
-		_ = sess.Logoff()
-	}
-	return err
+	return harness.WithSession(ctx, addr, harness.User{Name: user, Password: password}, func(*smb2.Session) error { return nil })
 }

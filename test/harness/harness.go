@@ -616,8 +616,17 @@ func (s *Smbd) WarmRPC(u User, timeout time.Duration) error {
 }
 
 func (s *Smbd) listShares(ctx context.Context, u User) error {
+	return WithSession(ctx, s.Addr(), u, func(sess *smb2.Session) error {
+		_, err := sess.WithContext(ctx).ListSharenames()
+		return err
+	})
+}
+
+// WithSession logs u in with go-smb2 (NTLMv2) on a connection of its own,
+// bounded by ctx's deadline, runs f with the session and logs off.
+func WithSession(ctx context.Context, addr string, u User, f func(*smb2.Session) error) error {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", s.Addr())
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -631,8 +640,7 @@ func (s *Smbd) listShares(ctx context.Context, u User) error {
 		return err
 	}
 	defer func() { _ = sess.Logoff() }()
-	_, err = sess.WithContext(ctx).ListSharenames()
-	return err
+	return f(sess)
 }
 
 // Tool returns the path of a program a test needs (prometheus, promtool,
