@@ -18,11 +18,7 @@ import (
 // Samba ("Samba 4.16 and later"; "checked on Samba 4.17 to 4.24; not
 // verified on 4.25").
 func behaviourRange(f *Facts, id string) string {
-	b, ok := smbconf.LookupBehaviour(id)
-	if !ok {
-		return "not checked on any Samba release"
-	}
-	return b.For(f.SambaVersion)
+	return behaviourFor(id, f.SambaVersion)
 }
 
 // behaviourFor is behaviour id's qualifier for release v (zero: the
